@@ -1,0 +1,100 @@
+"""Event access for the CLI and notebooks: sniff each file, pick its reader, stream Events.
+
+``iter_events`` streams; ``read_events`` builds a pandas DataFrame with documented columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from analyzer import readers
+from analyzer.model import Event, EventFilter, EventType, InputError, WarningSink, ignore_warning
+from analyzer.sniff import EVENT_FORMATS, sniff
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EVENT_COLUMNS = [
+    "path", "log", "record", "offset", "time_generated", "time_written", "event_id", "event_id_full",
+    "type", "category", "source", "computer", "sid", "strings", "message", "recovered",
+]  # fmt: skip
+
+
+def iter_file(
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    warn: WarningSink = ignore_warning,
+    fmt: str | None = None,
+    evtx_backend: str | None = None,
+    tz: tzinfo | None = None,
+    encoding: str | None = None,
+) -> Iterator[Event]:
+    """Stream the events of one file (format sniffed unless given); raises InputError."""
+    fmt = fmt or sniff(path)
+    if fmt not in EVENT_FORMATS:
+        raise InputError(path, f"not an event log (it is a {fmt} file)")
+    module = readers.event_reader(fmt)
+    options: dict[str, object] = {}
+    if fmt == "evtx" and evtx_backend:
+        options["backend"] = evtx_backend
+    if fmt in ("evtxt", "evcsv", "dumpel"):
+        options["tz"] = tz
+        options["encoding"] = encoding
+        options["kind"] = fmt
+    yield from module.read(path, filters=filters, warn=warn, **options)
+
+
+def iter_events(
+    paths: str | Iterable[str],
+    *,
+    ids: Iterable[int] = (),
+    sources: Iterable[str] = (),
+    types: Iterable[EventType | str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    warn: WarningSink = ignore_warning,
+    evtx_backend: str | None = None,
+    tz: tzinfo | None = None,
+    encoding: str | None = None,
+    on_error: WarningSink | None = None,
+) -> Iterator[Event]:
+    """Stream Events from one or more files.  A file that cannot be read raises InputError unless
+    ``on_error`` is given, which then receives it as a warning and the other files go on."""
+    filters = EventFilter.build(ids=ids, sources=sources, types=types, since=since, until=until)
+    for path in [paths] if isinstance(paths, str) else paths:
+        try:
+            yield from iter_file(
+                str(path), filters=filters, warn=warn, evtx_backend=evtx_backend, tz=tz, encoding=encoding
+            )
+        except InputError as exc:
+            if on_error is None:
+                raise
+            from analyzer.model import ReadWarning
+
+            on_error(ReadWarning(exc.path, exc.reason, exc.offset))
+
+
+def events_frame(events: Iterable[Event]) -> pd.DataFrame:
+    """DataFrame with ``EVENT_COLUMNS``; ``strings`` is a list column, ``type`` the contract word."""
+    import pandas as pd
+
+    rows = []
+    for e in events:
+        rows.append(
+            (e.path, e.log, e.record, e.offset, e.time_generated, e.time_written, e.event_id, e.event_id_full,
+             e.type.value, e.category, e.source, e.computer, e.sid, list(e.strings), e.message, e.recovered)
+        )  # fmt: skip
+    return pd.DataFrame.from_records(rows, columns=EVENT_COLUMNS)
+
+
+def read_events(paths: str | Iterable[str], **filters: object) -> pd.DataFrame:
+    """Notebook entry point: ``read_events("AppEvent.Evt", ids=[1023])`` -> DataFrame.
+
+    Columns: path, log, record, offset, time_generated, time_written (UTC, or naive local for text
+    exports), event_id (low 16 bits), event_id_full, type (error|warning|information|success_audit|
+    failure_audit), category, source, computer, sid, strings (list), message, recovered.
+    """
+    return events_frame(iter_events(paths, **filters))  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""``analyzer registry``: show one key (or a subtree) as a table, JSON (contract) or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from typing import Any, TextIO
+
+from analyzer.model import iso_time
+from analyzer.registry import Registry, display_path, split_path
+
+
+def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
+    """The ``registry --key --format json`` object of DESIGN.md, or None when the key is absent."""
+    found = reg.key(requested)
+    if found is None:
+        return None
+    node = found.node
+    return {
+        "key": found.path,
+        "requested": requested,
+        "control_set": found.control_set,
+        "mapping": found.mapping,
+        "last_write": iso_time(node.last_write),
+        "values": [{"name": v.name, "type": v.type, "data": v.json_data()} for v in node.values()],
+        "subkeys": [k.name for k in node.subkeys()],
+    }
+
+
+def cli_registry(args: argparse.Namespace) -> int:
+    from analyzer.cli import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
+    from analyzer.registry import read_registry
+    from analyzer.report.events import output_stream
+
+    reg = read_registry(args.file, encoding=args.encoding, warn=warn_to_stderr)
+    requested = args.key
+    if requested is not None and reg.key(requested) is None:
+        error(f"{args.file}: key not found: {requested}")
+        return EXIT_INPUT
+    with output_stream(args.output) as out:
+        if args.recursive or (requested is None and args.format == "csv"):
+            write_tree(reg, requested, args.format, out)
+        elif requested is None:
+            write_overview(reg, args.format, out)
+        else:
+            write_key(reg, requested, args.format, out)
+    return EXIT_OK
+
+
+def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
+    obj = key_json(reg, requested)
+    assert obj is not None
+    if fmt == "json":
+        json.dump(obj, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        write_tree(reg, requested, "csv", out, recursive=False)
+        return
+    from tabulate import tabulate
+
+    out.write(f"Key: {obj['key']}\n")
+    if obj["control_set"]:
+        out.write(f"CurrentControlSet resolved to {obj['control_set']} (Select\\Current)\n")
+    if obj["mapping"]:
+        out.write(f"Mapping: {obj['mapping']}\n")
+    out.write(f"Last write: {obj['last_write'] or 'not recorded in this format'}\n\n")
+    rows = [[v["name"] or "(Default)", v["type"], _show(v["data"])] for v in obj["values"]]
+    out.write(tabulate(rows, headers=["name", "type", "data"], tablefmt="simple") + "\n" if rows else "(no values)\n")
+    if obj["subkeys"]:
+        out.write("\nSubkeys: " + ", ".join(obj["subkeys"]) + "\n")
+
+
+def write_overview(reg: Registry, fmt: str, out: TextIO) -> None:
+    """No --key: what the file is, where it is mounted, control sets, top-level keys."""
+    root = reg.file.root
+    info = {
+        "path": reg.path,
+        "format": reg.format,
+        "mounted_at": display_path(reg._mount) or None,
+        "mapping": reg.mapping,
+        "select": reg.select(),
+        "current_control_set": reg.current_control_set(),
+        "control_sets": reg.control_sets(),
+        "subkeys": [k.name for k in root.subkeys()],
+        "warnings": [str(w) for w in reg.warnings],
+    }
+    if fmt == "json":
+        json.dump(info, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    for label, value in info.items():
+        if isinstance(value, list | dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(value)
+        out.write(f"{label + ':':22}{value if value not in (None, '') else '-'}\n")
+
+
+def write_tree(reg: Registry, requested: str | None, fmt: str, out: TextIO, recursive: bool = True) -> None:
+    start = reg.key(requested).path if requested else None  # type: ignore[union-attr]
+    rows: list[list[Any]] = []
+    for key_path, node in reg.walk(start):
+        for v in node.values():
+            rows.append([key_path, v.name, v.type, v.json_data(), iso_time(node.last_write)])
+        if not recursive:
+            break
+    if fmt == "json":
+        json.dump([dict(zip(["key", "name", "type", "data", "last_write"], r, strict=True)) for r in rows], out,
+                  ensure_ascii=False, indent=2)  # fmt: skip
+        out.write("\n")
+    elif fmt == "csv":
+        from analyzer.report.events import safe_cell
+
+        writer = csv.writer(out)
+        writer.writerow(["key", "name", "type", "data", "last_write"])
+        for r in rows:
+            writer.writerow([safe_cell(_show(c)) for c in r])
+    else:
+        from tabulate import tabulate
+
+        out.write(tabulate([[r[0], r[1] or "(Default)", r[2], _show(r[3])] for r in rows],
+                           headers=["key", "name", "type", "data"], tablefmt="simple") + "\n")  # fmt: skip
+
+
+def _show(data: Any) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, list):
+        return "\n".join(str(x) for x in data) if data else "(empty list)"
+    return str(data)
+
+
+__all__ = ["cli_registry", "key_json", "split_path"]

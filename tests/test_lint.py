@@ -1,0 +1,20 @@
+"""The code base stays ruff-clean (part of the suite so CI enforces it)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def test_ruff_clean() -> None:
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it is in requirements-test.txt)")
+    result = subprocess.run(
+        [ruff, "check", "analyzer", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
