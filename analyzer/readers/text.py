@@ -33,8 +33,9 @@ def detect_encoding(head: bytes, ansi: str = DEFAULT_ANSI) -> str:
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # A multi-byte sequence cut at the end of the sample is still UTF-8.
-        if exc.start < len(sample) - 3:
+        # A multi-byte sequence cut at the end of the sample is still UTF-8; an invalid byte near the
+        # end (e.g. a lone cp1252 "¡" in a small file) is not.
+        if exc.start < len(sample) - 3 or exc.reason != "unexpected end of data":
             return ansi
     return "utf-8" if any(b >= 0x80 for b in sample) else ansi
 

@@ -1,0 +1,711 @@
+"""Event log text exports: Event Viewer "Save Log File As" text (.txt) and comma-delimited (.csv), the Event
+Properties dialog's "Copy" text pasted into a file, and DUMPEL output.
+
+Why a tolerant, line-oriented parser: customers hand over whatever their Event Viewer wrote, from NT 4.0
+to Windows 2003, in ANSI or UTF-16, sometimes re-saved by an editor.  Only the field order is documented
+(Date, Time, Source, Type, Category, Event, User, Computer, Description; DOMAIN.md §4.1); NT 4.0's exact
+layout is unverified.  So the reader accepts either separator, quoted or bare CSV fields, a header line or
+none, and descriptions that span lines: a line starts a new entry only when it begins with a date and a
+time followed by the separator; any other line continues the previous entry's description.
+
+What each field becomes (``model.Event``):
+
+* ``time_generated``: the export's local date and time.  Naive (zone unknown) unless ``tz`` is given, then
+  converted to UTC.  ``time_written`` is None (exports show one time only).  Dates M/D/YYYY (or D/M/YYYY when
+  the day is > 12, which then sticks for the file, with a warning), M/D/YY, D.M.YYYY, YYYY-MM-DD; times
+  12-hour with AM/PM or 24-hour.
+* ``type``: from the word ("Failure Audit") or DUMPEL's number.  ``category``: the number when the export
+  shows one, else 0 ("None" or a category name such as "Logons": the model holds numbers only).
+* ``sid``: what the export shows under User (a ``DOMAIN\\user`` name, or an ``S-1-...`` string), None for
+  "N/A".  Event Viewer resolves SIDs to names when it can, so this is often not a SID at all.
+* ``event_id`` and ``event_id_full``: the number shown (exports lose the high 16 bits).
+* ``message`` / ``strings``: Event Viewer exports hold the rendered description, kept in ``message``.  When it
+  is the "description ... could not be found" wrapper (KB 165959) the insertion strings are taken out of it
+  and ``message`` is None; otherwise ``analyzer.messages.recover_strings`` parses the strings back for the
+  events the rules read (e.g. 1023).  DUMPEL writes the insertion strings themselves (no message).
+* ``record``: the entry's 1-based position in the file; ``offset``: byte offset of the entry's first line.
+
+The "Copy" layout (``Event Type:``, ``Event Source:`` ... ``Description:``, optional ``Data:`` hex dump) is
+reported as "evtxt" too; its blocks may follow a few lines of mail text, and its hex dump fills ``data``.
+DUMPEL without -t separates everything by spaces: account names of two words (``NT AUTHORITY\\SYSTEM``) and
+sources with spaces that the catalog knows are put back together, DN-shaped insertion strings of the logon
+events are split at their ``/o=``, and other strings are kept as one (with a warning), because their
+boundaries are lost.  Two-digit years are 19xx from 70 on, else 20xx.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import BinaryIO
+
+from analyzer import messages
+from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.readers.text import DEFAULT_ANSI, detect_encoding
+
+KINDS = ("evtxt", "evcsv", "dumpel")
+HEADER_FIELDS = ("date", "time", "source", "type", "category", "event", "user", "computer", "description")
+MAX_LINE = 1 << 20  # characters; a longer "line" is not a text export and is dropped, not buffered
+MAX_ENTRY = 4 << 20  # characters of one description spread over many lines
+MAX_WARNINGS = 50  # per file; then one summary line
+
+_DATE = r"\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d{4}-\d{1,2}-\d{1,2}"
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?"
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(?:([AaPp])\.?[Mm]\.?)?")
+_DATE_RE = re.compile(rf"^(?:{_DATE})$")
+_TIME_RE = re.compile(rf"^(?:{_TIME})$")
+# Start of an entry, per layout.  DUMPEL has numbers where Event Viewer has words.
+_START = {
+    "evtxt": re.compile(rf"^\ufeff?(?:{_DATE})\t(?:{_TIME})\t"),
+    "evcsv": re.compile(rf'^\ufeff?"?(?:{_DATE})"?,"?(?:{_TIME})"?,'),
+    "dumpel": re.compile(rf"^\ufeff?(?:{_DATE})[\t ]+(?:{_TIME})[\t ]+\d+[\t ]+\d+[\t ]+\d+(?:[\t ]|$)"),
+}
+_CSV_FIELD = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^,]*))\s*(?:,|$)')
+_NA = frozenset({"n/a", "na", ""})
+
+# The "could not be found" wrapper.  NT 4.0: "... could not be found. It contains the following insertion
+# string(s): a, b."; Windows 2000-2003: "... cannot be found. The local computer may not have ... The following
+# information is part of the event: a, b."; Vista+: "... The following information was included with the
+# event:" followed by one string per line.
+_WRAPPER = re.compile(
+    r"^\s*The\s+description\s+for\s+Event\s+ID\s*\(?\s*(?P<id>\d+)\s*\)?\s+(?:in|from)\s+Source\s*\(?\s*(?P<src>.*?)"
+    r"\s*\)?\s+(?:could\s+not|cannot)\s+be\s+found\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_WRAPPER_MARKERS = re.compile(
+    r"(?:It\s+contains\s+the\s+following\s+insertion\s+string\(s\)|The\s+following\s+information\s+is\s+part\s+of"
+    r"\s+the\s+event|The\s+following\s+information\s+was\s+included\s+with\s+the\s+event)\s*:[ \t]*",
+    re.IGNORECASE,
+)
+
+
+# The Event Properties dialog's "Copy" layout (Windows 2000-2003): labelled lines, one block per event.
+_BLOCK_START = re.compile(r"^\s*Event\s+Type\s*:\s*\S", re.IGNORECASE)
+_BLOCK_LABEL = re.compile(
+    r"^\s*(Event\s+Type|Event\s+Source|Event\s+Category|Event\s+ID|Date|Time|User|Computer|Description|Data)\s*:"
+    r"\s?(.*)$",
+    re.IGNORECASE,
+)
+_START_ANY = re.compile("|".join(p.pattern for p in _START.values()))
+_LOOKAHEAD = 20  # non-empty lines searched for the start of an event-details block
+_BLOCK_REQUIRED = ("event source", "event id", "date", "time")
+_MORE_INFO = re.compile(r"^\s*For\s+more\s+information,\s+see\s+Help\s+and\s+Support\s+Center\b", re.IGNORECASE)
+_TRAILER = re.compile(r"^[\s\-=_*]*$")  # blank lines and separators pasted between blocks
+_DATA_LINE = re.compile(r"^\s*[0-9a-fA-F]{4,8}:\s+((?:[0-9a-fA-F]{2}\s?)+|(?:[0-9a-fA-F]{8}\s?)+)(?:\s{2,}.*)?$")
+
+
+def _data_line(line: str, out: bytearray) -> bool:
+    """Append the bytes of one hex-dump line ("0000: 01 02 ..." bytes, or "0000: 0000001c ..." words,
+    little-endian as the viewer shows DWORDs); False when the line is not a dump line."""
+    match = _DATA_LINE.match(line)
+    if match is None:
+        return False
+    items = match.group(1).split()
+    if all(len(item) == 2 for item in items):
+        out.extend(int(item, 16) for item in items)
+    else:
+        for item in items:
+            out.extend(int(item, 16).to_bytes(4, "little"))
+    return True
+
+
+def detect(text: str) -> str | None:
+    """ "evtxt", "evcsv" or "dumpel" when the decoded head looks like that export, else None.
+
+    Decided on the first non-empty line: a header naming the nine Event Viewer fields, or an entry whose
+    fixed fields parse (so a random log file that merely starts with a date is not taken for an export);
+    failing that, an Event Properties "Copy" block within the first lines ("evtxt").
+    """
+    for line in text.lstrip("\ufeff").splitlines():
+        if not line.strip():
+            continue
+        header = _header_kind(line)
+        if header:
+            return header
+        for kind in KINDS:
+            if _START[kind].match(line) and _split_fixed(kind, line) is not None:
+                return kind
+        break
+    if _blocks_layout([line for line in text.lstrip("\ufeff").splitlines()[:200] if line.strip()][:_LOOKAHEAD]):
+        return "evtxt"  # the Event Properties "Copy" layout is Event Viewer text too
+    return None
+
+
+def _blocks_layout(lines: list[str]) -> bool:
+    """True when the first non-empty lines are, or soon reach, an event-details block: an ``Event Type:``
+    line directly followed by ``Event Source:`` (text pasted above it, such as a mail, is allowed)."""
+    if lines and _START_ANY.match(lines[0]):
+        return False
+    for first, second in itertools.pairwise(lines):
+        if _BLOCK_START.match(first.lstrip("\ufeff")) and re.match(r"^\s*Event\s+Source\s*:", second, re.IGNORECASE):
+            return True
+    return False
+
+
+def read(
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    warn: WarningSink = ignore_warning,
+    tz: tzinfo | None = None,
+    encoding: str | None = None,
+    kind: str | None = None,
+) -> Iterator[Event]:
+    """Stream the entries of an Event Viewer .txt/.csv export or DUMPEL output as Events.
+
+    ``encoding`` is the ANSI code page for files without a BOM or UTF-16/UTF-8 signs (default cp1252);
+    ``kind`` skips detection.  Raises InputError when the file cannot be opened or is not such an export;
+    malformed lines are reported through ``warn`` (with their line number) and skipped.
+    """
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        yield from _Parser(path, raw, filters, warn, tz, encoding, kind).run()
+    finally:
+        raw.close()
+
+
+# --------------------------------------------------------------------------------------------- lines
+
+
+def _open_codec(raw: BinaryIO, path: str, ansi: str | None) -> tuple[str, int]:
+    """(codec without BOM handling, bytes to skip) for the file; InputError for an unknown code page."""
+    head = raw.read(8192)
+    raw.seek(0)
+    try:
+        codecs.lookup(ansi or DEFAULT_ANSI)
+    except LookupError:
+        raise InputError(path, f"unknown encoding {ansi!r}") from None
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    found = detect_encoding(head, ansi or DEFAULT_ANSI)
+    return ("utf-8" if found == "utf-8-sig" else found), 0
+
+
+def _lines(raw: BinaryIO, codec: str, skip: int, path: str, warn: WarningSink) -> Iterator[tuple[int, str]]:
+    """(byte offset, text without line end) per line, splitting the bytes on the codec's newline so the
+    offsets stay exact; lines longer than MAX_LINE are dropped with a warning instead of filling memory."""
+    newline = "\n".encode(codec)
+    unit = len(newline)
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    raw.seek(skip)
+    offset = skip
+    buf = b""
+    too_long = False
+    while True:
+        chunk = raw.read(1 << 16)
+        buf += chunk
+        start = 0
+        while True:
+            idx = buf.find(newline, start)
+            while idx != -1 and idx % unit:
+                idx = buf.find(newline, idx + 1)
+            if idx == -1:
+                break
+            end = idx + unit
+            if too_long:
+                too_long = False
+            elif idx - start > MAX_LINE * unit:
+                warn(ReadWarning(path, f"line longer than {MAX_LINE} characters skipped", offset))
+            else:
+                yield offset, _decode(decoder, buf[start:idx])
+            offset += end - start
+            start = end
+        buf = buf[start:]
+        if len(buf) > MAX_LINE * unit:
+            if not too_long:
+                warn(ReadWarning(path, f"line longer than {MAX_LINE} characters skipped", offset))
+            offset += len(buf) - len(buf) % unit
+            buf = buf[len(buf) - len(buf) % unit :]
+            too_long = True
+        if not chunk:
+            break
+    if buf and not too_long:
+        yield offset, _decode(decoder, buf)
+
+
+def _decode(decoder: codecs.IncrementalDecoder, data: bytes) -> str:
+    decoder.reset()
+    return decoder.decode(data, final=True).rstrip("\r")
+
+
+# ------------------------------------------------------------------------------------------- parsing
+
+
+@dataclass(slots=True)
+class _Entry:
+    line: int
+    offset: int
+    record: int
+    fields: list[str]  # the eight fixed fields (Event Viewer and DUMPEL alike) as text
+    rest: list[str]  # description lines (Event Viewer) or the string fields (DUMPEL)
+    size: int  # characters so far (bounded by MAX_ENTRY)
+    data: bytes = b""  # binary data (only the event-details layout shows it)
+
+
+@dataclass(slots=True)
+class _Block:
+    """One event of the Event Properties "Copy" layout while it is being read."""
+
+    line: int
+    offset: int
+    record: int
+    labels: dict[str, str]
+    section: str = "head"  # head | description | data | done
+    description: list[str] = field(default_factory=list)
+    data: bytearray = field(default_factory=bytearray)
+    size: int = 0
+
+
+class _Parser:
+    """One pass over one file: assemble entries from lines, convert, filter, yield."""
+
+    def __init__(
+        self,
+        path: str,
+        raw: BinaryIO,
+        filters: EventFilter | None,
+        warn: WarningSink,
+        tz: tzinfo | None,
+        encoding: str | None,
+        kind: str | None,
+    ) -> None:
+        self.path = path
+        self.raw = raw
+        self.filters = filters if filters is not None and not filters.empty else None
+        self.sink = warn
+        self.tz = tz
+        self.encoding = encoding
+        self.kind = kind
+        self.warnings = 0
+        self.dayfirst: bool | None = None  # decided by the first unambiguous slash date
+        self.record = 0  # entry starts seen (the record number of the current entry)
+        self.readable = 0  # entries converted, whether or not the filters kept them
+        self.warned_types: set[str] = set()
+        self.types: dict[str, EventType] = {}  # type words seen so far
+        self.warned_joined = False
+
+    # -- warnings --
+    def warn(self, message: str, offset: int | None) -> None:
+        self.warnings += 1
+        if self.warnings <= MAX_WARNINGS:
+            self.sink(ReadWarning(self.path, message, offset))
+
+    # -- driver --
+    def run(self) -> Iterator[Event]:
+        codec, skip = _open_codec(self.raw, self.path, self.encoding)
+        lines: Iterator[tuple[int, tuple[int, str]]] = enumerate(_lines(self.raw, codec, skip, self.path, self.sink), 1)
+        head: list[tuple[int, tuple[int, str]]] = []
+        for item in lines:  # look ahead a little: pasted event details may follow a few lines of mail
+            head.append(item)
+            if sum(1 for _, (_, text) in head if text.strip()) >= _LOOKAHEAD:
+                break
+        texts = [text for _, (_, text) in head if text.strip()]
+        if not texts:
+            raise InputError(self.path, "empty text file (no events)")
+        lines = itertools.chain(head, lines)
+        if self.kind in (None, "evtxt") and _blocks_layout(texts):
+            yield from self.run_blocks(lines)
+            return
+        lines = itertools.dropwhile(lambda item: not item[1][1].strip(), lines)
+        kind = self.kind
+        entry: _Entry | None = None
+        skipping = False  # continuation lines of a malformed entry are dropped with it
+        for lineno, (offset, line) in lines:
+            if kind is None:
+                kind = detect(line)
+                if kind is None:
+                    raise InputError(self.path, "not an Event Viewer text/CSV export or DUMPEL output", offset)
+            if line.lstrip('\ufeff" ')[:4].casefold() == "date" and _header_kind(line):
+                continue  # a header line (exports pasted together may repeat it)
+            if _START[kind].match(line):
+                if entry is not None:
+                    yield from self.finish(kind, entry)
+                    entry = None
+                self.record += 1
+                fields = _split_fixed(kind, line.lstrip("\ufeff"))
+                skipping = fields is None
+                if fields is None:
+                    self.warn(f"line {lineno}: malformed {_NAMES[kind]} entry skipped", offset)
+                    continue
+                entry = _Entry(lineno, offset, self.record, fields[0], fields[1], len(line))
+            elif entry is not None and (kind != "dumpel" or line.strip()):
+                entry.size += len(line) + 1
+                if entry.size > MAX_ENTRY:
+                    self.warn(f"line {lineno}: entry longer than {MAX_ENTRY} characters cut", offset)
+                    yield from self.finish(kind, entry)
+                    entry, skipping = None, True
+                elif kind != "dumpel":
+                    entry.rest.append(line)  # the description goes on
+                elif entry.rest:
+                    entry.rest[-1] += "\n" + line  # an insertion string with a line break
+                else:
+                    self.warn(f"line {lineno}: not a DUMPEL entry, skipped", offset)
+            elif line.strip() and not skipping:
+                self.warn(f"line {lineno}: not a {_NAMES[kind]} entry, skipped", offset)
+        if entry is not None:
+            yield from self.finish(kind, entry)
+        self.close(_NAMES[kind or "evtxt"])
+
+    def close(self, name: str) -> None:
+        if self.warnings > MAX_WARNINGS:
+            self.sink(ReadWarning(self.path, f"{self.warnings - MAX_WARNINGS} more warning(s) not shown"))
+        if self.readable == 0 and self.warnings:
+            raise InputError(self.path, f"no readable {name} entries ({self.warnings} problem(s) reported)")
+
+    def run_blocks(self, lines: Iterator[tuple[int, tuple[int, str]]]) -> Iterator[Event]:
+        """The Event Properties dialog's "Copy" text, one labelled block per event, as customers paste it
+        into a file: ``Event Type:``, ``Event Source:``, ``Event Category:``, ``Event ID:``, ``Date:``,
+        ``Time:``, ``User:``, ``Computer:``, then ``Description:`` (to the end of the block) and an
+        optional ``Data:`` hex dump (bytes or words).  A block starts at each ``Event Type:`` line."""
+        block: _Block | None = None
+        for lineno, (offset, line) in lines:
+            match = _BLOCK_LABEL.match(line.lstrip("\ufeff"))
+            label = match.group(1).casefold() if match else None
+            value = match.group(2).strip() if match else ""
+            if label == "event type":
+                if block is not None:
+                    yield from self.finish_block(block)
+                self.record += 1
+                block = _Block(lineno, offset, self.record, {"event type": value})
+            elif block is None:
+                if line.strip():
+                    self.warn(f"line {lineno}: text before the first 'Event Type:' line skipped", offset)
+            elif block.section == "head" and label == "description":
+                block.section = "description"
+                if value:
+                    block.description.append(value)
+            elif block.section == "head" and label is not None:
+                block.labels[label] = value
+            elif block.section != "data" and label == "data":
+                block.section = "data"
+            elif block.section == "description":
+                block.size += len(line) + 1
+                if block.size <= MAX_ENTRY:
+                    block.description.append(line)
+            elif block.section == "data":
+                if not _data_line(line, block.data) and line.strip():
+                    block.section = "done"  # text after the dump (a signature, the next mail) is ignored
+            elif line.strip() and block.section == "head":
+                self.warn(f"line {lineno}: unexpected line in an event block skipped", offset)
+        if block is not None:
+            yield from self.finish_block(block)
+        self.close("Event Viewer event-details")
+
+    def finish_block(self, block: _Block) -> Iterator[Event]:
+        labels = block.labels
+        missing = [name for name in _BLOCK_REQUIRED if not labels.get(name)]
+        if missing:
+            self.warn(f"line {block.line}: event block without {', '.join(missing)} skipped", block.offset)
+            return
+        category = labels.get("event category", "").strip("() ")
+        fields = [labels["date"], labels["time"], labels["event source"], labels["event type"], category,
+                  labels["event id"], labels.get("user", "N/A"), labels.get("computer", "")]  # fmt: skip
+        description = block.description
+        while description and (_TRAILER.match(description[-1]) or _MORE_INFO.match(description[-1])):
+            description.pop()
+        entry = _Entry(block.line, block.offset, block.record, fields, description, block.size, bytes(block.data))
+        if not fields[5].isdigit():
+            self.warn(f"line {block.line}: event ID {fields[5]!r} is not a number; block skipped", block.offset)
+            return
+        yield from self.finish("evtxt", entry)
+
+    def finish(self, kind: str, entry: _Entry) -> Iterator[Event]:
+        try:
+            event = self.convert(kind, entry)
+        except ValueError as exc:
+            self.warn(f"line {entry.line}: {exc}; entry skipped", entry.offset)
+            return
+        self.readable += 1
+        if event is not None:
+            yield event
+
+    # -- conversion --
+    def convert(self, kind: str, entry: _Entry) -> Event | None:
+        f = entry.fields
+        when = self.parse_when(f[0], f[1], entry)
+        if kind == "dumpel":
+            etype = EventType.from_code(int(f[2]))
+            category, event_id, user, source, computer = int(f[3]), int(f[4]), f[5], f[6], f[7]
+        else:
+            source, type_text, category_text, id_text, user, computer = f[2], f[3], f[4], f[5], f[6], f[7]
+            etype = self.parse_type(type_text, entry)
+            category = int(category_text) if category_text.strip().isdigit() else 0
+            event_id = int(id_text)
+        if not 0 <= event_id <= 0xFFFFFFFF:
+            raise ValueError(f"event ID {event_id} out of range")
+        source, computer = source.strip(), computer.strip()
+        flt = self.filters
+        if flt is not None and not (
+            flt.wants_id(event_id) and flt.wants_type(etype) and flt.wants_source(source) and flt.wants_time(when)
+        ):
+            return None
+        message: str | None
+        if kind == "dumpel":
+            strings = self.dumpel_strings(source, event_id, entry)
+            message = None
+        else:
+            strings, message = _description(source, event_id, entry.rest, quoted=kind == "evcsv")
+        event = Event(
+            path=self.path,
+            record=entry.record,
+            offset=entry.offset,
+            time_generated=when,
+            time_written=None,
+            event_id=event_id & 0xFFFF,
+            event_id_full=event_id,
+            type=etype,
+            category=category,
+            source=source,
+            computer=computer,
+            sid=None if user.strip().casefold() in _NA else user.strip(),
+            strings=strings,
+            message=message,
+            data=entry.data,
+        )
+        if flt is not None and not flt.matches(event):
+            return None
+        return event
+
+    def parse_type(self, text: str, entry: _Entry) -> EventType:
+        known = self.types.get(text)
+        if known is not None:
+            return known
+        word = text.strip()
+        if word.isdigit():
+            return EventType.from_code(int(word))
+        try:
+            self.types[text] = EventType.parse(word)
+            return self.types[text]
+        except ValueError:
+            if word not in self.warned_types:
+                self.warned_types.add(word)
+                self.warn(f"line {entry.line}: unknown event type {word!r} read as information", entry.offset)
+            return EventType.INFORMATION
+
+    def parse_when(self, date_text: str, time_text: str, entry: _Entry) -> datetime:
+        date_text, time_text = date_text.strip(), time_text.strip()
+        if "-" in date_text:
+            year, month, day = (int(x) for x in date_text.split("-"))
+        elif "." in date_text:
+            day, month, year = (int(x) for x in date_text.split("."))
+        else:
+            first, second, year = (int(x) for x in date_text.split("/"))
+            if self.dayfirst is None and first > 12 >= second:
+                self.dayfirst = True
+                self.warn(
+                    f"line {entry.line}: date {date_text} is day/month/year; reading all dates of this file so",
+                    entry.offset,
+                )
+            elif self.dayfirst is None and second > 12 >= first:
+                self.dayfirst = False
+            month, day = (second, first) if self.dayfirst else (first, second)
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+        match = _CLOCK.fullmatch(time_text)
+        if match is None:
+            raise ValueError(f"unreadable time {time_text!r}")
+        hour, minute, second_ = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+        if match.group(4):
+            if not 1 <= hour <= 12:
+                raise ValueError(f"unreadable time {time_text!r}")
+            hour = hour % 12 + (12 if match.group(4) in "Pp" else 0)
+        try:
+            when = datetime(year, month, day, hour, minute, second_)
+        except ValueError:
+            raise ValueError(f"impossible date/time {date_text} {time_text}") from None
+        if self.tz is not None:
+            when = when.replace(tzinfo=self.tz).astimezone(UTC)
+        return when
+
+    def dumpel_strings(self, source: str, event_id: int, entry: _Entry) -> tuple[str, ...]:
+        """DUMPEL -t output has exact strings; without -t they come joined by spaces (see ``_SPACED``)."""
+        if not (entry.rest and entry.rest[0] == _SPACED):
+            return tuple(entry.rest)
+        joined = entry.rest[1]
+        if not joined:
+            return ()
+        split = messages.split_joined(source, event_id, joined, " ")
+        if split is not None:
+            return split
+        if not self.warned_joined and " " in joined:
+            self.warned_joined = True
+            self.warn(
+                f"line {entry.line}: DUMPEL output without -t joins insertion strings with spaces; "
+                "each such entry keeps them as one string",
+                entry.offset,
+            )
+        return (joined,)
+
+
+_NAMES = {"evtxt": "Event Viewer text", "evcsv": "Event Viewer CSV", "dumpel": "DUMPEL"}
+_SPACED = "\x00spaced"  # marks DUMPEL lines whose fields were split on spaces (no -t)
+
+
+def _header_kind(line: str) -> str | None:
+    text = line.strip().lstrip("\ufeff")
+    for sep, kind in (("\t", "evtxt"), (",", "evcsv")):
+        parts = [p.strip().strip('"').strip().casefold() for p in text.split(sep)]
+        if tuple(parts[:9]) == HEADER_FIELDS:
+            return kind
+    return None
+
+
+def _split_fixed(kind: str, line: str) -> tuple[list[str], list[str]] | None:
+    """The eight fixed fields and the rest (first description line, or DUMPEL strings); None if malformed."""
+    if kind == "evtxt":
+        parts = line.split("\t", 8)
+        if len(parts) < 8:
+            return None
+        fields, rest = parts[:8], parts[8:] if len(parts) == 9 else [""]
+    elif kind == "evcsv":
+        parsed = _csv_fields(line, 8)
+        if parsed is None:
+            return None
+        fields, tail = parsed
+        rest = [tail]
+    else:
+        parsed_d = _dumpel_fields(line)
+        if parsed_d is None:
+            return None
+        fields, rest = parsed_d
+    if not (_DATE_RE.match(fields[0].strip()) and _TIME_RE.match(fields[1].strip())):
+        return None
+    if kind != "dumpel" and not fields[5].strip().isdigit():
+        return None
+    if not fields[2].strip():
+        return None
+    return fields, rest
+
+
+def _csv_fields(line: str, count: int) -> tuple[list[str], str] | None:
+    """The first ``count`` comma-separated fields (quoted or bare) and the raw rest of the line."""
+    fields: list[str] = []
+    pos = 0
+    for index in range(count):
+        match = _CSV_FIELD.match(line, pos)
+        if match is None:
+            return None
+        quoted, bare = match.group(1), match.group(2)
+        fields.append(quoted.replace('""', '"') if quoted is not None else bare)
+        ended = not line[pos : match.end()].endswith(",")
+        pos = match.end()
+        if ended and index < count - 1:
+            return None  # fewer fields than the layout has
+    return fields, line[pos:]
+
+
+def _dumpel_fields(line: str) -> tuple[list[str], list[str]] | None:
+    """DUMPEL: date, time, type, category, event ID, user, source, computer, then strings.
+
+    Tab-separated throughout, the fields are exact.  With spaces between the fixed fields (DUMPEL's default,
+    or -t when only the strings are tab-separated) the user, source and computer are guessed: a two-word
+    account such as ``NT AUTHORITY\\SYSTEM`` is kept together and sources with spaces are recognised from
+    the message catalog and a short list of common ones.
+    """
+    if "\t" in line:
+        parts = line.split("\t")
+        if len(parts) >= 8 and all(p.strip().isdigit() for p in parts[2:5]):
+            return parts[:8], parts[8:]
+        spaced = _dumpel_spaced(parts[0])  # fixed fields by spaces, strings by tabs
+        if spaced is None:
+            return None
+        fields, leftover = spaced
+        return fields, [leftover, *parts[1:]] if leftover else parts[1:]
+    spaced = _dumpel_spaced(line)
+    if spaced is None:
+        return None
+    fields, leftover = spaced
+    return fields, [_SPACED, leftover]
+
+
+def _dumpel_spaced(line: str) -> tuple[list[str], str] | None:
+    """The eight fixed fields of a space-separated DUMPEL line and what follows them."""
+    match = re.match(rf"^\s*({_DATE})\s+({_TIME})\s+(\d+)\s+(\d+)\s+(\d+)\s+(.*)$", line)
+    if match is None:
+        return None
+    tokens = [t for t in match.group(6).split(" ") if t != ""]
+    if len(tokens) < 3:
+        return None
+    user = tokens.pop(0)
+    if "\\" not in user and user.casefold() not in _NA and tokens and "\\" in tokens[0]:
+        user += " " + tokens.pop(0)  # "NT AUTHORITY\SYSTEM"
+    rest = " ".join(tokens)
+    source = next((s for s in _MULTIWORD_SOURCES if rest.casefold().startswith(s.casefold() + " ")), None)
+    if source is not None:
+        tokens = rest[len(source) + 1 :].split(" ")
+    else:
+        source = tokens.pop(0)
+    if not tokens or not tokens[0]:
+        return None
+    computer = tokens.pop(0)
+    fields = [match.group(1), match.group(2), match.group(3), match.group(4), match.group(5), user, source, computer]
+    return fields, " ".join(tokens).strip()
+
+
+_MULTIWORD_SOURCES = tuple(
+    sorted(
+        {s for t in messages.CATALOG for s in t.sources if " " in s}
+        | {"Application Popup", "Service Control Manager", "Microsoft Exchange Internet Mail Service"},
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _description(
+    source: str, event_id: int, lines: list[str], *, quoted: bool = False
+) -> tuple[tuple[str, ...], str | None]:
+    """(insertion strings, message) from an Event Viewer description spread over ``lines``; ``quoted``:
+    a CSV description in double quotes loses them (and its doubled inner quotes)."""
+    text = "\n".join(lines).rstrip()
+    if quoted and len(text) >= 2 and text.lstrip().startswith('"') and text.endswith('"'):
+        stripped = text.strip()
+        text = stripped[1:-1].replace('""', '"')  # a quoted CSV description
+    if not text.strip():
+        return (), None
+    wrapped = _unwrap(source, event_id, text)
+    if wrapped is not None:
+        return wrapped, None
+    recovered = messages.recover_strings(source, event_id, text)
+    return (recovered or ()), text
+
+
+def _unwrap(source: str, event_id: int, text: str) -> tuple[str, ...] | None:
+    """Insertion strings listed by the "could not be found" wrapper, or None when ``text`` is not one.
+
+    The wrapper lists the strings either on one line joined by ", " (NT 4.0 to Windows 2003), which is
+    ambiguous when a string holds ", " itself (DN-shaped strings of the catalog events are split safely,
+    others by a plain split), or one per line (Vista and later).  One trailing period is dropped: the older
+    viewers end the list with one.
+    """
+    if _WRAPPER.match(text) is None:
+        return None
+    marker = _WRAPPER_MARKERS.search(text)
+    if marker is None:
+        return ()
+    payload = text[marker.end() :].strip(" \t")
+    if payload.startswith("\n"):
+        lines = [line.strip() for line in payload.split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        while lines and not lines[0]:
+            lines.pop(0)
+        return tuple(lines)
+    payload = payload.rstrip()
+    if payload.endswith("."):
+        payload = payload[:-1]
+    if not payload:
+        return ()
+    split = messages.split_joined(source, event_id, payload, ", ")
+    return split if split is not None else tuple(payload.split(", "))
