@@ -1,0 +1,799 @@
+"""Vista+ .evtx reader with two interchangeable backends.
+
+Backends: ``"rust"`` is the ``evtx`` package (``PyEvtxParser``, fast; the default when importable) and
+``"python"`` is python-evtx (``Evtx``, ~2,000x slower; the fallback).  Neither is trusted to walk the file:
+python-evtx silently drops chunks when the header's chunk count is stale and dies on one malformed
+string, and both stop at the first damaged chunk in some versions.  So this module walks the file itself
+-- 4 KiB file header, then 64 KiB steps checking the ``ElfChnk`` magic and the CRC32s -- and hands each
+good chunk to the backend on its own.  A bad chunk or record becomes a warning naming chunk, record and
+offset, and reading goes on.  Both backends are reduced to the same fields by the same rules, so they
+yield identical ``Event`` objects (tests assert it on every file both can read).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+
+FILE_MAGIC = b"ElfFile\x00"
+CHUNK_MAGIC = b"ElfChnk\x00"
+RECORD_MAGIC = b"\x2a\x2a\x00\x00"
+FILE_HEADER_SIZE = 4096
+CHUNK_SIZE = 65536
+CHUNK_HEADER_SIZE = 512
+RECORD_HEADER_SIZE = 24
+
+KEYWORD_AUDIT_SUCCESS = 0x0020000000000000
+KEYWORD_AUDIT_FAILURE = 0x0010000000000000
+_LEVEL_TYPES = {1: EventType.ERROR, 2: EventType.ERROR, 3: EventType.WARNING}
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+BACKENDS = ("rust", "python")
+
+
+_BACKEND_MODULES = {"rust": "evtx", "python": "Evtx.Evtx"}
+
+
+def available_backends() -> list[str]:
+    """Backends whose package is importable, best first."""
+    found = []
+    for name, module in _BACKEND_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        found.append(name)
+    return found
+
+
+def read(
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    warn: WarningSink = ignore_warning,
+    backend: str | None = None,
+) -> Iterator[Event]:
+    """Events of an .evtx file in file order.
+
+    Raises ``InputError`` at once when the file is not an evtx log or holds no readable chunk; later
+    damage (bad chunk magic, CRC mismatch, unparsable record, truncation) goes to ``warn``.
+    """
+    path = str(path)
+    if backend is None:
+        names = available_backends()
+        if not names:
+            raise InputError(path, "no evtx backend installed (pip install evtx, or python-evtx)")
+        backend = names[0]
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown evtx backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    try:  # fail here, not inside the generator
+        importlib.import_module(_BACKEND_MODULES[backend])
+    except ImportError:
+        raise InputError(path, f"evtx backend {backend!r} is not installed ({_BACKEND_MODULES[backend]})") from None
+    layout = _open_layout(path, warn)
+    parse = _rust_chunk_events if backend == "rust" else _python_chunk_events
+    return _events(path, layout, parse, filters if filters and not filters.empty else None, warn)
+
+
+# --------------------------------------------------------------------------- file walk
+
+
+@dataclass(slots=True)
+class _Layout:
+    """Where the chunks start; ``first`` is 0 for a bare chunk (carved), 4096 after a file header."""
+
+    size: int
+    first: int
+    header: bytes  # a clean one-chunk file header for the Rust parser
+
+
+@dataclass(slots=True)
+class _Chunk:
+    index: int
+    offset: int  # in the file
+    data: bytes  # always CHUNK_SIZE long (a truncated tail is padded with zeros)
+    length: int  # bytes present in the file (less than CHUNK_SIZE for a truncated tail)
+    records: list[tuple[int, int, int, int]]  # (offset in chunk, size, record id, written FILETIME) per record
+
+
+def _open_layout(path: str, warn: WarningSink) -> _Layout:
+    """Check the file header and find the chunks; InputError when nothing usable is there."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(FILE_HEADER_SIZE)
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not head:
+        raise InputError(path, "empty file")
+    if head.startswith(CHUNK_MAGIC):
+        warn(ReadWarning(path, "no file header: reading bare chunks", 0))
+        return _Layout(size, 0, _clean_header(None))
+    has_header = head.startswith(FILE_MAGIC)
+    if has_header and size < FILE_HEADER_SIZE:
+        raise InputError(path, f"truncated evtx file: {size} bytes, not even the 4096-byte header", 0)
+    good = _chunk_magics(path, size)
+    if not has_header:
+        if not good:
+            raise InputError(path, "not an evtx event log (no ElfFile header, no ElfChnk chunk)", 0)
+        warn(ReadWarning(path, "file header damaged (bad magic); reading the chunks after it", 0))
+        return _Layout(size, FILE_HEADER_SIZE, _clean_header(None))
+    if size > FILE_HEADER_SIZE and not good:
+        raise InputError(path, "no readable chunk (no ElfChnk magic at any 64 KiB step)", FILE_HEADER_SIZE)
+    if struct.unpack_from("<I", head, 124)[0] != zlib.crc32(head[:120]):
+        warn(ReadWarning(path, "file header CRC32 mismatch", 0))
+    declared = struct.unpack_from("<H", head, 42)[0]
+    beyond = sum(1 for index in good if index >= declared)
+    if beyond:
+        # Normal for a log copied while in use (dirty header); python-evtx would lose these chunks.
+        warn(ReadWarning(path, f"file header says {declared} chunks but {beyond} more follow (stale header)"))
+    return _Layout(size, FILE_HEADER_SIZE, _clean_header(head))
+
+
+def _chunk_magics(path: str, size: int) -> list[int]:
+    """Indexes of the 64 KiB steps after the file header that start with the chunk magic (8 bytes read each)."""
+    found = []
+    with open(path, "rb") as fh:
+        offset = FILE_HEADER_SIZE
+        while offset < size:
+            fh.seek(offset)
+            if fh.read(8) == CHUNK_MAGIC:
+                found.append((offset - FILE_HEADER_SIZE) // CHUNK_SIZE)
+            offset += CHUNK_SIZE
+    return found
+
+
+def _clean_header(head: bytes | None) -> bytes:
+    """A file header claiming exactly one chunk, for handing single chunks to the Rust parser."""
+    hdr = bytearray(FILE_HEADER_SIZE)
+    hdr[0:8] = FILE_MAGIC
+    if head is not None and len(head) >= 128:
+        hdr[8:120] = head[8:120]
+    struct.pack_into("<QQQIHHHH", hdr, 8, 0, 0, 1, 128, 1, 3, FILE_HEADER_SIZE, 1)
+    struct.pack_into("<I", hdr, 120, 0)
+    struct.pack_into("<I", hdr, 124, zlib.crc32(bytes(hdr[:120])))
+    return bytes(hdr)
+
+
+def _chunks(path: str, layout: _Layout, warn: WarningSink) -> Iterator[_Chunk]:
+    """Every chunk with a valid magic, in file order, with its records located; damage is warned."""
+    with open(path, "rb") as fh:
+        fh.seek(layout.first)
+        index = 0
+        offset = layout.first
+        while offset < layout.size:
+            data = fh.read(CHUNK_SIZE)
+            if not data:
+                break
+            here, offset = offset, offset + len(data)
+            idx, index = index, index + 1
+            if data[:8] != CHUNK_MAGIC:
+                if data.strip(b"\x00"):
+                    warn(ReadWarning(path, f"chunk {idx}: bad chunk magic {data[:8]!r}; chunk skipped", here))
+                continue
+            length = len(data)
+            if length < CHUNK_SIZE:
+                warn(ReadWarning(path, f"chunk {idx}: truncated ({length} of {CHUNK_SIZE} bytes)", here))
+                data = data + bytes(CHUNK_SIZE - length)
+            chunk = _Chunk(idx, here, data, length, [])
+            _check_chunk(path, chunk, warn)
+            yield chunk
+
+
+def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
+    """Verify the chunk CRC32s and locate its records by walking their size fields."""
+    data = chunk.data
+    free = struct.unpack_from("<I", data, 48)[0]
+    if not CHUNK_HEADER_SIZE <= free <= CHUNK_SIZE:
+        warn(ReadWarning(path, f"chunk {chunk.index}: bad free-space offset 0x{free:x}", chunk.offset + 48))
+        free = CHUNK_SIZE
+    header_crc = zlib.crc32(data[128:512], zlib.crc32(data[:120]))
+    if struct.unpack_from("<I", data, 124)[0] != header_crc:
+        warn(ReadWarning(path, f"chunk {chunk.index}: header CRC32 mismatch", chunk.offset))
+    if struct.unpack_from("<I", data, 52)[0] != zlib.crc32(data[CHUNK_HEADER_SIZE:free]):
+        warn(ReadWarning(path, f"chunk {chunk.index}: event records CRC32 mismatch", chunk.offset))
+    pos = CHUNK_HEADER_SIZE
+    while pos + RECORD_HEADER_SIZE + 4 <= free:
+        if data[pos : pos + 4] != RECORD_MAGIC:
+            if data[pos:free].strip(b"\x00"):
+                warn(
+                    ReadWarning(
+                        path, f"chunk {chunk.index}: no record magic; rest of chunk skipped", chunk.offset + pos
+                    )
+                )
+            break
+        size, rid, written = struct.unpack_from("<IQQ", data, pos + 4)
+        if size < RECORD_HEADER_SIZE + 4 or pos + size > CHUNK_SIZE:
+            warn(
+                ReadWarning(
+                    path,
+                    f"chunk {chunk.index} record {rid}: bad record size {size}; rest of chunk skipped",
+                    chunk.offset + pos,
+                )
+            )
+            break
+        if data[pos + size - 4 : pos + size] != data[pos + 4 : pos + 8]:
+            # The record may still parse (the Rust parser reads it): keep it, say so.
+            warn(ReadWarning(path, f"chunk {chunk.index} record {rid}: size copy mismatch", chunk.offset + pos))
+        if pos + size > chunk.length:
+            warn(
+                ReadWarning(
+                    path, f"chunk {chunk.index} record {rid}: cut off by the end of the file", chunk.offset + pos
+                )
+            )
+            break
+        chunk.records.append((pos, size, rid, written))
+        pos += size
+
+
+def _events(
+    path: str,
+    layout: _Layout,
+    parse: Callable[[str, _Layout, _Chunk, EventFilter | None, WarningSink], Iterator[Event]],
+    filters: EventFilter | None,
+    warn: WarningSink,
+) -> Iterator[Event]:
+    for chunk in _chunks(path, layout, warn):
+        if chunk.records:
+            yield from parse(path, layout, chunk, filters, warn)
+
+
+# --------------------------------------------------------------------------- shared field rules
+
+
+@dataclass(slots=True)
+class _Fields:
+    """What both backends reduce a record to before an Event is built."""
+
+    record: int | None = None
+    event_id: int = 0
+    qualifiers: int = 0
+    level: int = 0
+    task: int = 0
+    keywords: int = 0
+    time: datetime | None = None
+    source: str = ""
+    computer: str = ""
+    sid: str | None = None
+    log: str | None = None
+
+
+def _int(value: Any) -> int:
+    """Numbers arrive as int, decimal text or 0x-hex text depending on backend and template."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text, 16) if text[:2].lower() == "0x" else int(text)
+        except ValueError:
+            return 0
+    return 0
+
+
+def _text(value: Any) -> str:
+    """One rendering of a value for both backends (JSON-like: bool as true/false, null as '')."""
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return _text(value.get("#text"))
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return str(value)
+
+
+_TIME_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
+
+
+def _time(value: Any) -> datetime | None:
+    """SystemTime text (ISO, any fraction length) or a datetime -> aware UTC, microseconds."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        return None
+    if len(value) == 27 and value[-1] == "Z":  # the Rust parser's form: fast C path
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    m = _TIME_RE.match(value.strip())
+    if not m:
+        return None
+    frac = (m.group(7) or "0")[:6].ljust(6, "0")
+    try:
+        return datetime(*(int(m.group(i)) for i in range(1, 7)), int(frac), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _event_type(level: int, keywords: int) -> EventType:
+    if keywords & KEYWORD_AUDIT_FAILURE:
+        return EventType.FAILURE_AUDIT
+    if keywords & KEYWORD_AUDIT_SUCCESS:
+        return EventType.SUCCESS_AUDIT
+    return _LEVEL_TYPES.get(level, EventType.INFORMATION)
+
+
+def _prefilter(f: _Fields, filters: EventFilter | None) -> bool:
+    """The cheap checks on System fields, before any EventData is touched."""
+    if filters is None:
+        return True
+    return (
+        filters.wants_id(f.event_id)
+        and filters.wants_type(_event_type(f.level, f.keywords))
+        and filters.wants_source(f.source)
+        and filters.wants_time(f.time)
+    )
+
+
+def _build(
+    path: str, offset: int | None, f: _Fields, header_id: int, strings: list[str], data: bytes, message: str | None
+) -> Event:
+    event_id = f.event_id & 0xFFFF
+    return Event(
+        path=path,
+        record=f.record if f.record is not None else header_id,
+        offset=offset,
+        time_generated=f.time,
+        time_written=f.time,
+        event_id=event_id,
+        event_id_full=((f.qualifiers & 0xFFFF) << 16) | event_id,
+        type=_event_type(f.level, f.keywords),
+        category=f.task,
+        source=f.source,
+        computer=f.computer,
+        sid=f.sid or None,
+        strings=tuple(strings),
+        data=data,
+        message=message or None,
+        log=f.log or None,
+    )
+
+
+def _hex_bytes(text: str) -> bytes:
+    text = "".join(text.split())
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return b""
+
+
+# --------------------------------------------------------------------------- rust backend (evtx)
+
+
+def _rust_chunk_events(
+    path: str, layout: _Layout, chunk: _Chunk, filters: EventFilter | None, warn: WarningSink
+) -> Iterator[Event]:
+    """One chunk through ``PyEvtxParser`` (a one-chunk file in memory), resuming after record errors."""
+    import evtx
+
+    located = {rid: (chunk.offset + pos, written) for pos, _, rid, written in chunk.records}
+    parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
+    records = parser.records_json()
+    loads = json.loads
+    ids = filters.ids if filters is not None and filters.ids else None
+    failures = 0
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            return
+        except Exception as exc:  # the Rust iterator raises per record and can be resumed
+            failures += 1
+            m = _RECORD_NUMBER_RE.search(str(exc))
+            rid = int(m.group(1)) if m else None
+            if rid is not None and rid in located:
+                where_text, at = f"chunk {chunk.index} record {rid}", located[rid][0]
+            else:
+                where_text, at = f"chunk {chunk.index}", chunk.offset
+            warn(ReadWarning(path, f"{where_text}: not parsed: {_one_line(exc)}", at))
+            if failures > len(chunk.records) + 2:
+                return
+            continue
+        text = rec["data"]
+        if ids is not None:
+            m = _EVENT_ID_RE.search(text)
+            if m is not None and int(m.group(1)) & 0xFFFF not in ids:
+                continue
+        header_id = rec["event_record_id"]
+        where = located.get(header_id)
+        if where is None:  # beyond what the chunk walk located: keep the backends alike, but say so
+            warn(ReadWarning(path, f"chunk {chunk.index} record {header_id}: outside the located records; skipped"))
+            continue
+        try:
+            event = _rust_event(path, where[0], header_id, where[1], loads(text), filters)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            warn(
+                ReadWarning(
+                    path, f"chunk {chunk.index} record {header_id}: unusable record: {_one_line(exc)}", chunk.offset
+                )
+            )
+            continue
+        if event is not None:
+            yield event
+
+
+_RECORD_NUMBER_RE = re.compile(r"record number (\d+)")
+_EVENT_ID_RE = re.compile(r'"EventID":(?:\{"#attributes":\{[^{}]*\},"#text":)?"?(\d+)')
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, RuntimeError | ValueError) or not text:  # e.g. KeyError('3153') says little alone
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text[:300]
+
+
+def _rust_event(
+    path: str, offset: int, header_id: int, written: int, doc: Any, filters: EventFilter | None
+) -> Event | None:
+    """Fields from the Rust parser's JSON (written for speed: this runs once per record)."""
+    ev = doc.get("Event") if type(doc) is dict else None
+    if type(ev) is not dict:
+        ev = {}
+    system = ev.get("System")
+    if type(system) is not dict:
+        system = {}
+    rid = system.get("EventRecordID")
+    eid = system.get("EventID")
+    qualifiers = 0
+    if type(eid) is dict:
+        qualifiers = _int(_attrs(eid).get("Qualifiers"))
+        eid = eid.get("#text")
+    event_id = _int(eid) & 0xFFFF
+    level = _int(system.get("Level"))
+    keywords = _int(system.get("Keywords"))
+    etype = _event_type(level, keywords)
+    when = _time(_attrs(system.get("TimeCreated")).get("SystemTime")) or _header_time(written)
+    provider = _attrs(system.get("Provider"))
+    source = _text(provider.get("Name") or provider.get("EventSourceName"))
+    if filters is not None and not (
+        filters.wants_id(event_id)
+        and filters.wants_type(etype)
+        and filters.wants_source(source)
+        and filters.wants_time(when)
+    ):
+        return None
+    strings: list[str] = []
+    data = b""
+    edata = ev.get("EventData")
+    if type(edata) is dict and "Binary" not in edata and "Data" not in edata and "#attributes" not in edata:
+        # the common named form (manifest events): every value a string
+        strings = list(edata.values())
+        if not all(type(v) is str for v in strings):
+            strings = [_text(v) for v in strings]
+    elif type(edata) is dict:
+        for key, value in edata.items():
+            if type(value) is str and key != "Binary":
+                strings.append(value)
+            elif key == "#attributes":
+                continue
+            elif key == "Binary":
+                data = _hex_bytes(_text(value))
+            elif key == "Data" and type(value) is dict and "#text" in value and "Name" not in _attrs(value):
+                items = value["#text"]
+                strings.extend(_text(v) for v in (items if type(items) is list else [items]))
+            elif key == "Data" and type(value) is list:
+                strings.extend(_text(v) for v in value)
+            else:
+                strings.append(_text(value))
+    elif edata is not None:
+        strings.append(_text(edata))
+    udata = ev.get("UserData")
+    if udata is not None:
+        _flatten_json(udata, strings)
+    rendering = ev.get("RenderingInfo")
+    message = _text(rendering.get("Message")) if type(rendering) is dict else None
+    event = Event(
+        path,
+        _int(rid) if rid is not None else header_id,
+        offset,
+        when,
+        when,
+        event_id,
+        ((qualifiers & 0xFFFF) << 16) | event_id,
+        etype,
+        _int(system.get("Task")),
+        source,
+        _text(system.get("Computer")),
+        _text(_attrs(system.get("Security")).get("UserID")) or None,
+        tuple(strings),
+        data,
+        message or None,
+        _text(system.get("Channel")) or None,
+    )
+    return event if filters is None or filters.matches(event) else None
+
+
+_NO_ATTRS: dict[str, Any] = {}
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    """The ``#attributes`` of a JSON element (empty when it has none)."""
+    if type(node) is dict:
+        found = node.get("#attributes")
+        if type(found) is dict:
+            return found
+    return _NO_ATTRS
+
+
+def _flatten_json(node: Any, out: list[str]) -> None:
+    """UserData leaves in document order (attributes skipped)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "#attributes":
+                _flatten_json(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _flatten_json(value, out)
+    elif node is not None:
+        out.append(_text(node))
+
+
+# --------------------------------------------------------------------------- python backend (python-evtx)
+
+# An element as built from python-evtx nodes: (name, attributes, children); a child is an element or a value.
+_Element = tuple[str, dict[str, Any], list[Any]]
+
+
+def _python_chunk_events(
+    path: str, layout: _Layout, chunk: _Chunk, filters: EventFilter | None, warn: WarningSink
+) -> Iterator[Event]:
+    """One chunk through python-evtx, record by record, each in its own try."""
+    from Evtx.Evtx import ChunkHeader, Record
+
+    _quiet_python_evtx()
+    header = ChunkHeader(chunk.data, 0)
+    for pos, _, rid, written in chunk.records:
+        offset = chunk.offset + pos
+        try:
+            root = Record(chunk.data, pos, header).root()
+            tree = _py_root(root)
+            event = _python_event(path, offset, rid, written, tree, filters)
+        except Exception as exc:  # python-evtx raises many kinds (overruns, unicode, recursion) on damage
+            warn(ReadWarning(path, f"chunk {chunk.index} record {rid}: not parsed: {_one_line(exc)}", offset))
+            continue
+        if event is not None:
+            yield event
+
+
+def _quiet_python_evtx() -> None:
+    """python-evtx logs "Unexpected token encountered" on damage; with no handler configured Python would
+    print it to stderr.  Our warnings already report the record, so give its logger a NullHandler."""
+    logger = logging.getLogger("Evtx")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
+def _py_root(root: Any) -> list[Any]:
+    """Top-level nodes of a record (template instance resolved with its substitutions)."""
+    subs = root.substitutions()
+    out: list[Any] = []
+    for node in root.template().children():
+        _py_node(node, subs, out)
+    return out
+
+
+def _py_node(node: Any, subs: list[Any], out: list[Any]) -> None:
+    from Evtx import Nodes as N
+
+    if isinstance(node, N.OpenStartElementNode):
+        attrs: dict[str, Any] = {}
+        children: list[Any] = []
+        for child in node.children():
+            if isinstance(child, N.AttributeNode):
+                vals: list[Any] = []
+                _py_node(child.attribute_value(), subs, vals)
+                if vals:
+                    attrs[child.attribute_name().string()] = vals[0] if len(vals) == 1 else "".join(map(_text, vals))
+            else:
+                _py_node(child, subs, children)
+        out.append((node.tag_name(), attrs, children))
+    elif isinstance(node, N.ValueNode):
+        out.append(node.children()[0].string())
+    elif isinstance(node, N.NormalSubstitutionNode | N.ConditionalSubstitutionNode):
+        sub = subs[node.index()]
+        if isinstance(sub, N.BXmlTypeNode):
+            out.extend(_py_root(sub.root()))
+        elif not isinstance(sub, N.NullTypeNode):
+            out.append(_py_value(sub))
+    elif isinstance(node, N.CDataSectionNode):
+        out.append(node.cdata())
+    elif isinstance(node, N.CharacterReferenceNode):
+        out.append(chr(node.entity()))
+    elif isinstance(node, N.EntityReferenceNode):
+        name = node.entity_reference()[1:-1]
+        out.append({"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}.get(name, f"&{name};"))
+
+
+def _py_value(node: Any) -> Any:
+    """A substitution value as the Rust parser renders it in JSON (numbers stay numbers)."""
+    from Evtx import Nodes as N
+
+    if isinstance(node, N.StringTypeNode):
+        # python-evtx decodes ANSI strings as ASCII and dies on the first byte >= 0x80; the Rust
+        # parser's default code page is windows-1252.
+        start = node.offset()
+        if node._length is None:
+            size = node.unpack_word(0)
+            start += 2
+        else:
+            size = node._length
+        return bytes(node._buf[start : start + size]).decode("cp1252", errors="replace").rstrip("\x00")
+    if isinstance(node, N.WstringTypeNode):
+        return node.string()
+    if isinstance(node, N.BooleanTypeNode):
+        flag = node.unpack_dword(0)
+        return bool(flag) if flag in (0, 1) else flag  # odd encodings stay numbers, as the Rust parser shows them
+    if isinstance(node, N.WstringArrayTypeNode):
+        text = bytes(node.binary()).decode("utf-16-le", errors="replace")
+        return text.removesuffix("\x00").split("\x00") if text else []
+    if isinstance(node, N.BinaryTypeNode):
+        return bytes(node.binary()).hex().upper()
+    if isinstance(node, N.GuidTypeNode):
+        return node.guid().upper()
+    if isinstance(node, N.FiletimeTypeNode):
+        return _filetime(node.unpack_qword(0))
+    if isinstance(node, N.SystemtimeTypeNode):
+        year, month, _, day, hour, minute, second, millis = struct.unpack_from("<8H", node._buf, node.offset())
+        try:
+            return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=UTC)
+        except ValueError:
+            return node.string()
+    if isinstance(node, N.Hex32TypeNode | N.Hex64TypeNode):
+        return f"0x{int(node.string(), 16):x}"
+    if isinstance(node, N.SizeTypeNode):
+        return f"0x{node.num():x}"
+    if isinstance(node, N.FloatTypeNode):
+        return _plain_float(node.unpack_float(0), single=True)
+    if isinstance(node, N.DoubleTypeNode):
+        return _plain_float(node.unpack_double(0), single=False)
+    if isinstance(
+        node,
+        N.SignedByteTypeNode
+        | N.UnsignedByteTypeNode
+        | N.SignedWordTypeNode
+        | N.UnsignedWordTypeNode
+        | N.SignedDwordTypeNode
+        | N.UnsignedDwordTypeNode
+        | N.SignedQwordTypeNode
+        | N.UnsignedQwordTypeNode,
+    ):
+        return int(node.string())
+    return node.string()
+
+
+def _plain_float(value: float, *, single: bool) -> str:
+    """Shortest text that reads back as the same float, without exponent (as the Rust parser shows it)."""
+    text = repr(value)
+    if single and value == value and value not in (float("inf"), float("-inf")):
+        packed = struct.pack("<f", value)
+        for digits in range(1, 10):
+            candidate = f"{value:.{digits}g}"
+            if struct.pack("<f", float(candidate)) == packed:
+                text = candidate
+                break
+    try:
+        plain = format(Decimal(text), "f")
+    except ArithmeticError:
+        return text
+    return plain.rstrip("0").rstrip(".") if "." in plain else plain
+
+
+def _header_time(written: int) -> datetime | None:
+    """The record header's write time: the fallback when a damaged record lost its TimeCreated."""
+    if not written:
+        return None
+    try:
+        return _filetime(written)
+    except OverflowError:
+        return None
+
+
+def _filetime(value: int) -> datetime:
+    return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+
+
+def _find(children: list[Any], name: str) -> _Element | None:
+    for child in children:
+        if isinstance(child, tuple) and child[0] == name:
+            return child
+    return None
+
+
+def _value_of(element: _Element | None) -> Any:
+    """An element's content: its single value as typed, or the text of several values joined."""
+    if element is None:
+        return None
+    values = [c for c in element[2] if not isinstance(c, tuple)]
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return "".join(_text(v) for v in values)
+
+
+def _python_event(
+    path: str, offset: int, header_id: int, written: int, tree: list[Any], filters: EventFilter | None
+) -> Event | None:
+    ev = _find(tree, "Event") or next((c for c in tree if isinstance(c, tuple)), None)
+    children = ev[2] if ev else []
+    system = _find(children, "System")
+    sys_children = system[2] if system else []
+    f = _Fields()
+    rid = _value_of(_find(sys_children, "EventRecordID"))
+    f.record = _int(rid) if rid is not None else None
+    eid = _find(sys_children, "EventID")
+    f.event_id = _int(_value_of(eid))
+    f.qualifiers = _int(eid[1].get("Qualifiers")) if eid else 0
+    f.level = _int(_value_of(_find(sys_children, "Level")))
+    f.task = _int(_value_of(_find(sys_children, "Task")))
+    f.keywords = _int(_value_of(_find(sys_children, "Keywords")))
+    created = _find(sys_children, "TimeCreated")
+    f.time = (_time(created[1].get("SystemTime")) if created else None) or _header_time(written)
+    provider = _find(sys_children, "Provider")
+    if provider:
+        f.source = _text(provider[1].get("Name") or provider[1].get("EventSourceName"))
+    f.computer = _text(_value_of(_find(sys_children, "Computer")))
+    security = _find(sys_children, "Security")
+    f.sid = _text(security[1].get("UserID")) if security else None
+    f.log = _text(_value_of(_find(sys_children, "Channel"))) or None
+    if not _prefilter(f, filters):
+        return None
+    strings: list[str] = []
+    data = b""
+    edata = _find(children, "EventData")
+    if edata:
+        for child in edata[2]:
+            if not isinstance(child, tuple):
+                strings.append(_text(child))
+            elif child[0] == "Binary":
+                data = _hex_bytes(_text(_value_of(child)))
+            elif child[0] == "Data" and "Name" not in child[1] and isinstance(_value_of(child), list):
+                strings.extend(_text(v) for v in _value_of(child))
+            else:
+                strings.append(_text(_value_of(child)))
+    udata = _find(children, "UserData")
+    if udata:
+        _flatten_tree(udata[2], strings)
+    rendering = _find(children, "RenderingInfo")
+    message = _text(_value_of(_find(rendering[2], "Message"))) if rendering else None
+    event = _build(path, offset, f, header_id, strings, data, message)
+    return event if filters is None or filters.matches(event) else None
+
+
+def _flatten_tree(children: list[Any], out: list[str]) -> None:
+    for child in children:
+        if isinstance(child, tuple):
+            if any(isinstance(c, tuple) for c in child[2]):
+                _flatten_tree(child[2], out)
+            else:
+                value = _value_of(child)
+                if value is not None:
+                    out.append(_text(value))
+        else:
+            out.append(_text(child))
