@@ -130,7 +130,10 @@ class Registry:
         return [], "hive of unknown kind: paths are taken relative to its root"
 
     def _read_select(self) -> dict[str, int]:
-        select = self._walk_parts([*self._mount[:2], "Select"]) if len(self._mount) <= 2 else None
+        # Full-path exports and SYSTEM hives hold HKLM\SYSTEM\Select; a hive of unknown kind has it at its root.
+        select = self._walk_parts(["HKEY_LOCAL_MACHINE", "SYSTEM", "Select"])
+        if select is None and not self._mount:
+            select = self._walk_parts(["Select"])
         out: dict[str, int] = {}
         if select is not None:
             for v in _safe_values(select):
@@ -161,11 +164,16 @@ class Registry:
         parts = split_path(path)
         if parts and parts[0] not in SHORT_ROOTS and self._mount:
             parts = self._mount[:2] + parts if len(self._mount) >= 2 else parts
+        elif parts and parts[0] not in SHORT_ROOTS and self.file.root_path == "":
+            parts = ["HKEY_LOCAL_MACHINE", *parts]  # text exports: SYSTEM\… is relative to HKLM
         candidates = self._candidates(parts)
         for actual, control_set in candidates:
-            node = self._walk_parts(actual)
+            names: list[str] = []
+            node = self._walk_parts(actual, names)
             if node is not None:
-                return ResolvedKey(path, display_path(actual), control_set, self.mapping, node)
+                # Show the key as the file spells it (the request may be in any case).
+                prefix = [m if m.casefold() == a.casefold() else a for m, a in zip(self._mount, actual, strict=False)]
+                return ResolvedKey(path, display_path([*prefix, *names]), control_set, self.mapping, node)
         return None
 
     def value(self, path: str, name: str) -> RegistryValue | None:
@@ -202,9 +210,10 @@ class Registry:
     def _mount_covers(self, parts: list[str]) -> bool:
         return len(self._mount) >= len(parts) and _same(self._mount[: len(parts)], parts)
 
-    def _walk_parts(self, parts: list[str]) -> Any:
+    def _walk_parts(self, parts: list[str], names: list[str] | None = None) -> Any:
         """Walk from the file root; the mount prefix must match (a CurrentControlSet in the mount
-        matches any ControlSet00N in the request, and vice versa)."""
+        matches any ControlSet00N in the request, and vice versa).  ``names`` collects the keys'
+        own spelling of the parts below the mount."""
         mount = self._mount
         if len(parts) < len(mount):
             return None
@@ -223,6 +232,8 @@ class Registry:
                 return None
             if node is None:
                 return None
+            if names is not None:
+                names.append(node.name)
         return node
 
     def walk(self, path: str | None = None) -> Iterator[tuple[str, Any]]:
@@ -240,7 +251,8 @@ class Registry:
         stack: list[tuple[list[str], Any]] = [(start_parts, start)]
         while stack:
             parts, node = stack.pop()
-            yield display_path(parts), node
+            if parts or self.file.root_path != "":  # a text export's nameless root is not a key
+                yield display_path(parts), node
             try:
                 children = list(node.subkeys())
             except Exception as exc:
