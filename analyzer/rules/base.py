@@ -1,0 +1,468 @@
+"""What every rule shares: the Rule/Fixture records, refusal grouping, list matching, evidence helpers.
+
+A rule is metadata plus a pure function ``(CaseFacts) -> list[Finding]``.  Fixtures are data (events,
+the ``Logon Only As`` state, the expected outcome) so that ``analyzer rules --test`` and the test
+suite run the same checks, and ``analyzer rules --show ID`` can print them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from analyzer.dn import DnInfo, NearMiss, classify, find_entry, same_dn
+from analyzer.evidence import (
+    CORROBORATION_WINDOW,
+    CaseFacts,
+    KeyState,
+    Logon,
+    LogonOnlyAs,
+    RegistryFacts,
+    ServiceEvent,
+    SimpleEvent,
+    before,
+    collect,
+    within,
+)
+from analyzer.model import Event, EventType, EvidenceRef, Finding, RegistryValue
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """One self-test of a rule.
+
+    ``registry``: None = no registry export (state unknown), "absent", "empty", or the list entries.
+    ``keys``: other registry keys: path -> {value name: data} (key present) or "absent" (the export
+    holds the parent but not the key); keys not named are not covered by the case.
+    ``fires``: whether the rule must produce a finding; ``dns``: the DNs it must put in dns_to_add
+    (exactly); ``replaces``: the near-miss entry it must name; ``contains``: words the explanation of
+    some finding must contain; ``severity``: the severity the finding must have, when given.
+    """
+
+    name: str
+    fires: bool
+    events: tuple[Event, ...]
+    registry: tuple[str, ...] | str | None
+    dns: tuple[str, ...] = ()
+    replaces: str | None = None
+    contains: tuple[str, ...] = ()
+    last_write: datetime | None = None
+    enable_tracing: bool = False
+    keys: Mapping[str, Mapping[str, Any] | str] | None = None
+    severity: str | None = None
+
+    def facts(self) -> CaseFacts:
+        loa = logon_only_as_of(self.registry, self.last_write, self.enable_tracing)
+        keys = registry_facts_of(self.keys or {})
+        return CaseFacts(
+            collect(self.events), loa, registry_read=self.registry is not None or bool(keys.keys), registry=keys
+        )
+
+
+def registry_facts_of(keys: Mapping[str, Mapping[str, Any] | str]) -> RegistryFacts:
+    """``RegistryFacts`` for fixtures: {path: {value: data} | "absent"}.  Data types follow the value:
+    str -> REG_SZ, int -> REG_DWORD, list -> REG_MULTI_SZ."""
+    out = RegistryFacts()
+    for path, spec in keys.items():
+        if isinstance(spec, str):
+            if spec != "absent":
+                raise ValueError(f"fixture key {path!r}: expected a mapping of values or 'absent', got {spec!r}")
+            out.add(KeyState(path, False, None, "fixture"))
+            continue
+        values: dict[str, RegistryValue] = {}
+        for name, data in spec.items():
+            kind = "REG_DWORD" if isinstance(data, int) else "REG_MULTI_SZ" if isinstance(data, list) else "REG_SZ"
+            values[str(name).casefold()] = RegistryValue(str(name), kind, data)
+        out.add(KeyState(path, True, path, "fixture", None, values))
+        hive = path.split("\\")[1].upper() if path.count("\\") >= 1 else ""
+        if hive in ("SYSTEM", "SOFTWARE"):
+            out.hives.add(hive)
+    return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Metadata + check + fixtures.  ``status``: documented (a KB says so) or inferred."""
+
+    id: str
+    title: str
+    references: tuple[str, ...]
+    status: str
+    level: str
+    diagnoses: str
+    assumptions: tuple[str, ...]
+    check: Callable[[CaseFacts], list[Finding]]
+    fixtures: tuple[Fixture, ...] = field(default=())
+    #: registry keys beyond Logon Only As that the rule reads (snapshotted from every export of a case)
+    registry_keys: tuple[str, ...] = ()
+    falsepositives: tuple[str, ...] = ()
+    next_step: str = ""
+    kind: str = "python"  # "python" (a module) or "data" (a YAML file evaluated by rules.engine)
+    origin: str = ""  # module or data file it comes from
+
+    def to_dict(self, fixtures: bool = False) -> dict[str, object]:
+        out: dict[str, object] = {
+            "id": self.id,
+            "title": self.title,
+            "references": list(self.references),
+            "status": self.status,
+            "level": self.level,
+            "diagnoses": self.diagnoses,
+            "assumptions": list(self.assumptions),
+            "falsepositives": list(self.falsepositives),
+            "registry_keys": list(self.registry_keys),
+            "next_step": self.next_step,
+            "kind": self.kind,
+            "origin": self.origin,
+        }
+        if fixtures:
+            out["fixtures"] = [
+                {
+                    "name": f.name,
+                    "fires": f.fires,
+                    "registry": f.registry if isinstance(f.registry, str | None) else list(f.registry),
+                    "keys": _plain_keys(f.keys),
+                    "events": [_event_line(e) for e in f.events],
+                    "dns": list(f.dns),
+                    "replaces": f.replaces,
+                    "severity": f.severity,
+                    "contains": list(f.contains),
+                }
+                for f in self.fixtures
+            ]
+        return out
+
+
+def _plain_keys(keys: Mapping[str, Mapping[str, Any] | str] | None) -> dict[str, object]:
+    if not keys:
+        return {}
+    return {k: (v if isinstance(v, str) else dict(v)) for k, v in keys.items()}
+
+
+def _event_line(e: Event) -> str:
+    when = e.time_generated.isoformat() if e.time_generated else "?"
+    return f"{when} {e.computer} {e.source} {e.event_id} {e.type.value}: " + " | ".join(e.strings)
+
+
+def logon_only_as_of(
+    registry: tuple[str, ...] | str | None, last_write: datetime | None = None, tracing: bool = False
+) -> LogonOnlyAs:
+    """A ``LogonOnlyAs`` reading for fixtures and in-memory tests."""
+    key = r"HKLM\SYSTEM\ControlSet001\Services\MSExchangeIS\ParametersSystem"
+    if registry is None:
+        return LogonOnlyAs("unknown")
+    if registry == "absent":
+        return LogonOnlyAs("absent", key=key, source="fixture", last_write=last_write, enable_tracing=tracing)
+    if registry == "empty":
+        return LogonOnlyAs("empty", key=key, source="fixture", last_write=last_write, enable_tracing=tracing)
+    return LogonOnlyAs("set", list(registry), key=key, source="fixture", last_write=last_write, enable_tracing=tracing)
+
+
+# --------------------------------------------------------------------------- refusal groups
+
+
+@dataclass
+class RefusalGroup:
+    """The 1023s that share DN-A and DN-B (compared ignoring case); DNs kept as first written."""
+
+    dn_a: str
+    dn_b: str | None
+    info: DnInfo
+    events: list[Logon]
+
+    @property
+    def accounts(self) -> list[str]:
+        return sorted({e.account for e in self.events if e.account})
+
+    @property
+    def computers(self) -> list[str]:
+        return sorted({e.computer for e in self.events if e.computer})
+
+    @property
+    def first(self) -> datetime | None:
+        return _extreme((e.time for e in self.events), min)
+
+    @property
+    def last(self) -> datetime | None:
+        return _extreme((e.time for e in self.events), max)
+
+    @property
+    def self_logon(self) -> bool:
+        """DN-A and DN-B are the same object (the component logs on to its own mailbox)."""
+        return self.dn_b is None or self.dn_a.casefold() == self.dn_b.casefold()
+
+    @property
+    def refs(self) -> tuple[EvidenceRef, ...]:
+        return tuple(e.ref for e in self.events)
+
+
+def _extreme(times: Iterable[datetime | None], pick: Callable[..., datetime]) -> datetime | None:
+    aware = [t for t in times if t is not None and t.tzinfo is not None]
+    naive = [t for t in times if t is not None and t.tzinfo is None]
+    pool = aware or naive
+    return pick(pool) if pool else None
+
+
+def refusal_groups(facts: CaseFacts) -> list[RefusalGroup]:
+    """1023s grouped by (DN-A, DN-B), in order of first appearance (computed once per facts)."""
+    cached = facts.cache.get("refusal_groups")
+    if cached is None:
+        cached = facts.cache["refusal_groups"] = _group(facts)
+    return cached  # type: ignore[return-value]
+
+
+def _group(facts: CaseFacts) -> list[RefusalGroup]:
+    groups: dict[tuple[str, str], RefusalGroup] = {}
+    for r in facts.evidence.refusals:
+        assert r.dn_a is not None
+        k = (r.dn_a.casefold(), (r.dn_b or "").casefold())
+        if k not in groups:
+            groups[k] = RefusalGroup(r.dn_a, r.dn_b, classify(r.dn_a), [])
+        groups[k].events.append(r)
+    return list(groups.values())
+
+
+def by_dn_a(groups: list[RefusalGroup]) -> dict[str, list[RefusalGroup]]:
+    """Groups keyed by DN-A (casefolded), so one DN is reported once even with several targets."""
+    out: dict[str, list[RefusalGroup]] = {}
+    for g in groups:
+        out.setdefault(g.dn_a.casefold(), []).append(g)
+    return out
+
+
+# --------------------------------------------------------------------------- list matching
+
+
+@dataclass(frozen=True)
+class ListMatch:
+    """How a refused DN stands against the list: held (exactly or by case) or not, and near misses."""
+
+    held_by: str | None
+    near: tuple[NearMiss, ...]
+
+    @property
+    def held(self) -> bool:
+        return self.held_by is not None
+
+    @property
+    def case_only(self) -> bool:
+        return any(m.reason == "case" for m in self.near) and self.held
+
+    @property
+    def replace(self) -> NearMiss | None:
+        """The near miss whose entry should be replaced by the exact DN (not for other servers' SA/DSA:
+        KB 218920 needs both servers' entries, so such an entry may be intended)."""
+        for m in self.near:
+            if m.reason in ("whitespace", "display_name", "container", "typo"):
+                return m
+            if m.reason == "other_server" and classify(m.dn).kind != "server_component":
+                return m
+        return None
+
+
+def match_list(facts: CaseFacts, dn: str, *, near: bool = True) -> ListMatch:
+    """How ``dn`` stands against the list.  ``near=False`` only answers "held?" (exactly or by case),
+    which is all the state rules need and stays cheap for thousands of refused mailboxes."""
+    key = ("match", dn, near)
+    found = facts.cache.get(key)
+    if found is None:
+        entries = facts.logon_only_as.entries
+        if near:
+            held, misses = find_entry(dn, entries)
+            found = ListMatch(held, tuple(misses))
+        else:
+            exact = next((e for e in entries if e == dn), None)
+            folded = None if exact else next((e for e in entries if same_dn(e, dn)), None)
+            case = (NearMiss(folded, dn, "case", "the entry differs from the refused DN only in letter case"),)
+            found = ListMatch(exact or folded, case if folded else ())
+        facts.cache[key] = found
+    return found  # type: ignore[return-value]
+
+
+def restricted(facts: CaseFacts) -> bool:
+    """The value exists (blank or with entries): the IS only admits what is listed."""
+    return facts.logon_only_as.state in ("set", "empty")
+
+
+def near_miss_sentence(match: ListMatch) -> str:
+    parts = []
+    for m in match.near:
+        if m.reason == "case":
+            continue
+        parts.append(f"the entry {m.entry!r} is not a match: {m.detail}")
+    return ("; ".join(parts) + ".") if parts else ""
+
+
+# --------------------------------------------------------------------------- corroboration
+
+
+@dataclass(frozen=True)
+class Corroboration:
+    """Events of the same start attempt near a group of refusals."""
+
+    imc: tuple[SimpleEvent, ...]
+    scm: tuple[ServiceEvent, ...]
+
+    @property
+    def refs(self) -> tuple[EvidenceRef, ...]:
+        return tuple(e.ref for e in self.imc) + tuple(e.ref for e in self.scm)
+
+    def sentence(self, component: str, window: timedelta = CORROBORATION_WINDOW) -> str:
+        minutes = int(window.total_seconds() // 60)
+        if not self.imc and not self.scm:
+            return (
+                f"No MSExchangeIMC 4018/4116 or Service Control Manager event for the {component} lies within "
+                f"{minutes} minutes of these refusals: either that log was not provided or the attempt left no "
+                "trace there; the 1023 alone identifies the DN."
+            )
+        bits = [f"{e.source} {e.event_id}" for e in self.imc] + [
+            f"SCM {e.event_id} ({e.service_name})" for e in self.scm
+        ]
+        unique = list(dict.fromkeys(bits))
+        return (
+            f"Corroborated by events of the same start attempt within {minutes} minutes: {', '.join(unique)} "
+            "(4018 and 2140 alone prove nothing — KB 163243, 186739 — but next to a 1023 for the IMS DN they do)."
+        )
+
+
+def corroborate(facts: CaseFacts, group_times: Iterable[datetime | None], service: str | None) -> Corroboration:
+    """IMC failures (when ``service`` is MSExchangeIMC) and SCM failures of ``service`` near the refusals."""
+    times = [t for t in group_times if t is not None]
+    imc: list[SimpleEvent] = []
+    if service == "MSExchangeIMC":
+        imc = [e for e in facts.evidence.imc if any(within(e.time, t) for t in times)]
+    scm = [
+        s
+        for s in facts.evidence.services
+        if service is not None
+        and s.service == service
+        and s.event_id in (7000, 7023, 7024, 7031)
+        and any(within(s.time, t) for t in times)
+    ]
+    return Corroboration(tuple(imc), tuple(scm))
+
+
+def service_of(info: DnInfo) -> str | None:
+    """The SCM service key of a component DN, when there is one."""
+    if info.kind == "connector" and info.key == "internet mail connector":
+        return "MSExchangeIMC"
+    if info.kind == "server_component":
+        return {"microsoft system attendant": "MSExchangeSA", "microsoft dsa": "MSExchangeDS"}.get(info.key or "")
+    return None
+
+
+def is_starts(facts: CaseFacts) -> list[ServiceEvent]:
+    """SCM 7036 "Information Store … entered the running state" events (inferred use), in time order."""
+    starts = [s for s in facts.evidence.services if s.service == "MSExchangeIS" and s.state == "running"]
+    return sorted(starts, key=lambda s: (s.time is None, _stamp(s.time)))
+
+
+def _stamp(when: datetime | None) -> float:
+    """Sort key; a naive (local) time is ordered as if it were UTC (they are only compared among themselves)."""
+    if when is None:
+        return 0.0
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def is_start_before(facts: CaseFacts, when: datetime | None) -> ServiceEvent | None:
+    """The last IS start logged before ``when``."""
+    found = None
+    for s in is_starts(facts):
+        if before(s.time, when):
+            found = s
+    return found
+
+
+def span(refs: Iterable[datetime | None]) -> tuple[datetime | None, datetime | None]:
+    times = list(refs)
+    return _extreme(times, min), _extreme(times, max)
+
+
+def fmt_time(when: datetime | None) -> str:
+    if when is None:
+        return "an unknown time"
+    if when.tzinfo is None:
+        return when.strftime("%Y-%m-%d %H:%M:%S") + " (local time of the export)"
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --------------------------------------------------------------------------- fixture event builders
+
+T0 = datetime(2002, 6, 3, 9, 15, 0, tzinfo=UTC)
+_RECORD = iter(range(1, 1_000_000))
+
+
+def event(
+    event_id: int,
+    source: str,
+    strings: tuple[str, ...] = (),
+    *,
+    type: EventType = EventType.ERROR,
+    seconds: float = 0,
+    computer: str = "EXCH01",
+    category: int = 0,
+    event_id_full: int | None = None,
+    path: str = "AppEvent.Evt",
+) -> Event:
+    """An in-memory Event for fixtures and tests (time = T0 + seconds)."""
+    when = T0 + timedelta(seconds=seconds)
+    return Event(
+        path=path,
+        record=next(_RECORD),
+        offset=None,
+        time_generated=when,
+        time_written=when,
+        event_id=event_id,
+        event_id_full=event_id if event_id_full is None else event_id_full,
+        type=type,
+        category=category,
+        source=source,
+        computer=computer,
+        sid=None,
+        strings=strings,
+    )
+
+
+def e1023(dn_a: str, dn_b: str | None = None, *, account: str = "CONTOSO\\exsvc", **kw: object) -> Event:
+    """MSExchangeIS Private 1023 (Failure Audit, Logons) with strings account, DN-A, DN-B."""
+    return event(
+        1023,
+        "MSExchangeIS Private",
+        (account, dn_a, dn_b or dn_a),
+        type=EventType.FAILURE_AUDIT,
+        category=1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def imc(event_id: int, **kw: object) -> Event:
+    return event(event_id, "MSExchangeIMC", (), **kw)  # type: ignore[arg-type]
+
+
+def scm(event_id: int, *strings: str, **kw: object) -> Event:
+    kw.setdefault("path", "SysEvent.Evt")
+    return event(event_id, "Service Control Manager", tuple(strings), **kw)  # type: ignore[arg-type]
+
+
+def es11(code: str = "0x8004011d", **kw: object) -> Event:
+    return event(11, "MSExchangeES", (code,), **kw)  # type: ignore[arg-type]
+
+
+# Placeholders of DOMAIN.md's fixture scenarios.
+ORG = "/o=Contoso/ou=Berlin"
+IMS_DN = f"{ORG}/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
+ADMIN_DN = f"{ORG}/cn=Recipients/cn=admin"
+
+
+def sa_dn(n: int) -> str:
+    return f"{ORG}/cn=Configuration/cn=Servers/cn=EXCH0{n}/cn=Microsoft System Attendant"
+
+
+def dsa_dn(n: int) -> str:
+    return f"{ORG}/cn=Configuration/cn=Servers/cn=EXCH0{n}/cn=Microsoft DSA"
+
+
+def user_dn(alias: str) -> str:
+    return f"{ORG}/cn=Recipients/cn={alias}"

@@ -1,0 +1,604 @@
+r"""Rules as data: YAML files in ``analyzer/rules/data`` evaluated by one small engine.
+
+Why: most KB articles of DOMAIN.md §5 say "these events (+ this registry state) -> this cause".  Writing
+each as a Python module repeats the same code; as data a support engineer can read, edit and self-test a
+rule (``analyzer rules --test``) without touching the program.  The format is documented in
+docs/rules.md.  A file is loaded with ``yaml.safe_load`` and validated; a broken file is reported by name
+and skipped, never a traceback, and never costs the other rules.
+
+Evaluation of one rule (``DataRule.check``):
+
+1. ``match``: every entry must be met by at least one event (source + id, optional ``contains`` /
+   ``regex`` on the insertion strings and description together, optional ``service`` / ``code`` for
+   Service Control Manager events).  ``corroborate`` entries add evidence when they lie within the
+   corroboration window of a matched event.
+2. ``registry``: one predicate over a watched key -> holds / contradicted / unknown.  Holds: the finding
+   is corroborated (event + registry).  Unknown (no export covers the key): the finding stands on the
+   events and says which artefact would settle it ("send the SOFTWARE hive").  Contradicted: the rule
+   does not fire, or fires at the ``contradicted`` level with its own text.
+3. Without matching events a rule may fire on the registry alone (``registry_alone: LEVEL``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from analyzer.dn import parse_dn
+from analyzer.evidence import (
+    SCM_FAILURE_IDS,
+    SCM_SOURCE,
+    WATCHED,
+    CaseFacts,
+    KeyState,
+    within,
+)
+from analyzer.model import EventType, EvidenceRef, Finding, Severity
+from analyzer.rules.base import Fixture, Rule, event, span
+
+LEVELS = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+STATUSES = ("documented", "inferred")
+TESTS = (
+    "key_present",
+    "key_absent",
+    "value_absent",
+    "value_equals",
+    "value_not_matching",
+    "value_outside_case_site",
+)
+HIVE_ADVICE = {
+    "SOFTWARE": "send the SOFTWARE hive (%SystemRoot%\\System32\\config\\SOFTWARE, or a .reg export of {key})",
+    "SYSTEM": "send the SYSTEM hive (or a .reg export of {key})",
+}
+
+
+class RuleFormatError(ValueError):
+    """A data rule that cannot be used: ``str()`` names the file and the problem in one line."""
+
+
+# --------------------------------------------------------------------------- the rule's parts
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """One ``match``/``corroborate`` entry."""
+
+    source: str
+    ids: frozenset[int]
+    contains: tuple[str, ...] = ()
+    regex: re.Pattern[str] | None = None
+    service: str | None = None  # Service Control Manager: the service key (e.g. MSExchangeMTA)
+    code: int | None = None  # Service Control Manager: the error / service-specific code
+
+    @property
+    def scm(self) -> bool:
+        return self.source.casefold() == SCM_SOURCE
+
+    def label(self) -> str:
+        ids = "/".join(str(i) for i in sorted(self.ids))
+        if self.scm:
+            return (
+                f"SCM {ids}"
+                + (f" ({self.service})" if self.service else "")
+                + (f" code {self.code}" if self.code is not None else "")
+            )
+        cond = f" with {' and '.join(repr(c) for c in self.contains)}" if self.contains else ""
+        return f"{self.source} {ids}{cond}"
+
+    def find(self, facts: CaseFacts) -> list[tuple[Any, EvidenceRef]]:
+        """The matching events as (time, ref)."""
+        out: list[tuple[Any, EvidenceRef]] = []
+        if self.scm:
+            for s in facts.evidence.services:
+                if s.event_id not in self.ids or (
+                    self.service and (s.service or "").casefold() != self.service.casefold()
+                ):
+                    continue
+                blob = s.text + " " + (s.ref.text or "")
+                if self.code is not None and s.code != self.code and str(self.code) not in blob:
+                    continue
+                if self._text_ok(blob):
+                    out.append((s.time, s.ref))
+            return out
+        wanted = self.source.casefold()
+        for e in facts.evidence.raw:
+            if e.event_id in self.ids and e.source.strip().casefold() == wanted and self._text_ok(e.blob):
+                out.append((e.time, e.ref))
+        return out
+
+    def _text_ok(self, blob: str) -> bool:
+        folded = blob.casefold()
+        if any(c.casefold() not in folded for c in self.contains):
+            return False
+        return self.regex is None or self.regex.search(blob) is not None
+
+
+@dataclass(frozen=True)
+class RegistryTest:
+    """The ``registry`` predicate."""
+
+    key: str
+    test: str
+    value: str | None = None
+    equals: str | None = None
+    pattern: re.Pattern[str] | None = None
+    names: re.Pattern[str] | None = None
+    missing: str = "unknown"  # value_outside_case_site / value_not_matching when no value: holds | unknown
+    hive: str = "SYSTEM"
+    contradicted: dict[str, str] | None = None  # {"level": ..., "explanation": ...}; None = do not fire
+    registry_alone: str | None = None  # level when the predicate holds without matching events
+    unknown: str = "fire"  # no export covers the key: "fire" on the events alone (saying what to send) or "drop"
+
+
+@dataclass
+class Outcome:
+    """Result of the registry predicate: ``holds`` True / False / None (unknown) and a sentence."""
+
+    holds: bool | None
+    sentence: str
+    refs: list[EvidenceRef] = field(default_factory=list)
+
+
+def case_sites(facts: CaseFacts) -> tuple[set[tuple[str, str]], list[str]]:
+    """(org, site) pairs (casefolded) named by the DNs of the case: 1023/1009/1013 DNs and Logon Only As
+    entries; and the same pairs as written, for the explanation."""
+    pairs: dict[tuple[str, str], str] = {}
+    dns: list[str] = []
+    for r in [*facts.evidence.refusals, *facts.evidence.logons]:
+        dns.extend(d for d in (r.dn_a, r.dn_b) if d)
+    dns.extend(facts.logon_only_as.entries)
+    for text in dns:
+        dn = parse_dn(text)
+        if dn is None or dn.org is None or dn.site is None:
+            continue
+        pairs.setdefault((dn.org.strip().casefold(), dn.site.strip().casefold()), f"/o={dn.org}/ou={dn.site}")
+    return set(pairs), list(pairs.values())
+
+
+_ORG_SITE = re.compile(r"(?i)/o=(?P<o>[^/]+)/ou=(?P<ou>[^/]+)")
+_SERVER = re.compile(r"(?i)/cn=servers/cn=(?P<server>[^/]+)")
+
+
+def _data_text(data: object) -> str:
+    if isinstance(data, list):
+        return " ".join(str(d) for d in data)
+    if isinstance(data, bytes | bytearray):
+        return bytes(data).decode("utf-16-le", errors="replace").rstrip("\0")
+    return "" if data is None else str(data)
+
+
+def evaluate(test: RegistryTest, facts: CaseFacts) -> Outcome:
+    """Apply the predicate to the case's watched keys."""
+    state: KeyState = facts.registry.key(test.key)
+    shown = state.path or test.key
+    if state.present is None:
+        advice = HIVE_ADVICE.get(test.hive.upper(), "send an export of {key}").format(key=test.key)
+        return Outcome(None, f"The case holds no registry export covering {test.key}: {advice} to settle it.")
+    if test.test in ("key_present", "key_absent"):
+        exists = state.present is True
+        want = test.test == "key_present"
+        word = "exists" if exists else "is absent"
+        return Outcome(exists == want, f"{shown} {word} in {state.source}.", [state.ref()])
+    if not state.present:
+        return Outcome(None, f"{test.key} is absent in {state.source}, so its values cannot be checked.", [state.ref()])
+    if test.test == "value_absent":
+        assert test.value is not None
+        v = state.value(test.value)
+        if v is None:
+            return Outcome(True, f"{shown} has no value {test.value!r} ({state.source}).", [state.ref(test.value)])
+        return Outcome(False, f"{shown} holds {test.value} = {_data_text(v.data)!r}.", [state.ref(test.value)])
+    if test.test == "value_equals":
+        assert test.value is not None and test.equals is not None
+        v = state.value(test.value)
+        if v is None:
+            return Outcome(False, f"{shown} has no value {test.value!r}.", [state.ref(test.value)])
+        got = _data_text(v.data).strip()
+        same = got.casefold() == test.equals.casefold()
+        return Outcome(same, f"{shown} holds {test.value} = {got!r} ({state.source}).", [state.ref(test.value)])
+    if test.test == "value_not_matching":
+        return _not_matching(test, state, shown)
+    return _outside_site(test, state, shown, facts)
+
+
+def _not_matching(test: RegistryTest, state: KeyState, shown: str) -> Outcome:
+    assert test.pattern is not None
+    if test.value is not None:
+        chosen = [v for v in [state.value(test.value)] if v is not None]
+    else:
+        assert test.names is not None
+        chosen = [v for v in state.values.values() if test.names.search(v.name)]
+    refs = [state.ref(v.name) for v in chosen] or [state.ref()]
+    if not chosen:
+        what = repr(test.value) if test.value else f"named like /{test.names.pattern if test.names else ''}/"
+        sentence = f"{shown} ({state.source}) has no value {what}."
+        return Outcome(True if test.missing == "holds" else None, sentence, refs)
+    bad = [v for v in chosen if not test.pattern.fullmatch(_data_text(v.data).strip())]
+    listed = "; ".join(f"{v.name} = {_data_text(v.data)!r}" for v in chosen)
+    if bad:
+        names = ", ".join(v.name for v in bad)
+        return Outcome(True, f"{shown} ({state.source}): {listed} — not well-formed: {names}.", refs)
+    return Outcome(False, f"{shown} ({state.source}): {listed} — well-formed.", refs)
+
+
+def _outside_site(test: RegistryTest, state: KeyState, shown: str, facts: CaseFacts) -> Outcome:
+    assert test.value is not None
+    v = state.value(test.value)
+    refs = [state.ref(test.value)]
+    if v is None:
+        sentence = f"{shown} ({state.source}) has no value {test.value!r}."
+        return Outcome(True if test.missing == "holds" else None, sentence, refs)
+    data = _data_text(v.data).strip()
+    m = _ORG_SITE.search(data)
+    if m is None:
+        return Outcome(
+            None,
+            f"{test.value} = {data!r} holds no /o=…/ou=… prefix the analyzer can compare (the value format is "
+            "unverified); compare it by hand with the org and site of the directory.",
+            refs,
+        )
+    pairs, written = case_sites(facts)
+    org, site = m.group("o").strip(), m.group("ou").strip()
+    server_m = _SERVER.search(data)
+    computers = {e.computer.casefold() for e in facts.evidence.raw if e.computer} | {
+        r.computer.casefold() for r in facts.evidence.refusals if r.computer
+    }
+    if server_m is not None and computers and server_m.group("server").strip().casefold() not in computers:
+        return Outcome(
+            True,
+            f"{test.value} = {data!r} names server {server_m.group('server')!r}, but the events were logged by "
+            f"{', '.join(sorted(computers))}.",
+            refs,
+        )
+    if not pairs:
+        return Outcome(
+            None,
+            f"{test.value} = {data!r}; no DN in the logs or in Logon Only As shows the org and site to compare "
+            "it with (send the Application log with 1023/1009 events, or compare by hand with Obj-Dist-Name).",
+            refs,
+        )
+    if (org.casefold(), site.casefold()) in pairs:
+        return Outcome(False, f"{test.value} = {data!r} matches the org/site seen in the case.", refs)
+    return Outcome(
+        True,
+        f"{test.value} = {data!r} names /o={org}/ou={site}, but the DNs of the case show {', '.join(written)}.",
+        refs,
+    )
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+@dataclass
+class DataRule:
+    """A loaded YAML rule; ``rule`` is the ``Rule`` record the rest of the program uses."""
+
+    id: str
+    title: str
+    verdict: str
+    level: Severity
+    references: tuple[str, ...]
+    component: str | None
+    explanation: str
+    next_step: str
+    assumptions: tuple[str, ...]
+    match: tuple[EventMatch, ...]
+    corroborate: tuple[EventMatch, ...]
+    registry: RegistryTest | None
+
+    def check(self, facts: CaseFacts) -> list[Finding]:
+        matched: list[tuple[Any, EvidenceRef]] = []
+        for m in self.match:
+            found = m.find(facts)
+            if not found:
+                matched = []
+                break
+            matched.extend(found)
+        outcome = evaluate(self.registry, facts) if self.registry is not None else None
+        level = self.level
+        text = self.explanation
+        if not matched:
+            if not (self.registry and self.registry.registry_alone and outcome and outcome.holds):
+                return []
+            level = LEVELS[self.registry.registry_alone]
+            seen = "No event of the failure was found (" + ", ".join(m.label() for m in self.match) + ")"
+            lead = f"{seen}; the registry alone shows the problem."
+        else:
+            lead = self._events_sentence(matched)
+        if outcome is not None and outcome.holds is None and self.registry and self.registry.unknown == "drop":
+            return []
+        if outcome is not None and outcome.holds is False:
+            alt = self.registry.contradicted if self.registry else None
+            if not alt:
+                return []
+            level = LEVELS[alt["level"]]
+            text = alt["explanation"]
+        times = [t for t, _ in matched]
+        extra = [
+            ref
+            for c in self.corroborate
+            for t, ref in c.find(facts)
+            if any(within(t, mt) for mt in times) and ref not in [r for _, r in matched]
+        ]
+        parts = [lead]
+        if extra:
+            parts.append("Corroborated by " + ", ".join(dict.fromkeys(_ref_label(r) for r in extra)) + ".")
+        if outcome is not None:
+            parts.append(outcome.sentence)
+        parts.append(text.strip())
+        if self.next_step:
+            parts.append("Next step: " + self.next_step.strip())
+        first, last = span(times)
+        return [
+            Finding(
+                rule=self.id,
+                severity=level,
+                title=self.verdict,
+                explanation=" ".join(p for p in parts if p),
+                component=self.component,
+                count=len(matched),
+                first_seen=first,
+                last_seen=last,
+                evidence=tuple(r for _, r in matched) + tuple(extra) + tuple(outcome.refs if outcome else ()),
+                references=self.references,
+                assumptions=self.assumptions,
+            )
+        ]
+
+    def _events_sentence(self, matched: list[tuple[Any, EvidenceRef]]) -> str:
+        counts: dict[str, int] = {}
+        for _, ref in matched:
+            label = _ref_label(ref)
+            counts[label] = counts.get(label, 0) + 1
+        listed = ", ".join(f"{label} ({n}×)" if n > 1 else label for label, n in counts.items())
+        return f"Logged: {listed}."
+
+
+def _ref_label(ref: EvidenceRef) -> str:
+    source = "SCM" if (ref.source or "").casefold() == SCM_SOURCE else ref.source
+    return f"{source} {ref.event_id}"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _as_list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _str_tuple(doc: dict[str, Any], name: str, where: str) -> tuple[str, ...]:
+    items = _as_list(doc.get(name))
+    if not all(isinstance(i, str) for i in items):
+        raise RuleFormatError(f"{where}: {name} must be a list of strings")
+    return tuple(i.strip() for i in items)
+
+
+def _regex(text: object, where: str) -> re.Pattern[str] | None:
+    if text is None:
+        return None
+    try:
+        return re.compile(str(text), re.IGNORECASE)
+    except re.error as exc:
+        raise RuleFormatError(f"{where}: bad regex {text!r} ({exc})") from None
+
+
+def _event_match(doc: object, where: str) -> EventMatch:
+    if not isinstance(doc, dict) or "source" not in doc or "id" not in doc:
+        raise RuleFormatError(f"{where}: each match entry needs source and id")
+    unknown = set(doc) - {"source", "id", "contains", "regex", "service", "code"}
+    if unknown:
+        raise RuleFormatError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    try:
+        ids = frozenset(int(i) & 0xFFFF for i in _as_list(doc["id"]))
+    except (TypeError, ValueError):
+        raise RuleFormatError(f"{where}: id must be an event number or a list of them") from None
+    source = str(doc["source"]).strip()
+    folded = source.casefold()
+    allowed = SCM_FAILURE_IDS if folded == SCM_SOURCE else WATCHED.get(folded, frozenset())
+    if not ids or not ids <= allowed:
+        raise RuleFormatError(
+            f"{where}: {source} {sorted(ids)} is not kept by the evidence extraction (add it to "
+            "analyzer.evidence.WATCHED, or use an SCM failure id 7000/7001/7023/7024/7031)"
+        )
+    code = doc.get("code")
+    contains = _as_list(doc.get("contains"))
+    if not all(isinstance(c, str) for c in contains):
+        # YAML reads 0xc00206b7 or -1008 unquoted as a number: the text searched for would be wrong.
+        raise RuleFormatError(f"{where}: contains must be text; quote codes such as '0xc00206b7'")
+    return EventMatch(
+        source,
+        ids,
+        tuple(contains),
+        _regex(doc.get("regex"), where),
+        str(doc["service"]) if doc.get("service") else None,
+        int(code) if code is not None else None,
+    )
+
+
+def _registry_test(doc: object, where: str) -> RegistryTest:
+    if not isinstance(doc, dict) or "key" not in doc or "test" not in doc:
+        raise RuleFormatError(f"{where}: registry needs key and test")
+    test = str(doc["test"])
+    if test not in TESTS:
+        raise RuleFormatError(f"{where}: registry test {test!r} is not one of {', '.join(TESTS)}")
+    if test in ("value_absent", "value_equals", "value_outside_case_site") and not doc.get("value"):
+        raise RuleFormatError(f"{where}: registry test {test} needs value")
+    if test == "value_equals" and doc.get("equals") is None:
+        raise RuleFormatError(f"{where}: registry test value_equals needs equals")
+    if test == "value_not_matching" and (not doc.get("pattern") or not (doc.get("value") or doc.get("names"))):
+        raise RuleFormatError(f"{where}: registry test value_not_matching needs pattern and value or names")
+    contradicted = doc.get("contradicted")
+    if contradicted is not None and (
+        not isinstance(contradicted, dict)
+        or contradicted.get("level") not in LEVELS
+        or not isinstance(contradicted.get("explanation"), str)
+    ):
+        raise RuleFormatError(f"{where}: contradicted needs level (error|warning|info) and explanation")
+    alone = doc.get("registry_alone")
+    if alone is not None and alone not in LEVELS:
+        raise RuleFormatError(f"{where}: registry_alone must be error, warning or info")
+    missing = str(doc.get("missing", "unknown"))
+    if missing not in ("holds", "unknown"):
+        raise RuleFormatError(f"{where}: missing must be holds or unknown")
+    unknown = str(doc.get("unknown", "fire"))
+    if unknown not in ("fire", "drop"):
+        raise RuleFormatError(f"{where}: unknown must be fire or drop")
+    return RegistryTest(
+        key=str(doc["key"]),
+        test=test,
+        value=str(doc["value"]) if doc.get("value") else None,
+        equals=str(doc["equals"]) if doc.get("equals") is not None else None,
+        pattern=_regex(doc.get("pattern"), where),
+        names=_regex(doc.get("names"), where),
+        missing=missing,
+        hive=str(doc.get("hive", "SYSTEM")),
+        contradicted=dict(contradicted) if contradicted else None,
+        registry_alone=alone,
+        unknown=unknown,
+    )
+
+
+_EVENT_FIELDS = {"source", "id", "strings", "type", "seconds", "computer", "path"}
+
+
+def _fixture(doc: object, where: str) -> Fixture:
+    if not isinstance(doc, dict) or "name" not in doc or "fires" not in doc:
+        raise RuleFormatError(f"{where}: each fixture needs name and fires")
+    name = f"{where} fixture {doc['name']!r}"
+    events = []
+    for e in _as_list(doc.get("events")):
+        if not isinstance(e, dict) or "source" not in e or "id" not in e or set(e) - _EVENT_FIELDS:
+            raise RuleFormatError(f"{name}: events need source and id (fields: {', '.join(sorted(_EVENT_FIELDS))})")
+        source = str(e["source"])
+        kw: dict[str, Any] = {
+            "type": EventType.parse(str(e.get("type", "error"))),
+            "seconds": float(e.get("seconds", 0)),
+            "computer": str(e.get("computer", "EXCH01")),
+        }
+        if "path" in e or source.casefold() == SCM_SOURCE:
+            kw["path"] = str(e.get("path", "SysEvent.Evt"))
+        events.append(event(int(e["id"]), source, tuple(str(s) for s in _as_list(e.get("strings"))), **kw))
+    loa = doc.get("logon_only_as")
+    registry: tuple[str, ...] | str | None = tuple(loa) if isinstance(loa, list) else loa
+    keys = doc.get("keys") or {}
+    if not isinstance(keys, dict):
+        raise RuleFormatError(f"{name}: keys must map a key path to values or 'absent'")
+    severity = doc.get("severity")
+    if severity is not None and severity not in LEVELS:
+        raise RuleFormatError(f"{name}: severity must be error, warning or info")
+    return Fixture(
+        name=str(doc["name"]),
+        fires=bool(doc["fires"]),
+        events=tuple(events),
+        registry=registry,
+        contains=tuple(str(c) for c in _as_list(doc.get("contains"))),
+        keys=keys,
+        severity=severity,
+    )
+
+
+_TOP_FIELDS = {
+    "id", "title", "status", "level", "references", "falsepositives", "assumptions", "component", "diagnoses",
+    "match", "corroborate", "registry", "verdict", "explanation", "next_step", "fixtures",
+}  # fmt: skip
+
+
+def parse_rule(doc: object, where: str) -> Rule:
+    """A ``Rule`` from one parsed YAML document (``where`` names the file in errors)."""
+    if not isinstance(doc, dict):
+        raise RuleFormatError(f"{where}: a rule file holds one mapping (id, title, match, ...)")
+    unknown = set(doc) - _TOP_FIELDS
+    if unknown:
+        raise RuleFormatError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    for required in ("id", "title", "status", "level", "references", "match", "explanation", "fixtures"):
+        if required not in doc:
+            raise RuleFormatError(f"{where}: missing {required}")
+    if doc["status"] not in STATUSES:
+        raise RuleFormatError(f"{where}: status must be documented or inferred")
+    if doc["level"] not in LEVELS:
+        raise RuleFormatError(f"{where}: level must be error, warning or info")
+    references = _str_tuple(doc, "references", where)
+    if not references or not all(r.startswith("KB") and r[2:].isdigit() for r in references):
+        raise RuleFormatError(f"{where}: references must be KB numbers such as KB267573")
+    match = tuple(_event_match(m, f"{where} match") for m in _as_list(doc["match"]))
+    corroborate = tuple(_event_match(m, f"{where} corroborate") for m in _as_list(doc.get("corroborate")))
+    registry = _registry_test(doc["registry"], where) if doc.get("registry") is not None else None
+    if not match and not (registry and registry.registry_alone):
+        raise RuleFormatError(f"{where}: a rule needs match events or a registry test with registry_alone")
+    assumptions = _str_tuple(doc, "assumptions", where)
+    data = DataRule(
+        id=str(doc["id"]),
+        title=str(doc["title"]),
+        verdict=str(doc.get("verdict") or doc["title"]),
+        level=LEVELS[doc["level"]],
+        references=references,
+        component=str(doc["component"]) if doc.get("component") else None,
+        explanation=str(doc["explanation"]),
+        next_step=str(doc.get("next_step") or ""),
+        assumptions=assumptions,
+        match=match,
+        corroborate=corroborate,
+        registry=registry,
+    )
+    fixtures = tuple(_fixture(f, where) for f in _as_list(doc["fixtures"]))
+    diagnoses = str(doc.get("diagnoses") or " + ".join(m.label() for m in match))
+    return Rule(
+        id=data.id,
+        title=data.title,
+        references=references,
+        status=str(doc["status"]),
+        level=str(doc["level"]),
+        diagnoses=diagnoses,
+        assumptions=assumptions,
+        check=data.check,
+        fixtures=fixtures,
+        registry_keys=(registry.key,) if registry else (),
+        falsepositives=_str_tuple(doc, "falsepositives", where),
+        next_step=data.next_step,
+        kind="data",
+        origin=where,
+    )
+
+
+def load_text(text: str, where: str) -> Rule:
+    try:
+        import yaml
+    except ImportError:  # a broken install must not cost the Python rules
+        raise RuleFormatError(f"{where}: PyYAML is not installed (pip install PyYAML): data rule skipped") from None
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        raise RuleFormatError(f"{where}:{at} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    try:
+        return parse_rule(doc, where)
+    except RuleFormatError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise RuleFormatError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+
+def data_files() -> Iterable[tuple[str, Callable[[], str]]]:
+    """(display name, reader) of every shipped ``analyzer/rules/data/*.yaml``, sorted by name."""
+    folder = resources.files("analyzer.rules") / "data"
+    entries = sorted((p for p in folder.iterdir() if p.name.endswith((".yaml", ".yml"))), key=lambda p: p.name)
+    for p in entries:
+        yield f"analyzer/rules/data/{p.name}", lambda p=p: p.read_text(encoding="utf-8")
+
+
+def load_data_rules(errors: list[str] | None = None) -> list[Rule]:
+    """Every data rule; a broken file goes to ``errors`` (one line) and is skipped."""
+    rules: list[Rule] = []
+    for where, read in data_files():
+        try:
+            rules.append(load_text(read(), where))
+        except (RuleFormatError, OSError, UnicodeDecodeError) as exc:
+            if errors is not None:
+                errors.append(str(exc))
+    return rules

@@ -1,0 +1,162 @@
+"""KB 306308: a component (IMS, other connectors, agents) is refused because Logon Only As does not list it.
+
+The founding case: with logons limited (KB 146764) and the Internet Mail Connector's DN missing from
+the list, the IS logs 1023 with that DN as validated-as identity and the IMS does not start (4018,
+4116, Error 2140).  Fix: add the DN exactly as the event prints it, restart the IS, then the IMS.
+System Attendant and DSA DNs are handled by KB218920 / KB199954.
+"""
+
+from __future__ import annotations
+
+from analyzer.evidence import CaseFacts
+from analyzer.model import Finding, Severity
+from analyzer.rules.base import (
+    ADMIN_DN,
+    IMS_DN,
+    Fixture,
+    Rule,
+    by_dn_a,
+    corroborate,
+    e1023,
+    imc,
+    match_list,
+    near_miss_sentence,
+    refusal_groups,
+    restricted,
+    sa_dn,
+    scm,
+    service_of,
+    span,
+    user_dn,
+)
+
+ID = "KB306308"
+EDK_ASSUMPTION = (
+    "(inferred) EDK-based connectors (MS Mail, cc:Mail, others) own a mailbox in the private IS like the IMC "
+    "(KB 152931), so they need an entry too; no KB says so"
+)
+
+
+def is_sa_or_dsa(kind: str, key: str | None) -> bool:
+    return kind == "server_component" and key in ("microsoft system attendant", "microsoft dsa")
+
+
+def check(facts: CaseFacts) -> list[Finding]:
+    if not restricted(facts):
+        return []
+    state = facts.logon_only_as.state
+    out: list[Finding] = []
+    for groups in by_dn_a(refusal_groups(facts)).values():
+        first = groups[0]
+        info = first.info
+        if not info.is_component or is_sa_or_dsa(info.kind, info.key):
+            continue
+        match = match_list(facts, first.dn_a)
+        if match.held:
+            continue
+        events = [e for g in groups for e in g.events]
+        times = [e.time for e in events]
+        corr = corroborate(facts, times, service_of(info))
+        accounts = sorted({e.account for e in events if e.account})
+        why = (
+            "Logon Only As is blank, so nobody may log on (KB 146764)"
+            if state == "empty"
+            else "Logon Only As is set and does not hold this DN, so only the listed DNs may log on (KB 146764)"
+        )
+        ims = info.key == "internet mail connector"
+        effect = (
+            "The Internet Mail Service cannot open its mailbox and does not start (Error 2140, 4018/4116)."
+            if ims
+            else f"The {info.component} cannot open its mailbox in the IS."
+        )
+        replace = match.replace
+        fix = f"Replace the entry {replace.entry!r} with the exact DN" if replace else "Add the DN exactly as the event"
+        explanation = " ".join(
+            part
+            for part in (
+                f"MSExchangeIS logged {len(events)} failure audit(s) 1023: {', '.join(accounts) or 'the service account'} "
+                f"was validated as {first.dn_a} but was unable to log on.",
+                f"{why}.",
+                effect,
+                near_miss_sentence(match),
+                corr.sentence(info.component) if ims or service_of(info) else "",
+                f"{fix} writes it ({first.dn_a}), then restart the Information Store"
+                + (" and then the Internet Mail Service (KB 306308)." if ims else "."),
+            )
+            if part
+        )
+        assumptions: list[str] = []
+        if info.kind == "connector" and not ims:
+            assumptions.append(EDK_ASSUMPTION)
+        if info.kind in ("server_component", "configuration"):
+            assumptions.append(
+                f"(unverified) no KB ties the {info.component} to Logon Only As; the 1023 shows it was refused"
+            )
+        if info.inferred:
+            assumptions.append(f"(inferred) {info.component} logs on with this DN (DOMAIN.md §1.6)")
+        if replace and replace.reason == "typo":
+            assumptions.append("a typo is judged by edit distance; check the entry before replacing it")
+        first_seen, last_seen = span(times)
+        out.append(
+            Finding(
+                rule=ID,
+                severity=Severity.ERROR,
+                title=f"{info.label} is refused by the IS: its DN is not in Logon Only As",
+                explanation=explanation,
+                component=info.label,
+                dn=first.dn_a,
+                account=", ".join(accounts) or None,
+                count=len(events),
+                first_seen=first_seen,
+                last_seen=last_seen,
+                evidence=tuple(e.ref for e in events) + corr.refs,
+                references=("KB306308", "KB146764") if ims else ("KB146764", "KB306308"),
+                replaces=replace.entry if replace else None,
+                add_dn=True,
+                assumptions=tuple(assumptions),
+            )
+        )
+    return out
+
+
+_IMS_DISPLAY = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Service (EXCH01)"
+_CLASSIC = (
+    e1023(IMS_DN),
+    imc(4018, seconds=2),
+    imc(4116, seconds=3),
+    scm(7023, "Microsoft Exchange Internet Mail Service", "%%2140", seconds=5),
+)
+RULE = Rule(
+    id=ID,
+    title="Component refused because Logon Only As does not list it (IMS does not start)",
+    references=("KB306308", "KB146764", "KB163243", "KB186739"),
+    status="documented",
+    level="error",
+    diagnoses=(
+        "Logon Only As set or blank and a 1023 whose validated-as DN is a connector or agent not in the list: "
+        "add that DN verbatim; corroborated by MSExchangeIMC 4018/4116 and SCM events of the same start attempt."
+    ),
+    assumptions=(
+        "(inferred) the validated-as DN (DN-A) is the one the list must hold",
+        "(inferred) insertion strings are account, DN-A, DN-B; the parser does not depend on the order",
+        EDK_ASSUMPTION,
+    ),
+    check=check,
+    fixtures=(
+        Fixture("classic: IMS DN missing", True, _CLASSIC, (sa_dn(1), ADMIN_DN), dns=(IMS_DN,)),
+        Fixture("blank value also blocks the IMS", True, (e1023(IMS_DN),), "empty", dns=(IMS_DN,)),
+        Fixture(
+            "display-name near miss is replaced",
+            True,
+            _CLASSIC,
+            (sa_dn(1), _IMS_DISPLAY),
+            dns=(IMS_DN,),
+            replaces=_IMS_DISPLAY,
+            contains=("display name",),
+        ),
+        Fixture("IMS DN listed", False, _CLASSIC, (sa_dn(1), IMS_DN)),
+        Fixture("value absent", False, _CLASSIC, "absent"),
+        Fixture("only a mailbox refused", False, (e1023(user_dn("jdoe")),), (sa_dn(1), ADMIN_DN)),
+        Fixture("no registry export", False, _CLASSIC, None),
+    ),
+)
