@@ -394,7 +394,7 @@ def _rust_chunk_events(
     located = {rid: (chunk.offset + pos, written) for pos, _, rid, written in chunk.records}
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
     records = parser.records_json()
-    loads = json.loads
+    loads = _loads
     ids = filters.ids if filters is not None and filters.ids else None
     failures = 0
     while True:
@@ -435,6 +435,23 @@ def _rust_chunk_events(
             continue
         if event is not None:
             yield event
+
+
+def _json_loads(text: str) -> Any:
+    return json.loads(text)
+
+
+try:  # orjson parses the Rust backend's JSON ~3x faster; it refuses lone surrogates, json does not
+    from orjson import loads as _orjson_loads
+
+    def _loads(text: str) -> Any:
+        try:
+            return _orjson_loads(text)
+        except ValueError:
+            return json.loads(text)
+
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
+    _loads = _json_loads
 
 
 _RECORD_NUMBER_RE = re.compile(r"record number (\d+)")
