@@ -232,6 +232,27 @@ EventReader = Callable[..., Iterator[Event]]
 # --------------------------------------------------------------------------- registry
 
 
+REG_TYPE_NAMES = {
+    0: "REG_NONE",
+    1: "REG_SZ",
+    2: "REG_EXPAND_SZ",
+    3: "REG_BINARY",
+    4: "REG_DWORD",
+    5: "REG_DWORD_BIG_ENDIAN",
+    6: "REG_LINK",
+    7: "REG_MULTI_SZ",
+    8: "REG_RESOURCE_LIST",
+    9: "REG_FULL_RESOURCE_DESCRIPTOR",
+    10: "REG_RESOURCE_REQUIREMENTS_LIST",
+    11: "REG_QWORD",
+}
+
+
+def reg_type_name(code: int) -> str:
+    """``REG_SZ`` etc.; type numbers Windows does not name (drivers use many) become ``REG_0x20004``."""
+    return REG_TYPE_NAMES.get(code, f"REG_0x{code:X}")
+
+
 @dataclass(frozen=True, slots=True)
 class RegistryValue:
     """One value.  ``data`` is decoded: str (REG_SZ/EXPAND_SZ/LINK), int (DWORD/QWORD), list[str]

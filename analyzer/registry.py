@@ -34,6 +34,9 @@ ROOT_ALIASES = {
     "hkey_classes_root": "HKEY_CLASSES_ROOT",
     "hkcc": "HKEY_CURRENT_CONFIG",
     "hkey_current_config": "HKEY_CURRENT_CONFIG",
+    "hkdd": "HKEY_DYN_DATA",
+    "hkey_dyn_data": "HKEY_DYN_DATA",
+    "hkey_performance_data": "HKEY_PERFORMANCE_DATA",
 }
 SHORT_ROOTS = {
     "HKEY_LOCAL_MACHINE": "HKLM",

@@ -26,20 +26,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analyzer.registry import ROOT_ALIASES
+
 LOGON_ONLY_AS = "Logon Only As"
 DEFAULT_KEY = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
 HEADERS = {4: "REGEDIT4", 5: "Windows Registry Editor Version 5.00"}
 LINE_LIMIT = 77  # regedit breaks a hex line once it has reached this many columns
 STATES = ("absent", "empty", "set", "unknown")
 
-_ROOTS = {
-    "hklm": "HKEY_LOCAL_MACHINE",
-    "hkey_local_machine": "HKEY_LOCAL_MACHINE",
-    "hkcu": "HKEY_CURRENT_USER",
-    "hkey_current_user": "HKEY_CURRENT_USER",
-    "hku": "HKEY_USERS",
-    "hkey_users": "HKEY_USERS",
-}
 _CONTROL_SET = re.compile(r"^controlset\d{3}$", re.IGNORECASE)
 
 
@@ -152,7 +146,7 @@ def live_key(key: str) -> str:
     parts = [p for p in key.replace("/", "\\").split("\\") if p]
     if not parts:
         raise RemediationError("empty registry key")
-    parts[0] = _ROOTS.get(parts[0].casefold(), parts[0])
+    parts[0] = ROOT_ALIASES.get(parts[0].casefold(), parts[0])
     if len(parts) > 2 and parts[0] == "HKEY_LOCAL_MACHINE" and _CONTROL_SET.match(parts[2]):
         parts[2] = "CurrentControlSet"
     return "\\".join(parts)

@@ -41,7 +41,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analyzer.model import InputError, ReadWarning, RegistryFile, RegistryValue, WarningSink, ignore_warning
+from analyzer.model import (
+    REG_TYPE_NAMES,
+    InputError,
+    ReadWarning,
+    RegistryFile,
+    RegistryValue,
+    WarningSink,
+    ignore_warning,
+    reg_type_name,
+)
 
 BASE_BLOCK = 4096
 HBIN_HEADER = 32
@@ -49,20 +58,7 @@ BIG_DATA_THRESHOLD = 16344  # data larger than this is split into "db" segments 
 MAX_DEPTH = 512  # Windows' own limit on key nesting; a deeper chain is damage
 _EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
-VALUE_TYPES = {
-    0: "REG_NONE",
-    1: "REG_SZ",
-    2: "REG_EXPAND_SZ",
-    3: "REG_BINARY",
-    4: "REG_DWORD",
-    5: "REG_DWORD_BIG_ENDIAN",
-    6: "REG_LINK",
-    7: "REG_MULTI_SZ",
-    8: "REG_RESOURCE_LIST",
-    9: "REG_FULL_RESOURCE_DESCRIPTOR",
-    10: "REG_RESOURCE_REQUIREMENTS_LIST",
-    11: "REG_QWORD",
-}
+VALUE_TYPES = REG_TYPE_NAMES
 STRING_TYPES = frozenset({1, 2, 6})
 _STRING_NAMES = {code: VALUE_TYPES[code] for code in STRING_TYPES}
 _PLAIN_NAMES = {code: VALUE_TYPES[code] for code in (0, 3, 8, 9, 10)}  # data stays bytes
@@ -91,7 +87,7 @@ def filetime(value: int) -> datetime | None:
 
 
 def type_name(code: int) -> str:
-    return VALUE_TYPES.get(code, f"REG_0x{code:X}")
+    return reg_type_name(code)
 
 
 def decode_string(raw: bytes) -> str:

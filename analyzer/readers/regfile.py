@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from analyzer.model import (
+    REG_TYPE_NAMES,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -27,43 +28,18 @@ from analyzer.model import (
     RegistryValue,
     WarningSink,
     ignore_warning,
+    reg_type_name,
 )
 from analyzer.readers.text import DEFAULT_ANSI, open_text
+from analyzer.registry import ROOT_ALIASES
 
 HEADER_V4 = "REGEDIT4"
 HEADER_V5 = "Windows Registry Editor Version 5.00"
 _HEADER_V5_RE = re.compile(r"^Windows Registry Editor Version (\d+\.\d+)\s*$", re.IGNORECASE)
 
-ROOT_NAMES = {
-    "hklm": "HKEY_LOCAL_MACHINE",
-    "hkey_local_machine": "HKEY_LOCAL_MACHINE",
-    "hkcu": "HKEY_CURRENT_USER",
-    "hkey_current_user": "HKEY_CURRENT_USER",
-    "hku": "HKEY_USERS",
-    "hkey_users": "HKEY_USERS",
-    "hkcr": "HKEY_CLASSES_ROOT",
-    "hkey_classes_root": "HKEY_CLASSES_ROOT",
-    "hkcc": "HKEY_CURRENT_CONFIG",
-    "hkey_current_config": "HKEY_CURRENT_CONFIG",
-    "hkey_dyn_data": "HKEY_DYN_DATA",
-    "hkdd": "HKEY_DYN_DATA",
-    "hkey_performance_data": "HKEY_PERFORMANCE_DATA",
-}
+ROOT_NAMES = ROOT_ALIASES
 
-REG_TYPES = {
-    0: "REG_NONE",
-    1: "REG_SZ",
-    2: "REG_EXPAND_SZ",
-    3: "REG_BINARY",
-    4: "REG_DWORD",
-    5: "REG_DWORD_BIG_ENDIAN",
-    6: "REG_LINK",
-    7: "REG_MULTI_SZ",
-    8: "REG_RESOURCE_LIST",
-    9: "REG_FULL_RESOURCE_DESCRIPTOR",
-    10: "REG_RESOURCE_REQUIREMENTS_LIST",
-    11: "REG_QWORD",
-}
+REG_TYPES = REG_TYPE_NAMES
 TYPE_NUMBERS = {name: number for number, name in REG_TYPES.items()}
 STRING_TYPES = frozenset({"REG_SZ", "REG_EXPAND_SZ", "REG_LINK"})
 
@@ -92,7 +68,7 @@ def canonical_root(name: str) -> str | None:
 
 def type_name(number: int) -> str:
     """Registry type number -> ``REG_*`` name (``REG_0x1234`` for numbers without a name)."""
-    return REG_TYPES.get(number, f"REG_0x{number:x}")
+    return reg_type_name(number)
 
 
 def unescape(text: str) -> str:
