@@ -90,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="All CASE arguments together form one case: files, folders (searched recursively) or .zip archives.",
     )
     d.add_argument("case", nargs="+", metavar="CASE", help="file, folder or .zip of the case")
-    d.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
+    d.add_argument(
+        "--format",
+        choices=["text", "json", "markdown", "html"],
+        default="text",
+        help="report format (default text; json follows the analyzer.diagnosis/1 schema)",
+    )
     d.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     d.add_argument("--reg-patch", metavar="FILE", help="write the remediation .reg (and FILE's rollback) here")
     d.add_argument(
@@ -107,19 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="diagnose every case (sub-folder or .zip) under ROOT and write a summary",
         description="Every immediate sub-folder or .zip of each ROOT is one case.",
     )
-    t.add_argument("root", nargs="+", metavar="ROOT")
+    t.add_argument("root", nargs="+", metavar="ROOT", help="folder whose sub-folders and .zip files are the cases")
     t.add_argument(
         "--out", required=True, metavar="DIR", help="output folder (cases/<case>.json, summary.csv/.parquet)"
     )
     t.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: CPU count)")
     t.add_argument("--resume", action="store_true", help="skip cases whose JSON exists and whose inputs are unchanged")
-    t.add_argument("--engine", choices=["local", "dask"], default="local")
+    t.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="local worker processes (default) or a dask.distributed cluster",
+    )
     t.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a LocalCluster)")
     t.add_argument("--case-timeout", type=float, default=600.0, metavar="S", help="seconds per case (default 600)")
     t.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
 
     e = sub.add_parser("events", help="list the events of .evt/.evtx/text-export files")
-    e.add_argument("files", nargs="+", metavar="FILE")
+    e.add_argument(
+        "files", nargs="+", metavar="FILE", help=".evt, .evtx, Event Viewer .txt/.csv export or DUMPEL output"
+    )
     e.add_argument(
         "--id", dest="ids", type=parse_event_id, action="append", default=[], metavar="N", help="event ID (repeatable)"
     )
@@ -137,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--since", type=parse_time, metavar="T", help="ISO-8601 time; events at or after it")
     e.add_argument("--until", type=parse_time, metavar="T", help="ISO-8601 time; events at or before it")
-    e.add_argument("--format", choices=["table", "csv", "json", "jsonl"], default="table")
+    e.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "jsonl"],
+        default="table",
+        help="output format (default table; jsonl streams one object per event)",
+    )
     e.add_argument("--output", "-o", metavar="FILE")
     e.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
     e.add_argument("--evtx-backend", choices=["rust", "python"], help="evtx parser (default: rust when installed)")
@@ -151,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=r"key path, e.g. HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem",
     )
     r.add_argument("--recursive", "-r", action="store_true", help="include every subkey")
-    r.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    r.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default table)")
     r.add_argument("--output", "-o", metavar="FILE")
     r.add_argument("--encoding", metavar="CODEC", help="code page of ANSI .reg/text exports (default cp1252)")
 
