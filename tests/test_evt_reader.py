@@ -488,3 +488,12 @@ def test_eof_record_split_at_the_file_end(tmp_path: Path, dirty: bool) -> None:
     got, warnings = read_all(layout.path)
     assert warnings == []
     assert [(e.record, e.offset) for e in got] == [(n, off) for n, (off, _) in layout.records.items()]
+
+
+@pytest.mark.parametrize("max_size", [1204, 1208])
+def test_dirty_ring_whose_eof_search_runs_past_the_file_end(tmp_path: Path, max_size: int) -> None:
+    """Regression: searching a dirty wrapped log for its floating end-of-file record tried offsets
+    past the physical end and crashed with struct.error instead of wrapping behind the header."""
+    layout = write_evt(tmp_path / "ring.evt", sample_events(5), max_size=max_size, wrap=True, dirty=True)
+    got = list(evt.read(str(layout.path), recover=False))
+    assert [e.record for e in got] == sorted(layout.records)

@@ -279,6 +279,8 @@ class _EvtLog:
 
     def ring_read(self, off: int, n: int) -> bytes:
         """``n`` bytes of the ring at ``off``, continuing behind the header past the file end."""
+        if off >= self.ring_end:  # a candidate offset past the end names a place behind the header
+            off = HEADER_SIZE + (off - self.ring_end) % max(1, self.ring_end - HEADER_SIZE)
         first = self.ring_end - off
         if n <= first:
             return self.pread(off, n)
@@ -323,7 +325,7 @@ class _EvtLog:
 
     def eof_at(self, off: int) -> EofRecord | None:
         raw = self.ring_read(off, EOF_SIZE)
-        if len(raw) < EOF_SIZE:
+        if len(raw) != EOF_SIZE:
             return None
         f = EOF_RECORD.unpack(raw)
         if f[0] != EOF_SIZE or f[9] != EOF_SIZE or f[1:5] != EOF_MAGIC:
