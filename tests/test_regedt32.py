@@ -12,25 +12,8 @@ from hypothesis import strategies as st
 
 from analyzer.model import InputError, ReadWarning, RegistryKey, RegistryValue
 from analyzer.readers import regedt32
+from tests.regtext_support import IMS_DN, PS, SA_DN, key_at, read_collecting
 from tests.writers.regtext_writers import regedt32_text, tree_dict, write_regedt32
-
-PS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
-IMS_DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
-SA_DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Servers/cn=EXCH01/cn=Microsoft System Attendant"
-
-
-def _read(path: Path, **kw: object) -> tuple[regedt32.RegistryFile, list[ReadWarning]]:
-    warnings: list[ReadWarning] = []
-    return regedt32.read(str(path), warn=warnings.append, **kw), warnings  # type: ignore[arg-type]
-
-
-def _key(root: RegistryKey, path: str) -> RegistryKey:
-    node = root
-    for part in path.split("\\"):
-        found = node.subkey(part)
-        assert found is not None, f"{part} missing in {path}"
-        node = found
-    return node
 
 
 def _lines(warnings: list[ReadWarning]) -> list[int]:
@@ -88,9 +71,9 @@ Last Write Time:   6/17/00 - 12:05 AM
 def test_kb243342_layout_and_wrapped_key_name(tmp_path: Path) -> None:
     path = tmp_path / "packages.txt"
     path.write_bytes(KB243342.replace("\n", "\r\n").encode("cp1252"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regedt32, path)
     assert file.format == "regedt32" and file.root_path == ""
-    key = _key(
+    key = key_at(
         file.root,
         r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Transaction Server\Packages\{3D14228C-FBE1-11d0-995D-00C04FD919C1}"
         r"\Components\{6073535D-438C-11D4-A35F-00C04F765674}",
@@ -107,16 +90,16 @@ def test_kb243342_layout_and_wrapped_key_name(tmp_path: Path) -> None:
 def test_padded_layout_multi_sz_lines_hex_dump_default_value(tmp_path: Path) -> None:
     path = tmp_path / "ps.txt"
     path.write_bytes(PADDED.replace("\n", "\r\n").encode("cp1252"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regedt32, path)
     assert warnings == []
-    key = _key(file.root, PS)
+    key = key_at(file.root, PS)
     assert key.last_write == datetime(2000, 6, 16, 13, 13)
     assert key.value("Logon Only As").data == [IMS_DN, SA_DN]  # type: ignore[union-attr]
     blob = key.value("101e6613")
     assert blob is not None and blob.type == "REG_BINARY"
     assert blob.data == bytes.fromhex("060000001c0000002d000000510000006162") and blob.raw == blob.data
     assert key.value("").data == "  two leading spaces kept"  # type: ignore[union-attr]
-    empty = _key(key, "Empty")
+    empty = key_at(key, "Empty")
     assert empty.values() == [] and empty.class_name == "MyClass"
     assert empty.last_write == datetime(2000, 6, 17, 0, 5)
 
@@ -139,19 +122,19 @@ def test_modern_text_export_with_root_and_24h_day_first_times(tmp_path: Path) ->
     )
     path = tmp_path / "lsa.txt"
     path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regedt32, path)
     assert warnings == []
-    jd = _key(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Lsa\JD")
+    jd = key_at(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Lsa\JD")
     assert jd.class_name == "ff8cd910" and jd.last_write == datetime(2024, 9, 19, 20, 24)
     assert jd.value("Lookup").data == bytes.fromhex("ac36168e7a26")  # type: ignore[union-attr]
-    assert _key(file.root, r"HKEY_CURRENT_USER\Software\X").last_write == datetime(2024, 2, 5, 20, 59)
+    assert key_at(file.root, r"HKEY_CURRENT_USER\Software\X").last_write == datetime(2024, 2, 5, 20, 59)
 
 
 def test_ambiguous_dates_are_read_month_first_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "amb.txt"
     path.write_text("Key Name: SYSTEM\\A\nClass Name: <NO CLASS>\nLast Write Time: 5/9/23 - 12:29\n", "ascii")
-    file, warnings = _read(path)
-    assert _key(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\A").last_write == datetime(2023, 5, 9, 12, 29)
+    file, warnings = read_collecting(regedt32, path)
+    assert key_at(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\A").last_write == datetime(2023, 5, 9, 12, 29)
     assert len(warnings) == 1 and "ambiguous" in warnings[0].message
 
 
@@ -181,9 +164,9 @@ def test_multi_sz_renderings(tmp_path: Path, data_lines: list[str]) -> None:
     )
     path = tmp_path / "m.txt"
     path.write_text(text, "cp1252")
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regedt32, path)
     assert warnings == []
-    assert _key(file.root, PS).value("Logon Only As").data == [IMS_DN, SA_DN]  # type: ignore[union-attr]
+    assert key_at(file.root, PS).value("Logon Only As").data == [IMS_DN, SA_DN]  # type: ignore[union-attr]
 
 
 def test_multi_sz_on_one_line_with_several_dns_is_reported_not_split(tmp_path: Path) -> None:
@@ -195,8 +178,8 @@ def test_multi_sz_on_one_line_with_several_dns_is_reported_not_split(tmp_path: P
     )
     path = tmp_path / "m.txt"
     path.write_text(text, "cp1252")
-    file, warnings = _read(path)
-    key = _key(file.root, PS)
+    file, warnings = read_collecting(regedt32, path)
+    key = key_at(file.root, PS)
     assert key.value("Logon Only As").data == [f"{IMS_DN} {SA_DN}"]  # type: ignore[union-attr]
     assert key.value("Empty").data == []  # type: ignore[union-attr]
     assert _lines(warnings) == [5] and "several DNs" in warnings[0].message
@@ -233,9 +216,9 @@ def test_blocks_it_cannot_understand_are_reported(tmp_path: Path) -> None:
     )
     path = tmp_path / "bad.txt"
     path.write_text(text, "ascii")
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regedt32, path)
     assert _lines(warnings) == [3, 5, 12, 14, 15, 19]
-    key = _key(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\A")
+    key = key_at(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\A")
     assert key.last_write is None
     assert {v.name: v.data for v in key.values()} == {"Odd": b"\x01\x02", "Fine": "ok"}
 
@@ -243,8 +226,8 @@ def test_blocks_it_cannot_understand_are_reported(tmp_path: Path) -> None:
 def test_unknown_hive_name_is_placed_under_hklm_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "u.txt"
     path.write_text("Key Name: Clusters\\X\nClass Name: <NO CLASS>\nLast Write Time: 6/16/00 - 10:13 AM\n", "ascii")
-    file, warnings = _read(path)
-    assert _key(file.root, r"HKEY_LOCAL_MACHINE\Clusters\X") is not None
+    file, warnings = read_collecting(regedt32, path)
+    assert key_at(file.root, r"HKEY_LOCAL_MACHINE\Clusters\X") is not None
     assert len(warnings) == 1 and "not a known hive" in warnings[0].message
 
 
@@ -335,12 +318,12 @@ def _trees(draw: st.DrawFn) -> RegistryKey:
 @given(tree=_trees(), day_first_probe=st.booleans())
 def test_round_trip(tmp_path: Path, tree: RegistryKey, day_first_probe: bool) -> None:
     path = write_regedt32(tmp_path / "rt.txt", tree)
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regedt32, path)
     assert all("ambiguous" in w.message for w in warnings)
     assert tree_dict(file.root, with_times=True) == tree_dict(tree, with_times=True)
     if day_first_probe:
         utf16 = write_regedt32(tmp_path / "rt16.txt", tree, encoding="utf-16-le")
-        assert tree_dict(_read(utf16)[0].root) == tree_dict(tree)
+        assert tree_dict(read_collecting(regedt32, utf16)[0].root) == tree_dict(tree)
 
 
 @pytest.mark.parametrize(
@@ -352,6 +335,6 @@ def test_dword_renderings(tmp_path: Path, shown: str, expected: int, warned: boo
     path.write_text(
         f"Key Name: SYSTEM\\A\nClass Name: <NO CLASS>\n\nValue 0\nName: D\nType: REG_DWORD\nData: {shown}\n"
     )
-    file, warnings = _read(path)
-    assert _key(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\A").value("D").data == expected  # type: ignore[union-attr]
+    file, warnings = read_collecting(regedt32, path)
+    assert key_at(file.root, r"HKEY_LOCAL_MACHINE\SYSTEM\A").value("D").data == expected  # type: ignore[union-attr]
     assert bool(warnings) is warned

@@ -9,19 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer.model import InputError, ReadWarning, RegistryKey, RegistryValue
+from analyzer.model import InputError, RegistryKey, RegistryValue
 from analyzer.readers import regfile
 from tests.conftest import corpus_files
+from tests.regtext_support import IMS_DN, PS, SA_DN, key_at, read_collecting
 from tests.writers.regtext_writers import (
     hex_value_text,
     reg_value_text,
     tree_dict,
     write_reg,
 )
-
-PS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
-IMS_DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
-SA_DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Servers/cn=EXCH01/cn=Microsoft System Attendant"
 
 
 def _hex(data: bytes) -> str:
@@ -33,20 +30,6 @@ def _wrapped_hex(data: bytes, per_line: int = 20) -> str:
     items = [f"{b:02x}" for b in data]
     chunks = [",".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
     return ",\\\r\n  ".join(chunks)
-
-
-def _read(path: Path, **kw: object) -> tuple[regfile.RegistryFile, list[ReadWarning]]:
-    warnings: list[ReadWarning] = []
-    return regfile.read(str(path), warn=warnings.append, **kw), warnings  # type: ignore[arg-type]
-
-
-def _key(root: RegistryKey, path: str) -> RegistryKey:
-    node = root
-    for part in path.split("\\"):
-        found = node.subkey(part)
-        assert found is not None, f"{part} missing in {path}"
-        node = found
-    return node
 
 
 # --------------------------------------------------------------------------- detect
@@ -85,15 +68,15 @@ def test_regedit4_logon_only_as_single_byte_multi_sz(tmp_path: Path) -> None:
     )
     path = tmp_path / "ps4.reg"
     path.write_bytes(text.encode("cp1252"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
     assert file.format == "reg" and file.root_path == "" and file.root.name == ""
-    value = _key(file.root, PS).value("logon only as")
+    value = key_at(file.root, PS).value("logon only as")
     assert value is not None
     assert value.name == "Logon Only As" and value.type == "REG_MULTI_SZ"
     assert value.data == [IMS_DN, SA_DN]
     assert value.raw == raw
-    wd = _key(file.root, PS).value("Working Directory")
+    wd = key_at(file.root, PS).value("Working Directory")
     assert wd is not None and wd.data == "C:\\exchsrvr\\mdbdata"
 
 
@@ -104,9 +87,9 @@ def test_v5_utf16_logon_only_as_utf16le_multi_sz(tmp_path: Path) -> None:
     )
     path = tmp_path / "ps5.reg"
     path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
-    value = _key(file.root, PS).value("Logon Only As")
+    value = key_at(file.root, PS).value("Logon Only As")
     assert value is not None and value.data == [IMS_DN] and value.raw == raw
 
 
@@ -115,8 +98,8 @@ def test_v5_header_in_ascii_file_still_means_utf16_hex(tmp_path: Path) -> None:
     raw = "a\0bc\0\0".encode("utf-16-le")
     path = tmp_path / "ascii5.reg"
     path.write_bytes(f'Windows Registry Editor Version 5.00\n\n[HKLM\\X]\n"M"=hex(7):{_hex(raw)}\n'.encode("ascii"))
-    file, _ = _read(path)
-    assert _key(file.root, "HKEY_LOCAL_MACHINE\\X").value("M").data == ["a", "bc"]  # type: ignore[union-attr]
+    file, _ = read_collecting(regfile, path)
+    assert key_at(file.root, "HKEY_LOCAL_MACHINE\\X").value("M").data == ["a", "bc"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -134,8 +117,8 @@ def test_v5_header_in_ascii_file_still_means_utf16_hex(tmp_path: Path) -> None:
 def test_empty_multi_sz_is_an_empty_list_not_absent(tmp_path: Path, header: str, data: str) -> None:
     path = tmp_path / "empty.reg"
     path.write_bytes(f'{header}\r\n\r\n[{PS}]\r\n"Logon Only As"={data}\r\n'.encode("cp1252"))
-    file, warnings = _read(path)
-    value = _key(file.root, PS).value("Logon Only As")
+    file, warnings = read_collecting(regfile, path)
+    value = key_at(file.root, PS).value("Logon Only As")
     assert value is not None and value.type == "REG_MULTI_SZ" and value.data == []
     assert warnings == []
 
@@ -144,8 +127,8 @@ def test_multi_sz_embedded_empty_string_kept_and_reported(tmp_path: Path) -> Non
     raw = "a\0\0b\0\0".encode("utf-16-le")
     path = tmp_path / "gap.reg"
     path.write_text(f'Windows Registry Editor Version 5.00\n\n[HKLM\\K]\n"M"=hex(7):{_hex(raw)}\n', "ascii")
-    file, warnings = _read(path)
-    assert _key(file.root, "HKEY_LOCAL_MACHINE\\K").value("M").data == ["a", "", "b"]  # type: ignore[union-attr]
+    file, warnings = read_collecting(regfile, path)
+    assert key_at(file.root, "HKEY_LOCAL_MACHINE\\K").value("M").data == ["a", "", "b"]  # type: ignore[union-attr]
     assert len(warnings) == 1 and "line 4" in warnings[0].message and "empty string" in warnings[0].message
 
 
@@ -157,8 +140,8 @@ def test_multi_sz_missing_terminator_and_odd_bytes(tmp_path: Path) -> None:
         f'Windows Registry Editor Version 5.00\n\n[HKLM\\K]\n"NoTerm"=hex(7):{_hex(no_term)}\n"Odd"=hex(7):{_hex(odd)}\n',
         "ascii",
     )
-    file, warnings = _read(path)
-    key = _key(file.root, "HKEY_LOCAL_MACHINE\\K")
+    file, warnings = read_collecting(regfile, path)
+    key = key_at(file.root, "HKEY_LOCAL_MACHINE\\K")
     assert key.value("NoTerm").data == ["a", "b"]  # type: ignore[union-attr]
     assert key.value("Odd").data == ["xy"]  # type: ignore[union-attr]
     assert [w.message.split(":")[0] for w in warnings] == ["line 5"]
@@ -177,9 +160,9 @@ def test_hex_strings_of_the_other_width_are_reported(tmp_path: Path, header: str
     """A hand-edited header (5.00 <-> REGEDIT4) garbles hex(7): the header still decides, but it is reported."""
     path = tmp_path / "mixed.reg"
     path.write_text(f'{header}\n\n[{PS}]\n"Logon Only As"=hex(7):{_hex(raw)}\n', "ascii")
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert len(warnings) >= 1 and expected in warnings[0].message and "line 4" in warnings[0].message
-    assert _key(file.root, PS).value("Logon Only As").data != [IMS_DN]  # type: ignore[union-attr]
+    assert key_at(file.root, PS).value("Logon Only As").data != [IMS_DN]  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- names and types
@@ -199,9 +182,9 @@ def test_value_names_with_equals_colon_quotes_and_backslashes(tmp_path: Path) ->
         '"ends\\\\"=dword:00000001\n',
         "ascii",
     )
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == [] or all("text after" in w.message for w in warnings)
-    key = _key(file.root, "HKEY_CURRENT_USER\\Software\\T")
+    key = key_at(file.root, "HKEY_CURRENT_USER\\Software\\T")
     got = {v.name: v.data for v in key.values()}
     assert got["a=b"] == "1"
     assert got["c:\\dir"] == "2"
@@ -242,9 +225,9 @@ def test_every_hex_type(tmp_path: Path, version: int) -> None:
     ]
     path = tmp_path / f"types{version}.reg"
     path.write_bytes((header + "\r\n\r\n[HKLM\\Types]\r\n" + "\r\n".join(lines) + "\r\n").encode("cp1252"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
-    got = {v.name: (v.type, v.data) for v in _key(file.root, "HKEY_LOCAL_MACHINE\\Types").values()}
+    got = {v.name: (v.type, v.data) for v in key_at(file.root, "HKEY_LOCAL_MACHINE\\Types").values()}
     assert got == {
         "None": ("REG_NONE", b"\x01\x02"),
         "Sz": ("REG_SZ", "Caf\u00e9"),
@@ -262,9 +245,9 @@ def test_every_hex_type(tmp_path: Path, version: int) -> None:
         "Empty": ("REG_BINARY", b""),
         "Str": ("REG_SZ", "plain"),
     }
-    dword = _key(file.root, "HKEY_LOCAL_MACHINE\\Types").value("Dword")
+    dword = key_at(file.root, "HKEY_LOCAL_MACHINE\\Types").value("Dword")
     assert dword is not None and dword.raw == b"\x2a\x00\x00\x00"
-    sz = _key(file.root, "HKEY_LOCAL_MACHINE\\Types").value("Str")
+    sz = key_at(file.root, "HKEY_LOCAL_MACHINE\\Types").value("Str")
     assert sz is not None and sz.raw == "plain\0".encode(codec)
 
 
@@ -273,10 +256,10 @@ def test_regedit4_hex_strings_use_the_given_ansi_code_page(tmp_path: Path) -> No
     raw = "\u0416\u0443\u043a\0\0".encode("cp1251")
     path = tmp_path / "ru.reg"
     path.write_bytes(f'REGEDIT4\r\n\r\n[HKLM\\K]\r\n"M"=hex(7):{_hex(raw)}\r\n"S"="\u0416"\r\n'.encode("cp1251"))
-    default, _ = _read(path)
-    assert _key(default.root, "HKEY_LOCAL_MACHINE\\K").value("M").data == [raw[:3].decode("cp1252")]  # type: ignore[union-attr]
-    file, _ = _read(path, encoding="cp1251")
-    key = _key(file.root, "HKEY_LOCAL_MACHINE\\K")
+    default, _ = read_collecting(regfile, path)
+    assert key_at(default.root, "HKEY_LOCAL_MACHINE\\K").value("M").data == [raw[:3].decode("cp1252")]  # type: ignore[union-attr]
+    file, _ = read_collecting(regfile, path, encoding="cp1251")
+    key = key_at(file.root, "HKEY_LOCAL_MACHINE\\K")
     assert key.value("M").data == ["\u0416\u0443\u043a"]  # type: ignore[union-attr]
     assert key.value("S").data == "\u0416"  # type: ignore[union-attr]
 
@@ -289,9 +272,9 @@ def test_file_encodings(tmp_path: Path, encoding: str, bom: bytes) -> None:
     text = 'Windows Registry Editor Version 5.00\r\n\r\n[HKLM\\Software\\\u00c9t\u00e9]\r\n"Caf\u00e9"="cr\u00e8me"\r\n'
     path = tmp_path / "enc.reg"
     path.write_bytes(bom + text.encode(encoding))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
-    assert _key(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\\u00e9t\u00e9").value("caf\u00e9").data == "cr\u00e8me"  # type: ignore[union-attr]
+    assert key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\\u00e9t\u00e9").value("caf\u00e9").data == "cr\u00e8me"  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- structure
@@ -320,13 +303,13 @@ def test_deletions_merges_comments_and_line_ends(tmp_path: Path) -> None:
     )
     path = tmp_path / "del.reg"
     path.write_bytes(text.encode("cp1252"))
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
-    software = _key(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE")
+    software = key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE")
     assert [k.name for k in software.subkeys()] == ["A"]
-    a = _key(software, "A")
+    a = key_at(software, "A")
     assert [(v.name, v.data) for v in a.values()] == [("keep", "1 again"), ("new", "3")]
-    assert _key(a, "Child").value("c").data == 1  # type: ignore[union-attr]
+    assert key_at(a, "Child").value("c").data == 1  # type: ignore[union-attr]
     assert file.keys_read == 4 and file.values_read == 3
 
 
@@ -335,9 +318,9 @@ def test_continuation_lines_with_stray_spaces_and_uppercase_hex(tmp_path: Path) 
     path.write_bytes(
         b'REGEDIT4\r\n\r\n[HKLM\\A]  \r\n  "m"=hex(7):41,42,\\  \r\n    00,43 ,\\\r\n\t00,00\r\n"b"=HEX:0A,fF\r\n'
     )
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
-    key = _key(file.root, "HKEY_LOCAL_MACHINE\\A")
+    key = key_at(file.root, "HKEY_LOCAL_MACHINE\\A")
     assert key.value("m").data == ["AB", "C"]  # type: ignore[union-attr]
     assert key.value("b").data == b"\x0a\xff"  # type: ignore[union-attr]
 
@@ -345,8 +328,8 @@ def test_continuation_lines_with_stray_spaces_and_uppercase_hex(tmp_path: Path) 
 def test_deleted_key_can_be_recreated_later(tmp_path: Path) -> None:
     path = tmp_path / "re.reg"
     path.write_text('REGEDIT4\n[HKLM\\A]\n"x"="1"\n[-HKLM\\A]\n[HKLM\\A]\n"y"="2"\n', "ascii")
-    file, _ = _read(path)
-    assert [v.name for v in _key(file.root, "HKEY_LOCAL_MACHINE\\A").values()] == ["y"]
+    file, _ = read_collecting(regfile, path)
+    assert [v.name for v in key_at(file.root, "HKEY_LOCAL_MACHINE\\A").values()] == ["y"]
 
 
 def test_damage_is_reported_with_line_numbers_and_reading_goes_on(tmp_path: Path) -> None:
@@ -372,15 +355,15 @@ def test_damage_is_reported_with_line_numbers_and_reading_goes_on(tmp_path: Path
     )
     path = tmp_path / "bad.reg"
     path.write_text(text, "ascii")
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     lines = [int(re.match(r"line (\d+):", w.message).group(1)) for w in warnings]  # type: ignore[union-attr]
     assert lines == [4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 18]
     assert all(w.path == str(path) for w in warnings)
     assert "bad hex" in warnings[0].message and "unknown data type 'qword'" in warnings[1].message
-    good = _key(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\Good")
+    good = key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\Good")
     assert good.value("ok").data == "yes"  # type: ignore[union-attr]
     assert good.value("badlen").data == b"\x01\x02"  # type: ignore[union-attr]
-    assert _key(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\Bad").values() == []
+    assert key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\Bad").values() == []
 
 
 @pytest.mark.parametrize(
@@ -433,7 +416,7 @@ def test_writer_wraps_hex_exactly_like_the_corpus_export() -> None:
     blocks = re.findall(r'^("[^"\n]+"=hex:(?:[^\n]*\\\n)*[^\n]*)', text, re.MULTILINE)
     assert len(blocks) == 2
     file = regfile.read(str(files[0]))
-    key = _key(file.root, "HKEY_CURRENT_USER\\System\\GameConfigStore")
+    key = key_at(file.root, "HKEY_CURRENT_USER\\System\\GameConfigStore")
     for block in blocks:
         name = block.split('"')[1]
         value = key.value(name)
@@ -458,9 +441,9 @@ def test_writer_v4_and_v5_bytes(tmp_path: Path) -> None:
     assert v5[:2] == b"\xff\xfe" and text5.startswith("Windows Registry Editor Version 5.00\r\n\r\n")
     assert '"Empty"=hex(7):00,00\r\n' in text5 and '"Logon Only As"=hex(7):2f,00,6f,00,' in text5
     for version in (4, 5):
-        file, warnings = _read(tmp_path / f"w{version}.reg")
+        file, warnings = read_collecting(regfile, tmp_path / f"w{version}.reg")
         assert warnings == []
-        key = _key(file.root, PS)
+        key = key_at(file.root, PS)
         assert key.value("Logon Only As").data == [IMS_DN]  # type: ignore[union-attr]
         assert key.value("Empty").data == []  # type: ignore[union-attr]
 
@@ -508,7 +491,7 @@ def _trees(draw: st.DrawFn, chars: st.SearchStrategy[str]) -> RegistryKey:
 @given(tree=_trees(_WIDE))
 def test_round_trip_v5(tmp_path: Path, tree: RegistryKey) -> None:
     path = write_reg(tmp_path / "rt5.reg", tree, version=5)
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
     assert tree_dict(file.root) == tree_dict(tree)
 
@@ -517,7 +500,7 @@ def test_round_trip_v5(tmp_path: Path, tree: RegistryKey) -> None:
 @given(tree=_trees(_ANSI))
 def test_round_trip_v4(tmp_path: Path, tree: RegistryKey) -> None:
     path = write_reg(tmp_path / "rt4.reg", tree, version=4, ansi="cp1252")
-    file, warnings = _read(path, encoding="cp1252")
+    file, warnings = read_collecting(regfile, path, encoding="cp1252")
     assert warnings == []
     assert tree_dict(file.root) == tree_dict(tree)
 
@@ -547,7 +530,7 @@ def _independent_count(text: str) -> tuple[set[str], set[tuple[str, str]]]:
 
 @pytest.mark.parametrize("path", corpus_files("reg", "*.reg"), ids=lambda p: p.name)
 def test_corpus_reg_counts(path: Path) -> None:
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regfile, path)
     assert warnings == []
     keys, values = _independent_count(path.read_text("ascii"))
     assert file.keys_read == len(keys)
@@ -560,20 +543,20 @@ def test_corpus_sampled_values() -> None:
     if "debloat__lower-ram-usage.reg" not in files:
         pytest.skip("reg corpus not found")
     root = regfile.read(str(files["debloat__lower-ram-usage.reg"])).root
-    profile = _key(root, r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Multimedia\SystemProfile")
+    profile = key_at(root, r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Multimedia\SystemProfile")
     assert profile.value("NetworkThrottlingIndex").data == 0xFFFFFFFF  # type: ignore[union-attr]
-    audio = _key(profile, "Tasks\\Audio")
+    audio = key_at(profile, "Tasks\\Audio")
     assert audio.value("Background Only").data == "True"  # type: ignore[union-attr]
     assert audio.value("Clock Rate").data == 10000  # type: ignore[union-attr]
-    tasks = _key(profile, "Tasks")  # the Games section appears twice: one key
+    tasks = key_at(profile, "Tasks")  # the Games section appears twice: one key
     assert [k.name for k in tasks.subkeys()].count("Games") == 1
-    assert len(_key(tasks, "Games").values()) == 7
-    control = _key(root, r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control")
+    assert len(key_at(tasks, "Games").values()) == 7
+    control = key_at(root, r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control")
     assert control.value("WaitToKillServiceTimeout").data == "2000"  # type: ignore[union-attr]
-    game = _key(root, r"HKEY_CURRENT_USER\System\GameConfigStore")
+    game = key_at(root, r"HKEY_CURRENT_USER\System\GameConfigStore")
     blob = game.value("Win32_AutoGameModeDefaultProfile")
     assert blob is not None and blob.type == "REG_BINARY" and blob.data[:4] == b"\x01\x00\x01\x00"  # type: ignore[index]
     assert len(blob.data) == 13 + 25 + 2  # type: ignore[arg-type]
     if "debloat__enable-photo-viewer.reg" in files:
         photo = regfile.read(str(files["debloat__enable-photo-viewer.reg"])).root
-        assert _key(photo, r"HKEY_CURRENT_USER\Software\Classes\.ico").value("").data == "PhotoViewer.FileAssoc.Tiff"  # type: ignore[union-attr]
+        assert key_at(photo, r"HKEY_CURRENT_USER\Software\Classes\.ico").value("").data == "PhotoViewer.FileAssoc.Tiff"  # type: ignore[union-attr]

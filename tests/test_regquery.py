@@ -9,28 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer.model import InputError, ReadWarning, RegistryKey, RegistryValue
+from analyzer.model import InputError, RegistryKey, RegistryValue
 from analyzer.readers import regquery
+from tests.regtext_support import IMS_DN, PS, SA_DN, key_at, read_collecting
 from tests.writers.regtext_writers import regquery_text, tree_dict, write_regquery
-
-PS = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
-IMS_DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
-SA_DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Servers/cn=EXCH01/cn=Microsoft System Attendant"
-
-
-def _read(path: Path, **kw: object) -> tuple[regquery.RegistryFile, list[ReadWarning]]:
-    warnings: list[ReadWarning] = []
-    return regquery.read(str(path), warn=warnings.append, **kw), warnings  # type: ignore[arg-type]
-
-
-def _key(root: RegistryKey, path: str) -> RegistryKey:
-    node = root
-    for part in path.split("\\"):
-        found = node.subkey(part)
-        assert found is not None, f"{part} missing in {path}"
-        node = found
-    return node
-
 
 REG30 = (
     "\r\n! REG.EXE VERSION 3.0\r\n\r\n"
@@ -68,10 +50,10 @@ def test_both_layouts(tmp_path: Path, text: str) -> None:
     path = tmp_path / "q.txt"
     path.write_bytes(text.encode("cp1252"))
     assert regquery.detect(text)
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regquery, path)
     assert warnings == []
     assert file.format == "regquery" and file.root_path == "" and file.root.name == ""
-    key = _key(file.root, PS)
+    key = key_at(file.root, PS)
     got = {v.name: (v.type, v.data) for v in key.values()}
     assert got["Logon Only As"] == ("REG_MULTI_SZ", [IMS_DN, SA_DN])
     assert got[""] == ("REG_SZ", "default text")
@@ -85,8 +67,8 @@ def test_both_layouts(tmp_path: Path, text: str) -> None:
 def test_vista_recursive_output_names_with_spaces_and_unset_default(tmp_path: Path) -> None:
     path = tmp_path / "q.txt"
     path.write_text(VISTA, "cp1252")
-    file, _ = _read(path)
-    sub = _key(file.root, PS + "\\Sub Key")
+    file, _ = read_collecting(regquery, path)
+    sub = key_at(file.root, PS + "\\Sub Key")
     assert [(v.name, v.data) for v in sub.values()] == [("Spaced    name", "data  with   spaces  ")]
     assert file.keys_read == 7 and file.values_read == 8
 
@@ -102,11 +84,11 @@ def test_short_root_names_and_subkey_listing(tmp_path: Path) -> None:
     )
     path = tmp_path / "q.txt"
     path.write_text(text, "ascii")
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regquery, path)
     assert warnings == []
-    msis = _key(file.root, "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIS")
+    msis = key_at(file.root, "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIS")
     assert [k.name for k in msis.subkeys()] == ["ParametersPrivate", "ParametersSystem"]
-    assert _key(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\X").values() == []
+    assert key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\X").values() == []
 
 
 def test_damage_reported_with_line_numbers(tmp_path: Path) -> None:
@@ -124,10 +106,10 @@ def test_damage_reported_with_line_numbers(tmp_path: Path) -> None:
     )
     path = tmp_path / "q.txt"
     path.write_text(text, "ascii")
-    file, warnings = _read(path)
+    file, warnings = read_collecting(regquery, path)
     assert [int(re.match(r"line (\d+)", w.message).group(1)) for w in warnings] == [3, 6, 7, 8, 9, 10]  # type: ignore[union-attr]
     assert "reg reported: ERROR" in warnings[-1].message
-    assert [v.name for v in _key(file.root, PS).values()] == ["Good"]
+    assert [v.name for v in key_at(file.root, PS).values()] == ["Good"]
 
 
 @pytest.mark.parametrize("content", [b"", b"hello world\n", b"\x00\xff" * 100])
@@ -199,6 +181,6 @@ def _trees(draw: st.DrawFn) -> RegistryKey:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tree=_trees())
 def test_round_trip(tmp_path: Path, style: str, tree: RegistryKey) -> None:
-    file, warnings = _read(write_regquery(tmp_path / f"q{style}.txt", tree, style=style))
+    file, warnings = read_collecting(regquery, write_regquery(tmp_path / f"q{style}.txt", tree, style=style))
     assert warnings == []
     assert tree_dict(file.root) == tree_dict(tree)
