@@ -425,3 +425,17 @@ def test_bare_chunks_and_damaged_file_header(
     got, warnings = read_all(broken, backend)
     assert [comparable(e) for e in got] == events
     assert "file header damaged" in warnings[0].message
+
+
+def test_repeated_record_ids_are_not_lost_on_the_rust_backend(tmp_path: Path) -> None:
+    """Regression: the Rust parser yields one record per EventRecordID, so a chunk whose records
+    all carry the same ID came back as a single event without any warning."""
+    events = [replace(e, record=0) for e in make_events(20)]
+    path = tmp_path / "dup.evtx"
+    write_evtx(path, events)
+    warnings: list[ReadWarning] = []
+    rust = list(reader.read(str(path), backend="rust", warn=warnings.append))
+    python = list(reader.read(str(path), backend="python"))
+    assert len(rust) == 20
+    assert rust == python
+    assert any("repeated record ID" in w.message for w in warnings)

@@ -202,6 +202,10 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
     header_crc = zlib.crc32(data[128:512], zlib.crc32(data[:120]))
     if struct.unpack_from("<I", data, 124)[0] != header_crc:
         warn(ReadWarning(path, f"chunk {chunk.index}: header CRC32 mismatch", chunk.offset))
+    # Bytes 128-511 are only a hash index of the names and templates that records reference by chunk
+    # offset anyway.  One flipped bit there makes the Rust parser drop the whole chunk (libevtx reads
+    # it), so both backends get the chunk with the index zeroed: same output on every corpus file.
+    chunk.data = data = data[:128] + bytes(CHUNK_HEADER_SIZE - 128) + data[CHUNK_HEADER_SIZE:]
     if struct.unpack_from("<I", data, 52)[0] != zlib.crc32(data[CHUNK_HEADER_SIZE:free]):
         warn(ReadWarning(path, f"chunk {chunk.index}: event records CRC32 mismatch", chunk.offset))
     pos = CHUNK_HEADER_SIZE
@@ -392,6 +396,18 @@ def _rust_chunk_events(
     import evtx
 
     located = {rid: (chunk.offset + pos, written) for pos, _, rid, written in chunk.records}
+    if len(located) < len(chunk.records):
+        # The Rust parser yields one record per EventRecordID, so a chunk that repeats IDs (damage,
+        # or a badly made export) would silently lose records: read it record by record instead.
+        warn(
+            ReadWarning(
+                path,
+                f"chunk {chunk.index}: {len(chunk.records) - len(located)} repeated record ID(s); read with python-evtx",
+                chunk.offset,
+            )
+        )
+        yield from _python_chunk_events(path, layout, chunk, filters, warn)
+        return
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
     records = parser.records_json()
     loads = _loads
