@@ -253,3 +253,11 @@ def test_wrapper_export_reads_like_the_binary_log(
     _, from_text, err_t = run(capsys, str(text), "--format", "jsonl", "--tz", "UTC")
     assert (err_b, err_t) == ("", "")
     assert [_comparable(r) for r in jsonl(from_text)] == [_comparable(r) for r in jsonl(from_binary)]
+
+
+def test_no_table_on_stdout_when_no_input_was_usable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 with only the error lines: an empty table would look like 'the log has no events'."""
+    assert main(["events", str(tmp_path / "missing.evt")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1

@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -49,14 +49,15 @@ def cli_events(args: argparse.Namespace) -> int:
         warn=warn_to_stderr, evtx_backend=args.evtx_backend, tz=args.tz, encoding=args.encoding, on_error=on_error,
     )  # fmt: skip
     with output_stream(args.output) as out:
-        count = write_events(events, args.format, out)
+        count = write_events(events, args.format, out, nothing_read=lambda: len(failures) == len(args.files))
     if count == 0 and len(failures) == len(args.files):
         return EXIT_INPUT
     return EXIT_OK
 
 
-def write_events(events: Iterator[Event], fmt: str, out: TextIO) -> int:
-    """Write events in ``fmt``; returns how many were written.  Streams except for ``table``."""
+def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: Callable[[], bool] | None = None) -> int:
+    """Write events in ``fmt``; returns how many were written.  Streams except for ``table``, which
+    is left out entirely when ``nothing_read()`` says no input was usable (the errors say why)."""
     count = 0
     if fmt == "jsonl":
         for ev in events:
@@ -91,6 +92,8 @@ def write_events(events: Iterator[Event], fmt: str, out: TextIO) -> int:
             rows.append([iso_time(ev.time_generated), ev.record, ev.event_id, ev.type.label, ev.category,
                          ev.source, ev.computer, joined])  # fmt: skip
             count += 1
+        if not rows and nothing_read is not None and nothing_read():
+            return 0
         out.write(tabulate(rows, headers=TABLE_COLUMNS, tablefmt="simple") + "\n")
         out.write(
             f"{count} event(s)"
