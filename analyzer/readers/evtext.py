@@ -107,9 +107,11 @@ def _data_line(line: str, out: bytearray) -> bool:
     items = match.group(1).split()
     if all(len(item) == 2 for item in items):
         out.extend(int(item, 16) for item in items)
-    else:
+    elif all(len(item) == 8 for item in items):
         for item in items:
             out.extend(int(item, 16).to_bytes(4, "little"))
+    else:  # run-together digits ("0102030405060708090a"): neither bytes nor words, so not a dump line
+        return False
     return True
 
 
@@ -522,7 +524,7 @@ class _Parser:
             hour = hour % 12 + (12 if match.group(4) in "Pp" else 0)
         try:
             when = datetime(year, month, day, hour, minute, second_)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a 30-digit "year"
             raise ValueError(f"impossible date/time {date_text} {time_text}") from None
         if self.tz is not None:
             when = when.replace(tzinfo=self.tz).astimezone(UTC)
@@ -530,9 +532,9 @@ class _Parser:
 
     def dumpel_strings(self, source: str, event_id: int, entry: _Entry) -> tuple[str, ...]:
         """DUMPEL -t output has exact strings; without -t they come joined by spaces (see ``_SPACED``)."""
-        if not (entry.rest and entry.rest[0] == _SPACED):
+        if not (entry.rest and entry.rest[0] is _SPACED):  # identity: the file may hold the same text
             return tuple(entry.rest)
-        joined = entry.rest[1]
+        joined = entry.rest[1] if len(entry.rest) > 1 else ""  # the marker alone: a cut-off line
         if not joined:
             return ()
         split = messages.split_joined(source, event_id, joined, " ")
@@ -549,7 +551,7 @@ class _Parser:
 
 
 _NAMES = {"evtxt": "Event Viewer text", "evcsv": "Event Viewer CSV", "dumpel": "DUMPEL"}
-_SPACED = "\x00spaced"  # marks DUMPEL lines whose fields were split on spaces (no -t)
+_SPACED = "\x00spaced"  # marks DUMPEL lines whose fields were split on spaces (no -t); compared by identity
 
 
 def _header_kind(line: str) -> str | None:
