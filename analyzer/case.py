@@ -360,7 +360,7 @@ class _Loader:
     ) -> None:
         name = info.filename
         ftype = stat.S_IFMT(info.external_attr >> 16)  # Unix file type bits; 0 for DOS/Windows zips
-        if info.is_dir() or ftype == stat.S_IFDIR:
+        if name.endswith("/") or ftype == stat.S_IFDIR:  # not info.is_dir(): IndexError on an empty name
             return
         if ftype and ftype != stat.S_IFREG:
             kind = "symbolic link" if ftype == stat.S_IFLNK else "special file"
@@ -525,4 +525,3 @@ def _is_documentation(display: str) -> bool:
     AppEvent.Evt or .reg is still an error)."""
     name = display.replace("\\", "/").rsplit("/", 1)[-1].casefold()
     return name.startswith("readme") or os.path.splitext(name)[1] in DOCUMENTATION_SUFFIXES
-

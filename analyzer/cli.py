@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 
 from analyzer import __version__
+from analyzer.limits import add_read_arguments
 from analyzer.model import EventType, InputError, ReadWarning
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
     d.add_argument("--evtx-backend", choices=["rust", "python"], help="evtx parser (default: rust when installed)")
     d.add_argument("--encoding", metavar="CODEC", help="code page of ANSI text exports (default cp1252)")
+    add_read_arguments(d, case=True)
 
     t = sub.add_parser(
         "triage",
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a LocalCluster)")
     t.add_argument("--case-timeout", type=float, default=600.0, metavar="S", help="seconds per case (default 600)")
     t.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
+    add_read_arguments(t, case=True)
 
     e = sub.add_parser("events", help="list the events of .evt/.evtx/text-export files")
     e.add_argument(
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
     e.add_argument("--evtx-backend", choices=["rust", "python"], help="evtx parser (default: rust when installed)")
     e.add_argument("--encoding", metavar="CODEC", help="code page of ANSI text exports (default cp1252)")
+    add_read_arguments(e)
 
     r = sub.add_parser("registry", help="show a key of a hive, .reg, regedt32 text or reg query export")
     r.add_argument("file", metavar="FILE")
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default table)")
     r.add_argument("--output", "-o", metavar="FILE")
     r.add_argument("--encoding", metavar="CODEC", help="code page of ANSI .reg/text exports (default cp1252)")
+    add_read_arguments(r, events=False)
 
     k = sub.add_parser("rules", help="list the knowledge: rule id, KB article, what it diagnoses")
     k.add_argument("--show", metavar="ID", help="show one rule with its references and fixtures")

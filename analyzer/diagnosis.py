@@ -36,13 +36,14 @@ from analyzer.evidence import (
     choose_logon_only_as,
     read_logon_only_as,
 )
+from analyzer.limits import DEFAULT_LIMITS, ReadLimits
 from analyzer.model import Event, Finding, InputError, ReadWarning, Severity
 from analyzer.sniff import EVENT_FORMATS, REGISTRY_FORMATS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from analyzer.case import Case
+    from analyzer.case import Case, CaseLimits
     from analyzer.remedy import Remediation
 
 SCHEMA = "analyzer.diagnosis/1"
@@ -413,8 +414,12 @@ def diagnose_case(
     evtx_backend: str | None = None,
     encoding: str | None = None,
     reg_version: int | str | None = None,
+    read_limits: ReadLimits | None = None,
 ) -> Diagnosis:
-    """Read every usable input of an opened case (events streamed, filtered by ID) and diagnose."""
+    """Read every usable input of an opened case (events streamed, filtered by ID) and diagnose.
+
+    ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings."""
+    read_limits = read_limits or DEFAULT_LIMITS
     from analyzer.events import iter_file
     from analyzer.registry import read_registry
 
@@ -442,6 +447,7 @@ def diagnose_case(
                     evtx_backend=evtx_backend,
                     tz=tz,
                     encoding=encoding,
+                    limits=read_limits,
                 )
                 evidence.feed_all(stream, item.path)
                 evidence.logs += 1
@@ -463,7 +469,9 @@ def diagnose_case(
             item.records = evidence.event_count - before
         elif item.format in REGISTRY_FORMATS:
             try:
-                registry = read_registry(item.real_path, fmt=item.format, encoding=encoding, warn=sink_list.append)
+                registry = read_registry(
+                    item.real_path, fmt=item.format, encoding=encoding, warn=sink_list.append, limits=read_limits
+                )
                 reading = read_logon_only_as(registry, item.path)
                 readings.append(reading)
                 merged = RegistryFacts.from_registries([(registry, item.path)], watched)
@@ -533,12 +541,18 @@ def diagnose(
     evtx_backend: str | None = None,
     encoding: str | None = None,
     reg_version: int | str | None = None,
+    read_limits: ReadLimits | None = None,
+    case_limits: CaseLimits | None = None,
 ) -> Diagnosis:
-    """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists)."""
+    """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists).
+
+    ``read_limits`` / ``case_limits``: see analyzer.limits and analyzer.case.CaseLimits (documented defaults)."""
     from analyzer.case import open_case
 
-    with open_case(paths) as case:
-        return diagnose_case(case, tz=tz, evtx_backend=evtx_backend, encoding=encoding, reg_version=reg_version)
+    with open_case(paths, limits=case_limits) as case:
+        return diagnose_case(
+            case, tz=tz, evtx_backend=evtx_backend, encoding=encoding, reg_version=reg_version, read_limits=read_limits
+        )
 
 
 # --------------------------------------------------------------------------- CLI
@@ -546,6 +560,7 @@ def diagnose(
 
 def cli_diagnose(args: argparse.Namespace) -> int:
     """``analyzer diagnose``: 0 nothing to fix, 1 needs action, 2 no usable input (one stderr line per file)."""
+    from analyzer.limits import case_limits_from, read_limits_from
     from analyzer.report.diagnosis import render
 
     dx = diagnose(
@@ -554,6 +569,8 @@ def cli_diagnose(args: argparse.Namespace) -> int:
         evtx_backend=getattr(args, "evtx_backend", None),
         encoding=getattr(args, "encoding", None),
         reg_version=getattr(args, "reg_version", None),
+        read_limits=read_limits_from(args),
+        case_limits=case_limits_from(args),
     )
     if not dx.usable:
         for line in dx.errors or [f"{dx.case}: no usable input"]:

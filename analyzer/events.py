@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from analyzer import readers
+from analyzer.limits import ReadLimits, bounded_events, check_file_size
 from analyzer.model import Event, EventFilter, EventType, InputError, WarningSink, ignore_warning
 from analyzer.sniff import EVENT_FORMATS, sniff
 
@@ -31,8 +32,12 @@ def iter_file(
     evtx_backend: str | None = None,
     tz: tzinfo | None = None,
     encoding: str | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[Event]:
-    """Stream the events of one file (format sniffed unless given); raises InputError."""
+    """Stream the events of one file (format sniffed unless given); raises InputError.
+
+    ``limits`` (analyzer.limits): refuse a file over the size limit, stop after the record limit."""
+    check_file_size(path, limits)
     fmt = fmt or sniff(path)
     if fmt not in EVENT_FORMATS:
         raise InputError(path, f"not an event log (it is a {fmt} file)")
@@ -44,7 +49,7 @@ def iter_file(
         options["tz"] = tz
         options["encoding"] = encoding
         options["kind"] = fmt
-    yield from module.read(path, filters=filters, warn=warn, **options)
+    yield from bounded_events(module.read(path, filters=filters, warn=warn, **options), path, limits, warn)
 
 
 def iter_events(
@@ -60,6 +65,7 @@ def iter_events(
     tz: tzinfo | None = None,
     encoding: str | None = None,
     on_error: WarningSink | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[Event]:
     """Stream Events from one or more files.  A file that cannot be read raises InputError unless
     ``on_error`` is given, which then receives it as a warning and the other files go on."""
@@ -67,7 +73,13 @@ def iter_events(
     for path in [paths] if isinstance(paths, str) else paths:
         try:
             yield from iter_file(
-                str(path), filters=filters, warn=warn, evtx_backend=evtx_backend, tz=tz, encoding=encoding
+                str(path),
+                filters=filters,
+                warn=warn,
+                evtx_backend=evtx_backend,
+                tz=tz,
+                encoding=encoding,
+                limits=limits,
             )
         except InputError as exc:
             if on_error is None:

@@ -320,13 +320,19 @@ def _safe_values(node: Any) -> list[RegistryValue]:
         return []
 
 
-def read_registry(path: str, *, encoding: str | None = None, warn: Any = None, fmt: str | None = None) -> Registry:
-    """Sniff ``path``, read it with the matching reader and return the view (raises InputError)."""
+def read_registry(
+    path: str, *, encoding: str | None = None, warn: Any = None, fmt: str | None = None, limits: Any = None
+) -> Registry:
+    """Sniff ``path``, read it with the matching reader and return the view (raises InputError).
+
+    ``limits`` (analyzer.limits.ReadLimits): a file over ``max_file_size`` is refused."""
     from analyzer import readers
+    from analyzer.limits import check_file_size
     from analyzer.model import InputError
     from analyzer.sniff import REGISTRY_FORMATS, sniff
 
     path = str(path)
+    check_file_size(path, limits)
     fmt = fmt or sniff(path)
     if fmt not in REGISTRY_FORMATS:
         raise InputError(path, f"not a registry export (it is a {fmt} file)")

@@ -802,7 +802,9 @@ def cli_triage(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("analyzer: --jobs must be at least 1", file=sys.stderr)
         return 2
-    options: dict[str, Any] = {}
+    from analyzer.limits import case_limits_from, read_limits_from
+
+    options: dict[str, Any] = {"read_limits": read_limits_from(args)}
     if getattr(args, "tz", None) is not None:
         options["tz"] = args.tz
     try:
@@ -815,6 +817,7 @@ def cli_triage(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             case_timeout=args.case_timeout,
             progress=progress,
+            limits=case_limits_from(args),
             **options,
         )
     except TriageError as exc:

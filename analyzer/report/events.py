@@ -37,6 +37,7 @@ def safe_cell(text: str) -> str:
 def cli_events(args: argparse.Namespace) -> int:
     from analyzer.cli import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
     from analyzer.events import iter_events
+    from analyzer.limits import read_limits_from
 
     failures: list[ReadWarning] = []
 
@@ -47,6 +48,7 @@ def cli_events(args: argparse.Namespace) -> int:
     events = iter_events(
         args.files, ids=args.ids, sources=args.sources, types=args.types, since=args.since, until=args.until,
         warn=warn_to_stderr, evtx_backend=args.evtx_backend, tz=args.tz, encoding=args.encoding, on_error=on_error,
+        limits=read_limits_from(args),
     )  # fmt: skip
     with output_stream(args.output) as out:
         count = write_events(events, args.format, out, nothing_read=lambda: len(failures) == len(args.files))

@@ -30,10 +30,11 @@ def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
 
 def cli_registry(args: argparse.Namespace) -> int:
     from analyzer.cli import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
+    from analyzer.limits import read_limits_from
     from analyzer.registry import read_registry
     from analyzer.report.events import output_stream
 
-    reg = read_registry(args.file, encoding=args.encoding, warn=warn_to_stderr)
+    reg = read_registry(args.file, encoding=args.encoding, warn=warn_to_stderr, limits=read_limits_from(args))
     requested = args.key
     if requested is not None and reg.key(requested) is None:
         error(f"{args.file}: key not found: {requested}")
