@@ -15,6 +15,6 @@ def test_ruff_clean() -> None:
     if ruff is None:
         pytest.skip("ruff is not installed (it is in requirements-test.txt)")
     result = subprocess.run(
-        [ruff, "check", "analyzer", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True, check=False
+        [ruff, "check", "analyzer", "tests", "benchmarks", "fuzz", "samples"], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
