@@ -106,6 +106,7 @@ class _Chunk:
     data: bytes  # always CHUNK_SIZE long (a truncated tail is padded with zeros)
     length: int  # bytes present in the file (less than CHUNK_SIZE for a truncated tail)
     records: list[tuple[int, int, int, int]]  # (offset in chunk, size, record id, written FILETIME) per record
+    resynced: bool = False  # damaged bytes were skipped to reach later records (the Rust parser cannot)
 
 
 def _open_layout(path: str, warn: WarningSink) -> _Layout:
@@ -212,21 +213,27 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
     while pos + RECORD_HEADER_SIZE + 4 <= free:
         if data[pos : pos + 4] != RECORD_MAGIC:
             if data[pos:free].strip(b"\x00"):
-                warn(
-                    ReadWarning(
-                        path, f"chunk {chunk.index}: no record magic; rest of chunk skipped", chunk.offset + pos
-                    )
-                )
+                resume = _next_record(data, pos + 1, free)
+                skipped = "rest of chunk skipped" if resume is None else f"{resume - pos} bytes skipped"
+                warn(ReadWarning(path, f"chunk {chunk.index}: no record magic; {skipped}", chunk.offset + pos))
+                if resume is not None:
+                    chunk.resynced = True
+                    pos = resume
+                    continue
             break
         size, rid, written = struct.unpack_from("<IQQ", data, pos + 4)
         if size < RECORD_HEADER_SIZE + 4 or pos + size > CHUNK_SIZE:
+            resume = _next_record(data, pos + 4, free)
+            skipped = "rest of chunk skipped" if resume is None else f"{resume - pos} bytes skipped"
             warn(
                 ReadWarning(
-                    path,
-                    f"chunk {chunk.index} record {rid}: bad record size {size}; rest of chunk skipped",
-                    chunk.offset + pos,
+                    path, f"chunk {chunk.index} record {rid}: bad record size {size}; {skipped}", chunk.offset + pos
                 )
             )
+            if resume is not None:
+                chunk.resynced = True
+                pos = resume
+                continue
             break
         if data[pos + size - 4 : pos + size] != data[pos + 4 : pos + 8]:
             # The record may still parse (the Rust parser reads it): keep it, say so.
@@ -240,6 +247,24 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
             break
         chunk.records.append((pos, size, rid, written))
         pos += size
+
+
+def _next_record(data: bytes, start: int, free: int) -> int | None:
+    """Offset of the next plausible record after damage: record magic, sane size, matching size copy.
+
+    Why: one flipped bit in a record's size field would otherwise lose every later record of the chunk,
+    which libevtx still reads."""
+    at = data.find(RECORD_MAGIC, start, free)
+    while at != -1:
+        if at + RECORD_HEADER_SIZE + 4 <= free:
+            size = struct.unpack_from("<I", data, at + 4)[0]
+            if (
+                RECORD_HEADER_SIZE + 4 <= size <= CHUNK_SIZE - at
+                and data[at + size - 4 : at + size] == data[at + 4 : at + 8]
+            ):
+                return at
+        at = data.find(RECORD_MAGIC, at + 1, free)
+    return None
 
 
 def _events(
@@ -406,6 +431,11 @@ def _rust_chunk_events(
                 chunk.offset,
             )
         )
+        yield from _python_chunk_events(path, layout, chunk, filters, warn)
+        return
+    if chunk.resynced:
+        # The Rust parser stops at the damaged bytes; python-evtx reads each located record on its own.
+        warn(ReadWarning(path, f"chunk {chunk.index}: damaged records skipped; read with python-evtx", chunk.offset))
         yield from _python_chunk_events(path, layout, chunk, filters, warn)
         return
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
@@ -604,8 +634,17 @@ def _python_chunk_events(
     for pos, _, rid, written in chunk.records:
         offset = chunk.offset + pos
         try:
-            root = Record(chunk.data, pos, header).root()
-            tree = _py_root(root)
+            try:
+                tree = _py_root(Record(chunk.data, pos, header).root())
+            except KeyError as missing:
+                # A template defined inside a record we skipped (damaged) is unknown to python-evtx,
+                # which only learns templates from the chunk index or as it meets them: load it from
+                # its chunk offset (its bytes are usually intact) and try once more.
+                where = missing.args[0] if missing.args else None
+                if not isinstance(where, int) or not CHUNK_HEADER_SIZE <= where < CHUNK_SIZE:
+                    raise
+                header.add_template(where)
+                tree = _py_root(Record(chunk.data, pos, header).root())
             event = _python_event(path, offset, rid, written, tree, filters)
         except Exception as exc:  # python-evtx raises many kinds (overruns, unicode, recursion) on damage
             warn(ReadWarning(path, f"chunk {chunk.index} record {rid}: not parsed: {_one_line(exc)}", offset))
