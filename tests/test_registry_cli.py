@@ -196,3 +196,14 @@ def test_corpus_reg_through_the_console_entry_point() -> None:
         "WaitToKillServiceTimeout": "2000",
     }
     assert set(obj["subkeys"]) == {"Session Manager", "Power"}
+
+
+def test_table_names_a_control_set_that_holds_another_value(capsys: pytest.CaptureFixture[str]) -> None:
+    """The bundled offline SYSTEM hive boots from ControlSet002; ControlSet001 still lists the IMS DN."""
+    hive = REPO / "samples" / "w2k-two-controlsets" / "SYSTEM"
+    key = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
+    assert main(["registry", str(hive), "--key", key]) == 0
+    out = capsys.readouterr().out
+    assert "CurrentControlSet resolved to ControlSet002" in out
+    note = next(line for line in out.splitlines() if line.startswith("Note: ControlSet001"))
+    assert note.endswith(f"cn=Recipients/cn=admin; {IMS_DN}")

@@ -71,6 +71,27 @@ def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
     out.write(tabulate(rows, headers=["name", "type", "data"], tablefmt="simple") + "\n" if rows else "(no values)\n")
     if obj["subkeys"]:
         out.write("\nSubkeys: " + ", ".join(obj["subkeys"]) + "\n")
+    for line in control_set_differences(reg, requested, obj):
+        out.write(line + "\n")
+
+
+def control_set_differences(reg: Registry, requested: str, obj: dict[str, Any]) -> list[str]:
+    """Lines naming the values that another control set holds differently (an offline SYSTEM hive
+    boots from Select\\Current, but LastKnownGood or a failed set may still hold the old list)."""
+    if not obj["control_set"]:
+        return []
+    lines: list[str] = []
+    for v in obj["values"]:
+        for cs, other in reg.values_by_control_set(requested, v["name"]).items():
+            if cs.casefold() == obj["control_set"].casefold():
+                continue
+            if other is None:
+                lines.append(f"Note: {cs} has no value {v['name']!r} at this path")
+            elif other.json_data() != v["data"]:
+                data = other.json_data()
+                shown = "; ".join(map(str, data)) if isinstance(data, list) else str(data)
+                lines.append(f"Note: {cs} holds a different {v['name']!r}: {shown}")
+    return lines
 
 
 def write_overview(reg: Registry, fmt: str, out: TextIO) -> None:
