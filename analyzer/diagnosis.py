@@ -573,7 +573,9 @@ def cli_diagnose(args: argparse.Namespace) -> int:
         case_limits=case_limits_from(args),
     )
     if not dx.usable:
-        for line in dx.errors or [f"{dx.case}: no usable input"]:
+        # Every path that gave nothing: unreadable files and, from the case loader, missing paths.
+        lines = list(dict.fromkeys([*dx.errors, *dx.warnings])) or [f"{dx.case}: no usable input"]
+        for line in lines:
             print(f"analyzer: {line}", file=sys.stderr)
         return 2
     for line in dx.errors:

@@ -195,3 +195,13 @@ def test_save_key_hive_of_parameters_system(tmp_path: Path) -> None:
     assert dx.logon_only_as.state == "set" and dx.logon_only_as.source == "params.hiv"
     assert dx.dns_to_add == [IMS_DN]
     assert any("Save Key" in n for n in dx.logon_only_as.notes)
+
+
+def test_exit_2_names_every_path_also_a_missing_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: with one garbage file and one missing path only the garbage file was named."""
+    garbage = tmp_path / "notes.log"
+    garbage.write_text("hello, this is not a log\n")
+    assert main(["diagnose", str(garbage), str(tmp_path / "missing.evt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert any("notes.log" in line for line in err) and any("missing.evt" in line for line in err)
