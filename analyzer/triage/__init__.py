@@ -1,0 +1,222 @@
+"""Batch triage: diagnose every case under one or more archive roots, in isolation, and summarise.
+
+Why it is built this way:
+
+* **One case = one immediate sub-folder or .zip of a ROOT** (a zip inside a case folder belongs
+  to that case).  Cases are discovered in sorted order so that summaries are deterministic.
+* **Isolation.**  Each case runs in a worker process under a time limit (a ``SIGALRM`` in the
+  worker's main thread, or an asynchronous exception in a Dask worker thread) and, on the local
+  engine, under an address-space limit; a worker that still does not answer is killed and replaced.
+  Whatever goes wrong becomes an *error row* with a one-line reason -- the run goes on.
+* **The parent writes every file** (``DIR/cases/<case>.json`` atomically via a temp name and
+  ``os.replace``, then ``summary.csv`` and ``summary.parquet``), so workers -- possibly on a Dask
+  cluster elsewhere -- never write into DIR and an interrupted run leaves no half-written JSON.
+* **Resume** re-opens each case (hashing is cheap next to diagnosing) and skips it when the JSON
+  exists and its recorded input paths and SHA-256 hashes are unchanged.
+
+Summary columns (DESIGN.md): case, status (clean|findings|error), rules, dns_to_add (``; ``-joined),
+logon_only_as, inputs, warnings, seconds, error; plus ``json`` (path of the case JSON under DIR).
+
+Where the pieces live:
+
+* ``cases``   -- discovery under the roots, ``CaseSpec``, the worker-side ``run_case`` with its time
+  limit, and ``summary_row``.
+* ``engines`` -- the local process pool (``LocalPool``, one replaceable worker per job) and the Dask engine.
+* ``output``  -- case JSON (atomic writes, resume check), summary.csv/parquet, progress, the printed summary.
+* this module -- ``triage()`` which ties them together, and ``cli_triage`` for ``analyzer triage``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analyzer.case import CaseLimits
+from analyzer.triage.cases import (
+    DEFAULT_CASE_TIMEOUT,
+    CaseFunction,
+    CaseSpec,
+    CaseTimeout,
+    TriageError,
+    discover,
+    run_case,
+    run_cases,
+    summary_row,
+    time_limit,
+)
+from analyzer.triage.cases import _peak_rss as _peak_rss  # benchmarks/triage_speed.py
+from analyzer.triage.engines import DASK_BATCH, DEFAULT_MEMORY_LIMIT, LocalPool, _run_dask, _run_local
+from analyzer.triage.output import (
+    EXTRA_COLUMNS,
+    SUMMARY_COLUMNS,
+    _expected_hashes,
+    _frame,
+    _load,
+    _log,
+    _Progress,
+    render_summary,
+    safe_file_name,
+    write_json_atomic,
+    write_summary,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DASK_BATCH",
+    "DEFAULT_CASE_TIMEOUT",
+    "DEFAULT_MEMORY_LIMIT",
+    "EXTRA_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "CaseFunction",
+    "CaseSpec",
+    "CaseTimeout",
+    "LocalPool",
+    "TriageError",
+    "cli_triage",
+    "discover",
+    "render_summary",
+    "run_case",
+    "run_cases",
+    "safe_file_name",
+    "summary_row",
+    "time_limit",
+    "triage",
+    "write_json_atomic",
+    "write_summary",
+]
+
+# --------------------------------------------------------------------------- the run
+
+
+def triage(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    engine: str = "local",
+    *,
+    resume: bool = False,
+    scheduler: str | None = None,
+    case_timeout: float | None = DEFAULT_CASE_TIMEOUT,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+    limits: CaseLimits | None = None,
+    progress: str = "none",
+    kill_grace: float = 10.0,
+    case_function: CaseFunction | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Diagnose every case (immediate sub-folder or .zip) under ``paths``; return the summary DataFrame.
+
+    ``out`` receives cases/<case>.json, summary.csv and summary.parquet (None: a temp folder that is
+    removed afterwards -- only the DataFrame is kept).  ``options`` go to ``diagnose_case`` (tz, …).
+    ``progress``: "bar" (tqdm), "log" (one line per case on stderr) or "none".  ``case_function``
+    replaces the diagnosis (a module-level ``f(case, **options) -> dict`` in the JSON contract shape).
+    Raises TriageError when a root is missing or holds no case.
+    """
+    roots = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    found, notes = discover(roots, exclude=out)
+    if not found:
+        raise TriageError(f"{', '.join(map(str, roots))}: no cases found (expected one sub-folder or .zip per case)")
+    if engine not in ("local", "dask"):
+        raise TriageError(f"unknown engine {engine!r} (local or dask)")
+    jobs = jobs or os.cpu_count() or 1
+    keep = out is not None
+    out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="analyzer-triage-out-"))
+    cases_dir = out_dir / "cases"
+    cases_dir.mkdir(parents=True, exist_ok=True)
+    for note in notes:
+        _log(progress, note)
+    used: set[str] = set()
+    specs = []
+    for index, (name, source) in enumerate(found):
+        json_name = safe_file_name(name, used)
+        expect = _expected_hashes(cases_dir / json_name) if resume else None
+        specs.append(
+            CaseSpec(index, name, source, json_name, dict(options), case_timeout, expect, limits, case_function)
+        )
+    rows: list[dict[str, Any] | None] = [None] * len(specs)
+    peak: dict[int, int] = {}  # worker pid -> peak RSS (bytes), for benchmarks
+    try:
+        results = (
+            _run_dask(specs, jobs=jobs, scheduler=scheduler, memory_limit=memory_limit)
+            if engine == "dask"
+            else _run_local(specs, jobs, memory_limit, kill_grace)
+        )
+        with _Progress(progress, len(specs)) as bar, contextlib.closing(results):
+            for result in results:
+                if result.get("pid"):
+                    peak[result["pid"]] = max(peak.get(result["pid"], 0), int(result.get("peak_rss", 0)))
+                spec = specs[result["index"]]
+                doc = result["doc"]
+                if result["resumed"]:
+                    doc = _load(cases_dir / spec.json_name)
+                    if doc is None:  # vanished or damaged since the check: not resumable after all
+                        result["error"] = "resume: the case JSON could not be read again; run without --resume"
+                elif doc is not None:
+                    write_json_atomic(cases_dir / spec.json_name, doc)
+                row = summary_row(spec.name, spec.json_name, doc, result)
+                rows[spec.index] = row
+                bar.update(row, resumed=result["resumed"])
+        frame = _frame([r for r in rows if r is not None])
+        frame.attrs["peak_rss"] = peak
+        write_summary(frame, out_dir)
+        return frame
+    finally:
+        if not keep:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def cli_triage(args: argparse.Namespace) -> int:
+    """``analyzer triage ROOT... --out DIR``: exit 1 if any case needs action or failed, else 0; 2 for usage."""
+    progress = "bar" if sys.stderr.isatty() else "log"
+    if args.jobs is not None and args.jobs < 1:
+        print("analyzer: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    from analyzer.limits import case_limits_from, read_limits_from
+
+    options: dict[str, Any] = {"read_limits": read_limits_from(args)}
+    if getattr(args, "tz", None) is not None:
+        options["tz"] = args.tz
+    try:
+        frame = triage(
+            args.root,
+            out=args.out,
+            jobs=args.jobs,
+            engine=args.engine,
+            resume=args.resume,
+            scheduler=args.scheduler,
+            case_timeout=args.case_timeout,
+            progress=progress,
+            limits=case_limits_from(args),
+            **options,
+        )
+    except TriageError as exc:
+        print(f"analyzer: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"analyzer: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(render_summary(frame))
+    print(f"\nWrote {len(frame)} case(s) to {os.path.join(args.out, 'summary.csv')} (+ .parquet, cases/*.json)")
+    return 1 if (frame["status"] != "clean").any() else 0
+
+
+class _CallableTriageModule(types.ModuleType):
+    """``analyzer.triage(...)`` is the notebook API, but importing this package makes Python bind
+    ``analyzer.triage`` to the package itself, replacing the function after its first use.  Making
+    the package callable keeps ``analyzer.triage(...)`` working however it was reached."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return triage(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableTriageModule

@@ -1,0 +1,291 @@
+"""Engines that run ``run_case`` for every CaseSpec and yield the results as they finish.
+
+* ``local`` (``_run_local`` / ``LocalPool``): spawned worker processes under an address-space limit,
+  each of which can be killed and replaced on its own when its case hangs or crashes it.
+* ``dask`` (``_run_dask``): the same ``run_cases`` on dask.distributed, a given scheduler or a LocalCluster.
+
+Either way a case that cannot finish becomes a result with an ``error`` (``_failed``), never an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer.triage.cases import CaseSpec, TriageError, _one_line, run_case, run_cases
+
+DEFAULT_MEMORY_LIMIT = 3 << 30  # address space per local worker; a case that needs more is an error row
+DASK_BATCH = 16  # most cases per Dask task
+
+# --------------------------------------------------------------------------- engines
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, tmpdir: str, memory_limit: int | None) -> None:
+    """Loop of a local worker process: receive a CaseSpec, send back run_case's result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    tempfile.tempdir = tmpdir
+    if memory_limit:
+        import resource
+
+        with contextlib.suppress(ValueError, OSError):
+            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            cap = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    for module in ("analyzer.events", "analyzer.registry", "analyzer.diagnosis"):  # before the clock starts
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    try:
+        conn.send("ready")
+    except (OSError, ValueError):
+        return
+    while True:
+        try:
+            spec = conn.recv()
+        except (EOFError, OSError):
+            return
+        if spec is None:
+            return
+        result = run_case(spec)
+        try:
+            conn.send(result)
+        except (OSError, ValueError):
+            return
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: multiprocessing.connection.Connection
+    tmpdir: str
+    spec: CaseSpec | None = None
+    deadline: float = 0.0
+    ready: bool = False  # the worker has started up and imported the diagnosis
+
+
+class LocalPool:
+    """A few worker processes that can each be killed and replaced without disturbing the others.
+
+    ``concurrent.futures.ProcessPoolExecutor`` breaks as a whole when one worker dies and cannot kill
+    a single hung task; a case that hangs in C code or gets OOM-killed must only cost its own row.
+    """
+
+    def __init__(self, jobs: int, *, memory_limit: int | None, kill_grace: float) -> None:
+        self.jobs = max(1, jobs)
+        self.memory_limit = memory_limit
+        self.kill_grace = kill_grace
+        self.ctx = multiprocessing.get_context("spawn")  # safe from threaded parents (notebooks)
+        self.tmproot = tempfile.mkdtemp(prefix="analyzer-triage-")
+        self.workers: list[_Worker] = []
+
+    def _start(self, n: int) -> _Worker:
+        tmpdir = os.path.join(self.tmproot, f"w{n}")
+        os.makedirs(tmpdir, exist_ok=True)
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(
+            target=_worker_main, args=(child, tmpdir, self.memory_limit), name=f"analyzer-triage-{n}", daemon=True
+        )
+        proc.start()
+        child.close()
+        return _Worker(proc, parent, tmpdir)
+
+    def _replace(self, w: _Worker) -> _Worker:
+        """Kill a worker, clear its temp folder (a killed case cannot clean up) and start a new one."""
+        with contextlib.suppress(Exception):
+            w.proc.kill()
+            w.proc.join(5)
+        w.conn.close()
+        shutil.rmtree(w.tmpdir, ignore_errors=True)
+        idx = self.workers.index(w)
+        fresh = self._start(idx)
+        self.workers[idx] = fresh
+        return fresh
+
+    def run(self, specs: Sequence[CaseSpec]) -> Iterator[dict[str, Any]]:
+        """Yield one result per spec, in completion order.
+
+        Finished workers get their next case before results are handed on, so a worker never waits
+        while the caller writes JSON.
+        """
+        pending = deque(specs)
+        try:
+            self.workers = [self._start(i) for i in range(min(self.jobs, max(1, len(specs))))]
+            while pending or any(w.spec is not None for w in self.workers):
+                done = self._dispatch(pending)
+                starting = [w for w in self.workers if not w.ready]
+                busy = [w for w in self.workers if w.spec is not None]
+                if busy or starting:
+                    wait_for = min((w.deadline for w in busy), default=float("inf")) - time.monotonic()
+                    ready = multiprocessing.connection.wait(
+                        [w.conn for w in busy + starting] + [w.proc.sentinel for w in busy + starting],
+                        timeout=max(0.0, min(wait_for, 1.0)),
+                    )
+                    self._started(starting, ready)
+                    done += self._collect(busy, ready)
+                    done += self._dispatch(pending)
+                yield from done
+        finally:
+            self.close()
+
+    def _dispatch(self, pending: deque[CaseSpec]) -> list[dict[str, Any]]:
+        """Give every idle, started worker its next case; results of cases that could not be sent."""
+        failed = []
+        for w in list(self.workers):
+            if w.spec is None and w.ready and pending:
+                spec = pending.popleft()
+                w.spec = spec
+                limit = spec.timeout if spec.timeout and spec.timeout > 0 else None
+                w.deadline = time.monotonic() + limit + self.kill_grace if limit else float("inf")
+                try:
+                    w.conn.send(spec)
+                except (OSError, ValueError) as exc:
+                    failed.append(_failed(spec, f"internal error: cannot start the case ({exc})"))
+                    self._replace(w)
+        return failed
+
+    def _started(self, starting: list[_Worker], ready: list[Any]) -> None:
+        for w in starting:
+            if w.conn in ready:
+                try:
+                    w.ready = w.conn.recv() == "ready"
+                except (EOFError, OSError):
+                    w.ready = False
+            if not w.ready and (w.proc.sentinel in ready or w.conn in ready):
+                w.proc.join(5)
+                raise TriageError(f"a worker process could not start (exit code {w.proc.exitcode})")
+
+    def _collect(self, busy: list[_Worker], ready: list[Any]) -> list[dict[str, Any]]:
+        """Results of finished cases; dead or overdue workers are replaced and their case fails."""
+        done = []
+        for w in busy:
+            spec = w.spec
+            assert spec is not None
+            if w.conn in ready:
+                try:
+                    result = w.conn.recv()
+                except (EOFError, OSError):
+                    result = None
+                if result is not None:
+                    w.spec = None
+                    done.append(result)
+                    continue
+            if w.conn in ready or w.proc.sentinel in ready or not w.proc.is_alive():
+                w.proc.join(5)  # the pipe closed: the process is ending, collect its exit code
+                code = w.proc.exitcode
+                why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                done.append(_failed(spec, f"worker process died ({why}); out of memory or a crash in a parser"))
+                self._replace(w)
+            elif time.monotonic() > w.deadline:
+                done.append(_failed(spec, f"timed out after {spec.timeout:g} s (worker killed)"))
+                self._replace(w)
+        return done
+
+    def close(self) -> None:
+        """Idle workers are asked to stop; busy ones (Ctrl-C, an error in the caller) are killed at once."""
+        for w in self.workers:
+            with contextlib.suppress(Exception):
+                if w.spec is None:
+                    w.conn.send(None)
+                else:
+                    w.proc.kill()
+        for w in self.workers:
+            w.proc.join(2)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(2)
+            w.conn.close()
+        self.workers = []
+        shutil.rmtree(self.tmproot, ignore_errors=True)
+
+
+def _failed(spec: CaseSpec, reason: str) -> dict[str, Any]:
+    return {
+        "index": spec.index,
+        "doc": None,
+        "resumed": False,
+        "error": reason,
+        "case_errors": [],
+        "case_warnings": [],
+        "inputs": 0,
+        "seconds": float(spec.timeout or 0.0) if "timed out" in reason else 0.0,
+    }
+
+
+def _run_local(
+    specs: Sequence[CaseSpec], jobs: int, memory_limit: int | None, kill_grace: float
+) -> Iterator[dict[str, Any]]:
+    pool = LocalPool(jobs, memory_limit=memory_limit, kill_grace=kill_grace)
+    try:
+        yield from pool.run(specs)
+    finally:
+        pool.close()
+
+
+def _run_dask(
+    specs: Sequence[CaseSpec], *, jobs: int, scheduler: str | None, memory_limit: int | None
+) -> Iterator[dict[str, Any]]:
+    """The same ``run_case`` on dask.distributed: the given scheduler, else a LocalCluster of processes.
+
+    On a remote cluster the workers open the case paths themselves, so ROOT must be on a file system
+    they share; results come back to this process, which alone writes into DIR.  The time limit is
+    the in-thread asynchronous exception (a case stuck inside C code is not interrupted there);
+    memory is bounded by the workers' ``memory_limit`` (the nanny restarts a worker that exceeds it).
+    """
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise TriageError("the dask engine needs dask[distributed] (pip install 'analyzer[triage]')") from None
+    import dask
+
+    cluster = None
+    settings = {"distributed.scheduler.allowed-failures": 1}  # a case that kills its worker is retried once, not 3x
+    with dask.config.set(settings):
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
+        else:
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=memory_limit or "auto",
+                dashboard_address=None,
+                silence_logs=50,
+            )
+            client = Client(cluster)
+        try:
+            token = uuid.uuid4().hex[:12]
+            # A few cases per task: a case takes milliseconds, a scheduled task costs about as much.
+            size = max(1, min(DASK_BATCH, len(specs) // (4 * max(1, jobs))))
+            batches = [tuple(specs[i : i + size]) for i in range(0, len(specs), size)]
+            futures = [
+                client.submit(run_cases, batch, pure=False, key=f"analyzer-cases-{token}-{n}")
+                for n, batch in enumerate(batches)
+            ]
+            by_key = {f.key: batch for f, batch in zip(futures, batches, strict=True)}
+            for future in as_completed(futures):
+                batch = by_key[future.key]
+                try:
+                    results = future.result()
+                except Exception as exc:  # a worker lost (killed for memory) or a task error
+                    why = f"dask task failed: {type(exc).__name__}: {_one_line(exc)}"
+                    results = [_failed(spec, why) for spec in batch]
+                yield from results
+                future.release()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
