@@ -375,3 +375,23 @@ def test_json_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.undo()
     assert json.loads(target.read_text()) == {"case": "old"}
     assert [p.name for p in tmp_path.iterdir()] == ["case.json"]
+
+
+def test_public_api_can_be_called_twice_in_one_session(tmp_path: Path) -> None:
+    """Regression: importing the analyzer.triage package rebinds ``analyzer.triage`` from the API
+    function to the package, so a second ``analyzer.triage(...)`` raised 'module is not callable'."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, analyzer\n"
+        "a = analyzer.triage([sys.argv[1]], out=sys.argv[2], jobs=1)\n"
+        "b = analyzer.triage([sys.argv[1]], out=sys.argv[3], jobs=1)\n"
+        "print(len(a), len(b), list(a['case']) == list(b['case']))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(REPO / "samples"), str(tmp_path / "a"), str(tmp_path / "b")],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["4", "4", "True"]
