@@ -55,8 +55,9 @@ def sniff_bytes(head: bytes, path: str = "<bytes>") -> str:
     raise InputError(path, f"not an event log or registry export (text starting {first!r})")
 
 
-def sniff(path: str) -> str:
-    """Format of the file at ``path``; raises InputError for directories, unreadable or unknown files."""
+def regular_file(path: str) -> os.stat_result:
+    """``stat`` of ``path`` when it is a regular file; a one-line InputError for anything else
+    (missing, a directory, a FIFO or device that would block a reader)."""
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -65,6 +66,12 @@ def sniff(path: str) -> str:
         raise InputError(path, "is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
         raise InputError(path, "not a regular file")
+    return st
+
+
+def sniff(path: str) -> str:
+    """Format of the file at ``path``; raises InputError for directories, unreadable or unknown files."""
+    regular_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_SIZE)

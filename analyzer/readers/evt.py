@@ -26,13 +26,13 @@ import bisect
 import codecs
 import errno
 import os
-import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.sniff import regular_file
 
 # --------------------------------------------------------------------------- layout (as data)
 
@@ -221,14 +221,7 @@ class _EvtLog:
 
     def open(self) -> LogHeader:
         path = self.path
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
-        if stat.S_ISDIR(st.st_mode):
-            raise InputError(path, "is a directory, not a file")
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(path, "not a regular file")
+        st = regular_file(path)
         if st.st_size == 0:
             raise InputError(path, "empty file")
         try:
