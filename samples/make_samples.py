@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -158,7 +159,8 @@ def nt4_kb306308(out: Path) -> None:
 def w2k_two_controlsets(out: Path) -> None:
     """Scenario 9: offline SYSTEM hive, Select\\Current = 2; ControlSet001 lists the IMS, ControlSet002 does not."""
     events = ims_start_failure(t(14, 8, 5, 11))
-    write_evtx(out / "Application.evtx", events)
+    # .evtx keeps each event's own EventRecordID (the .evt writer numbers records itself): number them.
+    write_evtx(out / "Application.evtx", [replace(e, record=n) for n, e in enumerate(events, start=1)])
     path = r"Services\MSExchangeIS\ParametersSystem"
     root = offline_system(
         {
