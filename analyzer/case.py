@@ -26,7 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analyzer.limits import CaseLimits
 from analyzer.model import InputError
+from analyzer.sniff import sniff
 
 CHUNK = 1 << 20
 GiB = 1 << 30
@@ -37,31 +39,6 @@ _LOG_NAME = re.compile(r"^(?P<hive>.+)\.log[12]?$", re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _BAD_CHARS = re.compile(r'[\x00-\x1f\x7f:*?"<>|]')
 _MAX_PART_BYTES = 200
-
-
-@dataclass(frozen=True)
-class CaseLimits:
-    """Caps that keep a hostile or huge archive from filling the disk or the run.
-
-    Defaults (all overridable):
-
-    * ``max_members`` = 10,000 zip members per case (all archives, nested ones included);
-    * ``max_total_size`` = 4 GiB uncompressed bytes extracted per case;
-    * ``max_member_size`` = 2 GiB uncompressed bytes for any one member;
-    * ``max_ratio`` = 200: uncompressed / compressed size of a member (or of a whole archive)
-      larger than ``ratio_min_size`` (1 MiB; small files such as a fresh 64 KiB .evt full of zeros
-      compress far better than 200:1 without being bombs);
-    * ``max_depth`` = 1: a zip inside a zip is opened, a zip inside that is reported, not opened.
-
-    An archive that breaks a cap is refused as a whole: none of its members is used.
-    """
-
-    max_members: int = 10_000
-    max_total_size: int = 4 * GiB
-    max_member_size: int = 2 * GiB
-    max_ratio: float = 200.0
-    ratio_min_size: int = 1 * MiB
-    max_depth: int = 1
 
 
 @dataclass
@@ -268,8 +245,6 @@ class _Loader:
         if hive is not None:
             item.note = f"transaction log of {hive}"
             return item
-        from analyzer.sniff import sniff
-
         try:
             item.format = sniff(real)
         except InputError as exc:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from analyzer import readers
 from analyzer.limits import ReadLimits, bounded_events, check_file_size
-from analyzer.model import Event, EventFilter, EventType, InputError, WarningSink, ignore_warning
+from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
 from analyzer.sniff import EVENT_FORMATS, sniff
 
 if TYPE_CHECKING:
@@ -84,8 +84,6 @@ def iter_events(
         except InputError as exc:
             if on_error is None:
                 raise
-            from analyzer.model import ReadWarning
-
             on_error(ReadWarning(exc.path, exc.reason, exc.offset))
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analyzer.model import Event, EventFilter, EvidenceRef, RegistryValue
+from analyzer import messages
+from analyzer.model import Event, EventFilter, EvidenceRef, RegistryValue, iso_time
 
 # --------------------------------------------------------------------------- what the rules need
 
@@ -101,8 +102,6 @@ def viewer_message(event: Event) -> str | None:
     paraphrase, never presented as Microsoft's wording.  A "description … could not be found" wrapper
     is not a description: the reconstruction replaces it.
     """
-    from analyzer import messages
-
     text = event.message or ""
     if text and (text.startswith(messages.RECONSTRUCTED_PREFIX) or not _WRAPPER.search(text)):
         folded = re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
@@ -477,8 +476,6 @@ class LogonOnlyAs:
     choice: str | None = None  # one sentence for the verdict when exports disagree
 
     def to_dict(self) -> dict[str, object]:
-        from analyzer.model import iso_time
-
         return {
             "state": self.state,
             "entries": list(self.entries),

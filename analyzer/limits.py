@@ -11,7 +11,9 @@ these limits bound a whole file and a whole case.  Defaults (all overridable on 
 * ``max_strings`` = 256 insertion strings per event (``--max-strings``): more are dropped from that
   event with one warning per file (an .evt record may claim up to 65,535).
 * ``max_case_size`` = 4 GiB uncompressed bytes extracted from the archives of one case
-  (``--max-case-size``; this is ``analyzer.case.CaseLimits.max_total_size``).
+  (``--max-case-size``; this is ``CaseLimits.max_total_size``).
+
+``CaseLimits`` caps what the archives of one case may expand to (``analyzer.case`` applies them).
 
 Sizes accept a suffix: ``500M``, ``2G``, ``64K`` (binary units) or plain bytes.
 """
@@ -22,6 +24,7 @@ import argparse
 import dataclasses
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,6 +46,31 @@ class ReadLimits:
 
 DEFAULT_LIMITS = ReadLimits()
 DEFAULT_CASE_SIZE = 4 * GiB
+
+
+@dataclass(frozen=True)
+class CaseLimits:
+    """Caps that keep a hostile or huge archive from filling the disk or the run.
+
+    Defaults (all overridable):
+
+    * ``max_members`` = 10,000 zip members per case (all archives, nested ones included);
+    * ``max_total_size`` = 4 GiB uncompressed bytes extracted per case;
+    * ``max_member_size`` = 2 GiB uncompressed bytes for any one member;
+    * ``max_ratio`` = 200: uncompressed / compressed size of a member (or of a whole archive)
+      larger than ``ratio_min_size`` (1 MiB; small files such as a fresh 64 KiB .evt full of zeros
+      compress far better than 200:1 without being bombs);
+    * ``max_depth`` = 1: a zip inside a zip is opened, a zip inside that is reported, not opened.
+
+    An archive that breaks a cap is refused as a whole: none of its members is used.
+    """
+
+    max_members: int = 10_000
+    max_total_size: int = DEFAULT_CASE_SIZE
+    max_member_size: int = 2 * GiB
+    max_ratio: float = 200.0
+    ratio_min_size: int = 1 * MiB
+    max_depth: int = 1
 
 
 def parse_size(text: str) -> int:
@@ -82,6 +110,20 @@ def check_file_size(path: str, limits: ReadLimits | None) -> None:
         raise InputError(
             path, f"file is {human(size)}, over the {human(limits.max_file_size)} limit (raise it with --max-file-size)"
         )
+
+
+def regular_file(path: str) -> os.stat_result:
+    """``stat`` of ``path`` when it is a regular file; a one-line InputError for anything else
+    (missing, a directory, a FIFO or device that would block a reader)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(path, "is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(path, "not a regular file")
+    return st
 
 
 def bounded_events(
@@ -168,9 +210,7 @@ def read_limits_from(args: argparse.Namespace) -> ReadLimits:
     )
 
 
-def case_limits_from(args: argparse.Namespace):  # -> CaseLimits (imported lazily: case.py imports sniffing)
-    from analyzer.case import CaseLimits
-
+def case_limits_from(args: argparse.Namespace) -> CaseLimits:
     size = getattr(args, "max_case_size", DEFAULT_CASE_SIZE)
     base = CaseLimits()
     return dataclasses.replace(base, max_total_size=size, max_member_size=min(base.max_member_size, size))

@@ -121,7 +121,7 @@ class Event:
     recovered: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        """The JSON object of ``events --format jsonl`` (DESIGN.md contract)."""
+        """The JSON object of ``events --format jsonl`` (the JSON contract in README.md)."""
         return {
             "path": self.path,
             "record": self.record,
@@ -230,27 +230,6 @@ EventReader = Callable[..., Iterator[Event]]
 
 
 # --------------------------------------------------------------------------- registry
-
-
-REG_TYPE_NAMES = {
-    0: "REG_NONE",
-    1: "REG_SZ",
-    2: "REG_EXPAND_SZ",
-    3: "REG_BINARY",
-    4: "REG_DWORD",
-    5: "REG_DWORD_BIG_ENDIAN",
-    6: "REG_LINK",
-    7: "REG_MULTI_SZ",
-    8: "REG_RESOURCE_LIST",
-    9: "REG_FULL_RESOURCE_DESCRIPTOR",
-    10: "REG_RESOURCE_REQUIREMENTS_LIST",
-    11: "REG_QWORD",
-}
-
-
-def reg_type_name(code: int) -> str:
-    """``REG_SZ`` etc.; type numbers Windows does not name (drivers use many) become ``REG_0x20004``."""
-    return REG_TYPE_NAMES.get(code, f"REG_0x{code:X}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,7 +358,7 @@ class EvidenceRef:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One conclusion of one rule, with its evidence (see DESIGN.md JSON contract)."""
+    """One conclusion of one rule, with its evidence (see the JSON contract in README.md)."""
 
     rule: str  # e.g. "KB306308"
     severity: Severity

@@ -18,33 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from analyzer.model import ReadWarning, RegistryFile, RegistryValue
+from analyzer import readers
+from analyzer.limits import check_file_size
+from analyzer.model import InputError, ReadWarning, RegistryFile, RegistryValue
+from analyzer.sniff import REGISTRY_FORMATS, sniff
+from analyzer.wintypes import ROOT_ALIASES, SHORT_ROOTS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-ROOT_ALIASES = {
-    "hklm": "HKEY_LOCAL_MACHINE",
-    "hkey_local_machine": "HKEY_LOCAL_MACHINE",
-    "hkcu": "HKEY_CURRENT_USER",
-    "hkey_current_user": "HKEY_CURRENT_USER",
-    "hku": "HKEY_USERS",
-    "hkey_users": "HKEY_USERS",
-    "hkcr": "HKEY_CLASSES_ROOT",
-    "hkey_classes_root": "HKEY_CLASSES_ROOT",
-    "hkcc": "HKEY_CURRENT_CONFIG",
-    "hkey_current_config": "HKEY_CURRENT_CONFIG",
-    "hkdd": "HKEY_DYN_DATA",
-    "hkey_dyn_data": "HKEY_DYN_DATA",
-    "hkey_performance_data": "HKEY_PERFORMANCE_DATA",
-}
-SHORT_ROOTS = {
-    "HKEY_LOCAL_MACHINE": "HKLM",
-    "HKEY_CURRENT_USER": "HKCU",
-    "HKEY_USERS": "HKU",
-    "HKEY_CLASSES_ROOT": "HKCR",
-    "HKEY_CURRENT_CONFIG": "HKCC",
-}
 _CONTROL_SET = re.compile(r"^controlset(\d{3})$", re.IGNORECASE)
 CCS = "currentcontrolset"
 EXCHANGE_IS = ("HKEY_LOCAL_MACHINE", "SYSTEM", "CurrentControlSet", "Services", "MSExchangeIS")
@@ -326,11 +308,6 @@ def read_registry(
     """Sniff ``path``, read it with the matching reader and return the view (raises InputError).
 
     ``limits`` (analyzer.limits.ReadLimits): a file over ``max_file_size`` is refused."""
-    from analyzer import readers
-    from analyzer.limits import check_file_size
-    from analyzer.model import InputError
-    from analyzer.sniff import REGISTRY_FORMATS, sniff
-
     path = str(path)
     check_file_size(path, limits)
     fmt = fmt or sniff(path)

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.registry import ROOT_ALIASES
+from analyzer.wintypes import ROOT_ALIASES
 
 LOGON_ONLY_AS = "Logon Only As"
 DEFAULT_KEY = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"

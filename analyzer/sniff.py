@@ -6,10 +6,9 @@ text reader's ``detect(text)``.  Unknown content is an ``InputError`` with a one
 
 from __future__ import annotations
 
-import os
-import stat
-
+from analyzer.limits import regular_file
 from analyzer.model import InputError
+from analyzer.readers import evtext, regedt32, regfile, regquery
 from analyzer.readers.text import decode_head
 
 HEAD_SIZE = 65536
@@ -40,8 +39,6 @@ def sniff_bytes(head: bytes, path: str = "<bytes>") -> str:
     text = decode_head(head)
     if _looks_binary(text):
         raise InputError(path, "not an event log or registry export (unrecognised binary content)")
-    from analyzer.readers import evtext, regedt32, regfile, regquery
-
     if regfile.detect(text):
         return "reg"
     if regquery.detect(text):
@@ -53,20 +50,6 @@ def sniff_bytes(head: bytes, path: str = "<bytes>") -> str:
         return kind
     first = text.strip().splitlines()[0][:60] if text.strip() else ""
     raise InputError(path, f"not an event log or registry export (text starting {first!r})")
-
-
-def regular_file(path: str) -> os.stat_result:
-    """``stat`` of ``path`` when it is a regular file; a one-line InputError for anything else
-    (missing, a directory, a FIFO or device that would block a reader)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(path, "is a directory, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise InputError(path, "not a regular file")
-    return st
 
 
 def sniff(path: str) -> str:

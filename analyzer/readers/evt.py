@@ -1,6 +1,6 @@
 """Reader for legacy NT 4.0 / 2000 / XP / 2003 event logs (``.evt``, signature ``LfLe``).
 
-Written from Microsoft's "Event Log File Format" and ``EVENTLOGRECORD`` descriptions (DOMAIN.md §4.1).
+Written from Microsoft's "Event Log File Format" and ``EVENTLOGRECORD`` descriptions.
 The file is a ring buffer behind a 0x30-byte header: records may wrap past the physical end of the
 file back to offset 0x30 (one record can be split there), and an end-of-file record floats after the
 newest record.  Customers hand over live copies (dirty header, stale offsets), truncated copies and
@@ -31,8 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from analyzer.limits import regular_file
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
-from analyzer.sniff import regular_file
 
 # --------------------------------------------------------------------------- layout (as data)
 

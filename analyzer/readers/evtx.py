@@ -22,11 +22,12 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.wintypes import filetime, filetime_or_none
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -39,7 +40,6 @@ RECORD_HEADER_SIZE = 24
 KEYWORD_AUDIT_SUCCESS = 0x0020000000000000
 KEYWORD_AUDIT_FAILURE = 0x0010000000000000
 _LEVEL_TYPES = {1: EventType.ERROR, 2: EventType.ERROR, 3: EventType.WARNING}
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 BACKENDS = ("rust", "python")
 
 
@@ -729,7 +729,7 @@ def _py_value(node: Any) -> Any:
     if isinstance(node, N.GuidTypeNode):
         return node.guid().upper()
     if isinstance(node, N.FiletimeTypeNode):
-        return _filetime(node.unpack_qword(0))
+        return filetime(node.unpack_qword(0))
     if isinstance(node, N.SystemtimeTypeNode):
         year, month, _, day, hour, minute, second, millis = struct.unpack_from("<8H", node._buf, node.offset())
         try:
@@ -778,16 +778,7 @@ def _plain_float(value: float, *, single: bool) -> str:
 
 def _header_time(written: int) -> datetime | None:
     """The record header's write time: the fallback when a damaged record lost its TimeCreated."""
-    if not written:
-        return None
-    try:
-        return _filetime(written)
-    except OverflowError:
-        return None
-
-
-def _filetime(value: int) -> datetime:
-    return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    return filetime_or_none(written)
 
 
 def _find(children: list[Any], name: str) -> _Element | None:

@@ -38,25 +38,24 @@ import struct
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from analyzer.model import (
-    REG_TYPE_NAMES,
     InputError,
     ReadWarning,
     RegistryFile,
     RegistryValue,
     WarningSink,
     ignore_warning,
-    reg_type_name,
 )
+from analyzer.wintypes import REG_TYPE_NAMES, type_name
+from analyzer.wintypes import filetime_or_none as filetime
 
 BASE_BLOCK = 4096
 HBIN_HEADER = 32
 BIG_DATA_THRESHOLD = 16344  # data larger than this is split into "db" segments (regf >= 1.4)
 MAX_DEPTH = 512  # Windows' own limit on key nesting; a deeper chain is damage
-_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 VALUE_TYPES = REG_TYPE_NAMES
 STRING_TYPES = frozenset({1, 2, 6})
@@ -76,20 +75,6 @@ class HiveDamage(Exception):
     """A cell that cannot be read (outside the hive bins, wrong signature, bad size)."""
 
 
-def filetime(value: int) -> datetime | None:
-    """FILETIME (100 ns since 1601, UTC) -> aware datetime; 0 and absurd values -> None."""
-    if value <= 0:
-        return None
-    try:
-        return _EPOCH + timedelta(microseconds=value // 10)
-    except OverflowError:
-        return None
-
-
-def type_name(code: int) -> str:
-    return reg_type_name(code)
-
-
 def decode_string(raw: bytes) -> str:
     """REG_SZ/EXPAND_SZ/LINK: UTF-16LE up to the first NUL; an odd trailing byte is ignored."""
     if len(raw) % 2:
@@ -102,7 +87,7 @@ def decode_string(raw: bytes) -> str:
 def decode_multi_sz(raw: bytes, complain: Callable[[str], None] | None = None) -> list[str]:
     """REG_MULTI_SZ bytes -> list of strings, tolerant of what real hives hold.
 
-    * zero bytes, or only NULs -> ``[]`` (the value is present but empty: DOMAIN.md §1.7 "blank");
+    * zero bytes, or only NULs -> ``[]`` (the value is present but empty: a "blank" list);
     * the canonical ending (last string's NUL + the list's extra NUL) is removed, a missing final
       terminator is accepted;
     * an odd byte count drops the last byte (complaint only when that byte is not NUL);

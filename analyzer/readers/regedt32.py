@@ -37,8 +37,9 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
-from analyzer.readers.regfile import canonical_root, count_tree, split_multi_sz
+from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import open_text
+from analyzer.wintypes import canonical_root, split_multi_sz
 
 _LABEL = re.compile(r"^\s*(Key Name|Class Name|Last Write Time|Name|Type|Data):(.*)$", re.IGNORECASE)
 _VALUE_N = re.compile(r"^\s*Value\s+(\d+)\s*$", re.IGNORECASE)

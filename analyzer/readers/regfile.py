@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from analyzer.model import (
-    REG_TYPE_NAMES,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -28,19 +27,15 @@ from analyzer.model import (
     RegistryValue,
     WarningSink,
     ignore_warning,
-    reg_type_name,
 )
 from analyzer.readers.text import DEFAULT_ANSI, open_text
-from analyzer.registry import ROOT_ALIASES
+from analyzer.wintypes import REG_TYPE_NAMES, TYPE_NUMBERS, canonical_root, split_multi_sz, type_name
 
 HEADER_V4 = "REGEDIT4"
 HEADER_V5 = "Windows Registry Editor Version 5.00"
 _HEADER_V5_RE = re.compile(r"^Windows Registry Editor Version (\d+\.\d+)\s*$", re.IGNORECASE)
 
-ROOT_NAMES = ROOT_ALIASES
-
 REG_TYPES = REG_TYPE_NAMES
-TYPE_NUMBERS = {name: number for number, name in REG_TYPES.items()}
 STRING_TYPES = frozenset({"REG_SZ", "REG_EXPAND_SZ", "REG_LINK"})
 
 _QUOTED_NAME = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=\s*(.*)$', re.DOTALL)
@@ -61,34 +56,11 @@ def detect(text: str) -> bool:
     return False
 
 
-def canonical_root(name: str) -> str | None:
-    """``HKLM`` / ``hkey_local_machine`` -> ``HKEY_LOCAL_MACHINE``; None for anything else."""
-    return ROOT_NAMES.get(name.casefold())
-
-
-def type_name(number: int) -> str:
-    """Registry type number -> ``REG_*`` name (``REG_0x1234`` for numbers without a name)."""
-    return reg_type_name(number)
-
-
 def unescape(text: str) -> str:
     """Undo regedit's quoting: ``\\\\`` -> ``\\`` and ``\\"`` -> ``"``; other escapes stay as written."""
     if "\\" not in text:
         return text
     return _ESCAPE.sub(lambda m: m.group(1) if m.group(1) in '\\"' else m.group(0), text)
-
-
-def split_multi_sz(text: str) -> tuple[list[str], bool]:
-    """Split a NUL-separated multi-string: trailing NULs end the list, empty strings inside are kept.
-
-    Returns (strings, had_embedded_empty).  ``""``, ``"\\0"`` and ``"\\0\\0"`` are the empty list;
-    a missing final terminator is tolerated; ``"a\\0\\0b\\0\\0"`` keeps ``["a", "", "b"]`` because
-    dropping ``b`` (or the gap) silently could change a diagnosis.
-    """
-    parts = text.split("\0")
-    while parts and parts[-1] == "":
-        parts.pop()
-    return parts, "" in parts
 
 
 def decode_string_bytes(raw: bytes, wide: bool, ansi: str) -> tuple[str, str | None]:

@@ -21,10 +21,10 @@ from analyzer.model import (
     RegistryValue,
     WarningSink,
     ignore_warning,
-    reg_type_name,
 )
-from analyzer.readers.regfile import canonical_root, count_tree, split_multi_sz
+from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import open_text
+from analyzer.wintypes import canonical_root, split_multi_sz, type_name
 
 HEADER = "! REG.EXE VERSION"
 _TYPE = r"REG_[A-Z_]+|REG_0x[0-9a-fA-F]+"
@@ -144,7 +144,7 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
                 continue
             name, vtype, data = vm[0], vm[1].upper(), vm[2] or ""
             if vtype.startswith("REG_0X"):
-                vtype = reg_type_name(int(vtype[6:], 16))
+                vtype = type_name(int(vtype[6:], 16))
             if name in DEFAULT_NAMES:
                 if data == "(value not set)":
                     continue  # reg's marker for an unset default value, not data

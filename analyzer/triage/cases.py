@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from analyzer.case import CaseLimits, case_name, is_zip, open_case
+from analyzer.diagnosis import diagnose_case
 from analyzer.model import InputError
 
 if TYPE_CHECKING:
@@ -143,8 +144,6 @@ def run_cases(specs: Sequence[CaseSpec]) -> list[dict[str, Any]]:
 
 
 def _diagnose_case(case: Case, **options: Any) -> dict[str, Any]:
-    from analyzer.diagnosis import diagnose_case
-
     return diagnose_case(case, **options).to_dict()
 
 
