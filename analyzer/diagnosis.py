@@ -16,10 +16,8 @@ without any usable input is reported per file (CLI exit 2).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -47,7 +45,7 @@ if TYPE_CHECKING:
     from analyzer.remedy import Remediation
 
 SCHEMA = "analyzer.diagnosis/1"
-__all__ = ["Diagnosis", "LogonOnlyAs", "cli_diagnose", "diagnose", "diagnose_case", "diagnose_facts"]
+__all__ = ["Diagnosis", "LogonOnlyAs", "diagnose", "diagnose_case", "diagnose_facts"]
 
 FINDING_COLUMNS = [
     "rule", "severity", "title", "component", "dn", "account", "count", "first_seen", "last_seen",
@@ -553,56 +551,3 @@ def diagnose(
         return diagnose_case(
             case, tz=tz, evtx_backend=evtx_backend, encoding=encoding, reg_version=reg_version, read_limits=read_limits
         )
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def cli_diagnose(args: argparse.Namespace) -> int:
-    """``analyzer diagnose``: 0 nothing to fix, 1 needs action, 2 no usable input (one stderr line per file)."""
-    from analyzer.limits import case_limits_from, read_limits_from
-    from analyzer.report.diagnosis import render
-
-    dx = diagnose(
-        args.case,
-        tz=getattr(args, "tz", None),
-        evtx_backend=getattr(args, "evtx_backend", None),
-        encoding=getattr(args, "encoding", None),
-        reg_version=getattr(args, "reg_version", None),
-        read_limits=read_limits_from(args),
-        case_limits=case_limits_from(args),
-    )
-    if not dx.usable:
-        # Every path that gave nothing: unreadable files and, from the case loader, missing paths.
-        lines = list(dict.fromkeys([*dx.errors, *dx.warnings])) or [f"{dx.case}: no usable input"]
-        for line in lines:
-            print(f"analyzer: {line}", file=sys.stderr)
-        return 2
-    for line in dx.errors:
-        print(f"analyzer: warning: {line}", file=sys.stderr)
-    patch_path = None
-    if getattr(args, "reg_patch", None):
-        if dx.remediation is None:
-            print(f"analyzer: nothing to patch: {args.reg_patch} not written", file=sys.stderr)
-        else:
-            from analyzer.remedy import write_remediation
-
-            try:
-                patch, back = write_remediation(args.reg_patch, dx.remediation)
-            except OSError as exc:
-                print(f"analyzer: {args.reg_patch}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-                return 2
-            patch_path = str(patch)
-            print(f"analyzer: wrote {patch} and its rollback {back}", file=sys.stderr)
-    text = render(dx.to_dict(), getattr(args, "format", "text") or "text", patch_path=patch_path)
-    output = getattr(args, "output", None)
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-        except OSError as exc:
-            print(f"analyzer: {output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-    else:
-        sys.stdout.write(text)
-    return 1 if dx.needs_action else 0

@@ -1,8 +1,7 @@
-"""``analyzer events``: stream events to a table, CSV, JSON array or JSON lines."""
+"""Event listings for ``analyzer events``: stream events to a table, CSV, JSON array or JSON lines."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -10,7 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from analyzer.model import Event, InputError, ReadWarning, iso_time
+from tabulate import tabulate
+
+from analyzer.model import Event, InputError, iso_time
 
 TABLE_COLUMNS = ["time_generated", "record", "event_id", "type", "category", "source", "computer", "strings"]
 TABLE_LIMIT = 60  # characters of the joined insertion strings shown in a table cell
@@ -32,29 +33,6 @@ def output_stream(path: str | None) -> Iterator[TextIO]:
 def safe_cell(text: str) -> str:
     """Neutralise spreadsheet formulas (= + - @ at the start) in CSV cells."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def cli_events(args: argparse.Namespace) -> int:
-    from analyzer.cli import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
-    from analyzer.events import iter_events
-    from analyzer.limits import read_limits_from
-
-    failures: list[ReadWarning] = []
-
-    def on_error(w: ReadWarning) -> None:
-        failures.append(w)
-        error(str(w))
-
-    events = iter_events(
-        args.files, ids=args.ids, sources=args.sources, types=args.types, since=args.since, until=args.until,
-        warn=warn_to_stderr, evtx_backend=args.evtx_backend, tz=args.tz, encoding=args.encoding, on_error=on_error,
-        limits=read_limits_from(args),
-    )  # fmt: skip
-    with output_stream(args.output) as out:
-        count = write_events(events, args.format, out, nothing_read=lambda: len(failures) == len(args.files))
-    if count == 0 and len(failures) == len(args.files):
-        return EXIT_INPUT
-    return EXIT_OK
 
 
 def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: Callable[[], bool] | None = None) -> int:
@@ -82,8 +60,6 @@ def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: C
             writer.writerow([safe_cell(_csv_text(row.get(col))) for col in header])
             count += 1
     else:
-        from tabulate import tabulate
-
         rows = []
         naive = False
         for ev in events:

@@ -1,18 +1,20 @@
-"""``analyzer registry``: show one key (or a subtree) as a table, JSON (contract) or CSV."""
+"""Registry listings for ``analyzer registry``: show one key (or a subtree) as a table, JSON (contract) or CSV."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from typing import Any, TextIO
 
+from tabulate import tabulate
+
 from analyzer.model import iso_time
 from analyzer.registry import Registry, display_path, split_path
+from analyzer.report.events import safe_cell
 
 
 def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
-    """The ``registry --key --format json`` object of DESIGN.md, or None when the key is absent."""
+    """The ``registry --key --format json`` object of the JSON contract (README.md), or None when the key is absent."""
     found = reg.key(requested)
     if found is None:
         return None
@@ -28,27 +30,6 @@ def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
     }
 
 
-def cli_registry(args: argparse.Namespace) -> int:
-    from analyzer.cli import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
-    from analyzer.limits import read_limits_from
-    from analyzer.registry import read_registry
-    from analyzer.report.events import output_stream
-
-    reg = read_registry(args.file, encoding=args.encoding, warn=warn_to_stderr, limits=read_limits_from(args))
-    requested = args.key
-    if requested is not None and reg.key(requested) is None:
-        error(f"{args.file}: key not found: {requested}")
-        return EXIT_INPUT
-    with output_stream(args.output) as out:
-        if args.recursive or (requested is None and args.format == "csv"):
-            write_tree(reg, requested, args.format, out)
-        elif requested is None:
-            write_overview(reg, args.format, out)
-        else:
-            write_key(reg, requested, args.format, out)
-    return EXIT_OK
-
-
 def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
     obj = key_json(reg, requested)
     assert obj is not None
@@ -59,8 +40,6 @@ def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
     if fmt == "csv":
         write_tree(reg, requested, "csv", out, recursive=False)
         return
-    from tabulate import tabulate
-
     out.write(f"Key: {obj['key']}\n")
     if obj["control_set"]:
         out.write(f"CurrentControlSet resolved to {obj['control_set']} (Select\\Current)\n")
@@ -131,15 +110,11 @@ def write_tree(reg: Registry, requested: str | None, fmt: str, out: TextIO, recu
                   ensure_ascii=False, indent=2)  # fmt: skip
         out.write("\n")
     elif fmt == "csv":
-        from analyzer.report.events import safe_cell
-
         writer = csv.writer(out)
         writer.writerow(["key", "name", "type", "data", "last_write"])
         for r in rows:
             writer.writerow([safe_cell(_show(c)) for c in r])
     else:
-        from tabulate import tabulate
-
         out.write(tabulate([[r[0], r[1] or "(Default)", r[2], _show(r[3])] for r in rows],
                            headers=["key", "name", "type", "data"], tablefmt="simple") + "\n")  # fmt: skip
 
@@ -152,4 +127,4 @@ def _show(data: Any) -> str:
     return str(data)
 
 
-__all__ = ["cli_registry", "key_json", "split_path"]
+__all__ = ["key_json", "split_path", "write_key", "write_overview", "write_tree"]

@@ -3,18 +3,15 @@
 
 ``run_rules(facts)`` applies every rule (pure functions of ``CaseFacts``), orders the findings by
 strength of evidence and, when Exchange errors were logged but nothing explains them, adds the
-NO-MATCH summary of what was checked; ``run_fixture``/``self_test`` check each rule against its own
-fixtures; and ``cli_rules`` is ``analyzer rules`` (list, ``--show ID``, ``--test``).  Data rules live
+NO-MATCH summary of what was checked; and ``run_fixture``/``self_test`` check each rule against its own
+fixtures (``analyzer.commands.rules`` is ``analyzer rules``: list, ``--show ID``, ``--test``).  Data rules live
 in ``analyzer/rules/data/*.yaml`` (format: docs/rules.md), evaluated by ``analyzer.rules.engine``.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib
-import json
-import sys
 from dataclasses import dataclass
 
 from analyzer.evidence import CaseFacts
@@ -166,68 +163,3 @@ def run_fixture(rule: Rule, fixture: Fixture) -> FixtureResult:
 
 def self_test(rules: list[Rule] | None = None) -> list[FixtureResult]:
     return [run_fixture(rule, fx) for rule in rules or all_rules() for fx in rule.fixtures]
-
-
-def cli_rules(args: argparse.Namespace) -> int:
-    """``analyzer rules [--show ID] [--test] [--format table|json]``; exit 1 when a fixture fails."""
-    fmt = getattr(args, "format", "table")
-    broken = load_errors()
-    for line in broken:
-        print(f"analyzer: rule file skipped: {line}", file=sys.stderr)
-    if getattr(args, "test", False):
-        results = self_test()
-        if fmt == "json":
-            print(json.dumps([r.__dict__ | {"problems": list(r.problems)} for r in results], indent=2))
-        else:
-            for r in results:
-                status = "pass" if r.passed else "FAIL"
-                print(f"{status}  {r.rule:<12} {r.fixture}" + ("" if r.passed else "  -- " + "; ".join(r.problems)))
-            failed = sum(not r.passed for r in results)
-            tail = f", {len(broken)} rule file(s) not loaded" if broken else ""
-            print(f"{len(results) - failed} passed, {failed} failed{tail}")
-        return 0 if all(r.passed for r in results) and not broken else 1
-    if getattr(args, "show", None):
-        rule = get_rule(args.show)
-        if rule is None:
-            known = ", ".join(r.id for r in all_rules())
-            print(f"analyzer: unknown rule {args.show!r} (known: {known})", file=sys.stderr)
-            return 2
-        data = rule.to_dict(fixtures=True)
-        if fmt == "json":
-            print(json.dumps(data, indent=2))
-            return 0
-        print(f"{rule.id}: {rule.title}")
-        for label, key in (("References", "references"), ("Status", "status"), ("Level", "level")):
-            value = data[key]
-            print(f"{label}: {', '.join(value) if isinstance(value, list) else value}")
-        print(f"Kind: {rule.kind}" + (f" ({rule.origin})" if rule.origin else ""))
-        print(f"Diagnoses: {rule.diagnoses}")
-        for k in rule.registry_keys:
-            print(f"Reads: {k}")
-        if rule.next_step:
-            print(f"Next step: {rule.next_step}")
-        for a in rule.assumptions:
-            print(f"Assumption: {a}")
-        for fp in rule.falsepositives:
-            print(f"False positive: {fp}")
-        print("Fixtures:")
-        for fx in data["fixtures"]:  # type: ignore[union-attr]
-            outcome = "fires" if fx["fires"] else "does not fire"
-            extra = f"; adds {', '.join(fx['dns'])}" if fx["dns"] else ""
-            extra += f"; replaces {fx['replaces']!r}" if fx["replaces"] else ""
-            extra += f" ({fx['severity']})" if fx["severity"] else ""
-            print(f"  - {fx['name']}: Logon Only As = {fx['registry']!r} -> {outcome}{extra}")
-            for key, values in fx["keys"].items():
-                print(f"      registry {key}: {values}")
-            for line in fx["events"]:
-                print(f"      {line}")
-        return 0
-    rules = all_rules()
-    if fmt == "json":
-        print(json.dumps([r.to_dict() for r in rules], indent=2))
-        return 0
-    from tabulate import tabulate
-
-    rows = [(r.id, ", ".join(r.references), r.kind, r.status, r.level, r.title) for r in rules]
-    print(tabulate(rows, headers=["rule", "references", "kind", "status", "level", "diagnoses"], tablefmt="simple"))
-    return 0

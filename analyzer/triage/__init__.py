@@ -14,7 +14,7 @@ Why it is built this way:
 * **Resume** re-opens each case (hashing is cheap next to diagnosing) and skips it when the JSON
   exists and its recorded input paths and SHA-256 hashes are unchanged.
 
-Summary columns (DESIGN.md): case, status (clean|findings|error), rules, dns_to_add (``; ``-joined),
+Summary columns (README.md): case, status (clean|findings|error), rules, dns_to_add (``; ``-joined),
 logon_only_as, inputs, warnings, seconds, error; plus ``json`` (path of the case JSON under DIR).
 
 Where the pieces live:
@@ -23,12 +23,11 @@ Where the pieces live:
   limit, and ``summary_row``.
 * ``engines`` -- the local process pool (``LocalPool``, one replaceable worker per job) and the Dask engine.
 * ``output``  -- case JSON (atomic writes, resume check), summary.csv/parquet, progress, the printed summary.
-* this module -- ``triage()`` which ties them together, and ``cli_triage`` for ``analyzer triage``.
+* this module -- ``triage()`` which ties them together (``analyzer.commands.triage`` is ``analyzer triage``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -82,7 +81,6 @@ __all__ = [
     "CaseTimeout",
     "LocalPool",
     "TriageError",
-    "cli_triage",
     "discover",
     "render_summary",
     "run_case",
@@ -173,41 +171,6 @@ def triage(
     finally:
         if not keep:
             shutil.rmtree(out_dir, ignore_errors=True)
-
-
-def cli_triage(args: argparse.Namespace) -> int:
-    """``analyzer triage ROOT... --out DIR``: exit 1 if any case needs action or failed, else 0; 2 for usage."""
-    progress = "bar" if sys.stderr.isatty() else "log"
-    if args.jobs is not None and args.jobs < 1:
-        print("analyzer: --jobs must be at least 1", file=sys.stderr)
-        return 2
-    from analyzer.limits import case_limits_from, read_limits_from
-
-    options: dict[str, Any] = {"read_limits": read_limits_from(args)}
-    if getattr(args, "tz", None) is not None:
-        options["tz"] = args.tz
-    try:
-        frame = triage(
-            args.root,
-            out=args.out,
-            jobs=args.jobs,
-            engine=args.engine,
-            resume=args.resume,
-            scheduler=args.scheduler,
-            case_timeout=args.case_timeout,
-            progress=progress,
-            limits=case_limits_from(args),
-            **options,
-        )
-    except TriageError as exc:
-        print(f"analyzer: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"analyzer: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(render_summary(frame))
-    print(f"\nWrote {len(frame)} case(s) to {os.path.join(args.out, 'summary.csv')} (+ .parquet, cases/*.json)")
-    return 1 if (frame["status"] != "clean").any() else 0
 
 
 class _CallableTriageModule(types.ModuleType):

@@ -1,0 +1,91 @@
+"""``analyzer diagnose``: one case (files, folders, .zip) -> verdict, evidence and the fix.
+
+Exit codes: 0 nothing to fix, 1 needs action, 2 no usable input (one stderr line per file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from analyzer.commands.arguments import add_reading_arguments
+from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
+from analyzer.limits import add_read_arguments, case_limits_from, read_limits_from
+
+NAME = "diagnose"
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    d: argparse.ArgumentParser = sub.add_parser(
+        NAME,
+        help="diagnose one case (files, folders, .zip) and print the verdict and the fix",
+        description="All CASE arguments together form one case: files, folders (searched recursively) or .zip archives.",
+    )
+    d.add_argument("case", nargs="+", metavar="CASE", help="file, folder or .zip of the case")
+    d.add_argument(
+        "--format",
+        choices=["text", "json", "markdown", "html"],
+        default="text",
+        help="report format (default text; json follows the analyzer.diagnosis/1 schema)",
+    )
+    d.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    d.add_argument("--reg-patch", metavar="FILE", help="write the remediation .reg (and FILE's rollback) here")
+    d.add_argument(
+        "--reg-version",
+        choices=["4", "5"],
+        help="REGEDIT4 (NT 4.0) or 5.00 (Windows 2000) patch; default: as the export",
+    )
+    add_reading_arguments(d)
+    add_read_arguments(d, case=True)
+    return d
+
+
+def run(args: argparse.Namespace) -> int:
+    """Diagnose ``args.case``, write the report and, when asked, the .reg patch and its rollback."""
+    # Imported here, not at the top: loading the rules and renderers would slow every other command's start.
+    from analyzer.diagnosis import diagnose
+    from analyzer.remedy import write_remediation
+    from analyzer.report.diagnosis import render
+
+    dx = diagnose(
+        args.case,
+        tz=getattr(args, "tz", None),
+        evtx_backend=getattr(args, "evtx_backend", None),
+        encoding=getattr(args, "encoding", None),
+        reg_version=getattr(args, "reg_version", None),
+        read_limits=read_limits_from(args),
+        case_limits=case_limits_from(args),
+    )
+    if not dx.usable:
+        # Every path that gave nothing: unreadable files and, from the case loader, missing paths.
+        lines = list(dict.fromkeys([*dx.errors, *dx.warnings])) or [f"{dx.case}: no usable input"]
+        for line in lines:
+            error(line)
+        return EXIT_INPUT
+    for line in dx.errors:
+        error(f"warning: {line}")
+    patch_path = None
+    if getattr(args, "reg_patch", None):
+        if dx.remediation is None:
+            error(f"nothing to patch: {args.reg_patch} not written")
+        else:
+            try:
+                patch, back = write_remediation(args.reg_patch, dx.remediation)
+            except OSError as exc:
+                error(f"{args.reg_patch}: cannot write: {exc.strerror or exc}")
+                return EXIT_INPUT
+            patch_path = str(patch)
+            error(f"wrote {patch} and its rollback {back}")
+    text = render(dx.to_dict(), getattr(args, "format", "text") or "text", patch_path=patch_path)
+    output = getattr(args, "output", None)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            error(f"{output}: cannot write: {exc.strerror or exc}")
+            return EXIT_INPUT
+    else:
+        sys.stdout.write(text)
+    return EXIT_FINDINGS if dx.needs_action else EXIT_OK

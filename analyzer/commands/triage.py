@@ -1,0 +1,78 @@
+"""``analyzer triage ROOT... --out DIR``: diagnose every case under the roots and write a summary.
+
+Exit codes: 1 if any case needs action or failed, else 0; 2 for usage errors and unusable roots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from analyzer.commands.arguments import parse_tz
+from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
+from analyzer.limits import add_read_arguments, case_limits_from, read_limits_from
+
+NAME = "triage"
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    t: argparse.ArgumentParser = sub.add_parser(
+        NAME,
+        help="diagnose every case (sub-folder or .zip) under ROOT and write a summary",
+        description="Every immediate sub-folder or .zip of each ROOT is one case.",
+    )
+    t.add_argument("root", nargs="+", metavar="ROOT", help="folder whose sub-folders and .zip files are the cases")
+    t.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder (cases/<case>.json, summary.csv/.parquet)"
+    )
+    t.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: CPU count)")
+    t.add_argument("--resume", action="store_true", help="skip cases whose JSON exists and whose inputs are unchanged")
+    t.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="local worker processes (default) or a dask.distributed cluster",
+    )
+    t.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a LocalCluster)")
+    t.add_argument("--case-timeout", type=float, default=600.0, metavar="S", help="seconds per case (default 600)")
+    t.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
+    add_read_arguments(t, case=True)
+    return t
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the triage and print its summary."""
+    # Imported here, not at the top: the triage engines and the rules would slow every other command's start.
+    from analyzer.triage import TriageError, render_summary, triage
+
+    progress = "bar" if sys.stderr.isatty() else "log"
+    if args.jobs is not None and args.jobs < 1:
+        error("--jobs must be at least 1")
+        return EXIT_INPUT
+    options: dict[str, Any] = {"read_limits": read_limits_from(args)}
+    if getattr(args, "tz", None) is not None:
+        options["tz"] = args.tz
+    try:
+        frame = triage(
+            args.root,
+            out=args.out,
+            jobs=args.jobs,
+            engine=args.engine,
+            resume=args.resume,
+            scheduler=args.scheduler,
+            case_timeout=args.case_timeout,
+            progress=progress,
+            limits=case_limits_from(args),
+            **options,
+        )
+    except TriageError as exc:
+        error(str(exc))
+        return EXIT_INPUT
+    except OSError as exc:
+        error(f"{exc.filename or args.out}: {exc.strerror or exc}")
+        return EXIT_INPUT
+    print(render_summary(frame))
+    print(f"\nWrote {len(frame)} case(s) to {os.path.join(args.out, 'summary.csv')} (+ .parquet, cases/*.json)")
+    return EXIT_FINDINGS if (frame["status"] != "clean").any() else EXIT_OK

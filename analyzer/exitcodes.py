@@ -1,0 +1,34 @@
+"""Exit codes and the one-line error printer shared by every command.
+
+A leaf module (it imports nothing of the package at run time) so that commands, reports and the
+argument parser can all use it without importing one another.
+
+Exit codes: 0 analysed and nothing to fix (events/registry: something was read); 1 findings that
+need action (diagnose, triage); 2 usage error or no usable input; 130 interrupted.  Errors are one
+line each on stderr, ``analyzer: <file>: <what is wrong>``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analyzer.model import ReadWarning
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad arguments detected after parsing (e.g. an unknown time zone)."""
+
+
+def error(message: str) -> None:
+    """Print one error line on stderr, prefixed with the program name."""
+    print(f"analyzer: {message}", file=sys.stderr)
+
+
+def warn_to_stderr(warning: ReadWarning) -> None:
+    """A ``WarningSink`` for the command line: one ``analyzer: warning: …`` line per warning."""
+    print(f"analyzer: warning: {warning}", file=sys.stderr)
