@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 
-CODE = ["analyzer", "tests", "benchmarks", "fuzz", "samples"]
+CODE = ["analyzer", "tests", "benchmarks", "fuzz", "samples", "tools"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
