@@ -9,10 +9,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from analyzer import readers
 from analyzer.limits import ReadLimits, bounded_events, check_file_size
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
-from analyzer.sniff import EVENT_FORMATS, sniff
+from analyzer.readers import EVENT_FORMATS, ReadOptions, format_named
+from analyzer.sniff import sniff
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,23 +33,31 @@ def iter_file(
     tz: tzinfo | None = None,
     encoding: str | None = None,
     limits: ReadLimits | None = None,
+    options: ReadOptions | None = None,
 ) -> Iterator[Event]:
     """Stream the events of one file (format sniffed unless given); raises InputError.
 
-    ``limits`` (analyzer.limits): refuse a file over the size limit, stop after the record limit."""
-    check_file_size(path, limits)
+    ``options`` (analyzer.readers.ReadOptions) says how to read; without it, it is built from
+    ``evtx_backend``, ``tz``, ``encoding`` and ``limits`` (analyzer.limits: refuse a file over the size
+    limit, stop after the record limit)."""
+    options = options or read_options(tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits)
+    check_file_size(path, options.limits)
     fmt = fmt or sniff(path)
     if fmt not in EVENT_FORMATS:
         raise InputError(path, f"not an event log (it is a {fmt} file)")
-    module = readers.event_reader(fmt)
-    options: dict[str, object] = {}
-    if fmt == "evtx" and evtx_backend:
-        options["backend"] = evtx_backend
-    if fmt in ("evtxt", "evcsv", "dumpel"):
-        options["tz"] = tz
-        options["encoding"] = encoding
-        options["kind"] = fmt
-    yield from bounded_events(module.read(path, filters=filters, warn=warn, **options), path, limits, warn)
+    events = format_named(fmt).read(path, filters=filters, options=options, warn=warn)
+    yield from bounded_events(events, path, options.limits, warn)
+
+
+def read_options(
+    *,
+    tz: tzinfo | None = None,
+    encoding: str | None = None,
+    evtx_backend: str | None = None,
+    limits: ReadLimits | None = None,
+) -> ReadOptions:
+    """``ReadOptions`` from the keyword arguments of the public functions (empty strings mean "not given")."""
+    return ReadOptions(tz=tz, encoding=encoding or None, evtx_backend=evtx_backend or None, limits=limits)
 
 
 def iter_events(
@@ -70,17 +78,10 @@ def iter_events(
     """Stream Events from one or more files.  A file that cannot be read raises InputError unless
     ``on_error`` is given, which then receives it as a warning and the other files go on."""
     filters = EventFilter.build(ids=ids, sources=sources, types=types, since=since, until=until)
+    options = read_options(tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits)
     for path in [paths] if isinstance(paths, str) else paths:
         try:
-            yield from iter_file(
-                str(path),
-                filters=filters,
-                warn=warn,
-                evtx_backend=evtx_backend,
-                tz=tz,
-                encoding=encoding,
-                limits=limits,
-            )
+            yield from iter_file(str(path), filters=filters, warn=warn, options=options)
         except InputError as exc:
             if on_error is None:
                 raise

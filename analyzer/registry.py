@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from analyzer import readers
-from analyzer.limits import check_file_size
-from analyzer.model import InputError, ReadWarning, RegistryFile, RegistryValue
-from analyzer.sniff import REGISTRY_FORMATS, sniff
+from analyzer.limits import ReadLimits, check_file_size
+from analyzer.model import InputError, ReadWarning, RegistryFile, RegistryValue, WarningSink
+from analyzer.readers import REGISTRY_FORMATS, ReadOptions, format_named
+from analyzer.sniff import sniff
 from analyzer.wintypes import ROOT_ALIASES, SHORT_ROOTS
 
 if TYPE_CHECKING:
@@ -303,19 +303,24 @@ def _safe_values(node: Any) -> list[RegistryValue]:
 
 
 def read_registry(
-    path: str, *, encoding: str | None = None, warn: Any = None, fmt: str | None = None, limits: Any = None
+    path: str,
+    *,
+    encoding: str | None = None,
+    warn: WarningSink | None = None,
+    fmt: str | None = None,
+    limits: ReadLimits | None = None,
+    options: ReadOptions | None = None,
 ) -> Registry:
     """Sniff ``path``, read it with the matching reader and return the view (raises InputError).
 
-    ``limits`` (analyzer.limits.ReadLimits): a file over ``max_file_size`` is refused."""
+    ``options`` (analyzer.readers.ReadOptions) says how to read; without it, it is built from
+    ``encoding`` and ``limits`` (analyzer.limits.ReadLimits: a file over ``max_file_size`` is refused)."""
     path = str(path)
-    check_file_size(path, limits)
+    options = options or ReadOptions(encoding=encoding or None, limits=limits)
+    check_file_size(path, options.limits)
     fmt = fmt or sniff(path)
     if fmt not in REGISTRY_FORMATS:
         raise InputError(path, f"not a registry export (it is a {fmt} file)")
-    options: dict[str, Any] = {}
-    if encoding and fmt != "hive":
-        options["encoding"] = encoding
     collected: list[ReadWarning] = []
 
     def sink(w: ReadWarning) -> None:
@@ -323,7 +328,7 @@ def read_registry(
         if warn is not None:
             warn(w)
 
-    file = readers.registry_reader(fmt).read(path, warn=sink, **options)
+    file = format_named(fmt).read(path, filters=None, options=options, warn=sink)
     for w in collected:
         if w not in file.warnings:
             file.warnings.append(w)

@@ -1,33 +1,28 @@
 """Tell a file's format by its bytes, never by its name.
 
-Binary formats by magic; text formats by decoding the head (BOM / UTF-16 / ANSI) and asking each
-text reader's ``detect(text)``.  Unknown content is an ``InputError`` with a one-line reason.
+Walks the table of formats the readers declare (``analyzer.readers.FORMATS``): binary formats by
+their magic, then -- after refusing containers and formats no reader handles (zip is a case's
+business, see ``analyzer.case``) -- text formats by decoding the head (BOM / UTF-16 / ANSI) and asking
+each text format's detector.  Unknown content is an ``InputError`` with a one-line reason.
 """
 
 from __future__ import annotations
 
 from analyzer.limits import regular_file
 from analyzer.model import InputError
-from analyzer.readers import evtext, regedt32, regfile, regquery
+from analyzer.readers import EVENT_FORMATS, FORMATS, REGISTRY_FORMATS
 from analyzer.readers.text import decode_head
 
 HEAD_SIZE = 65536
-EVENT_FORMATS = frozenset({"evt", "evtx", "evtxt", "evcsv", "dumpel"})
-REGISTRY_FORMATS = frozenset({"hive", "reg", "regedt32", "regquery"})
 
 
 def sniff_bytes(head: bytes, path: str = "<bytes>") -> str:
     """Format name for a file head: evt, evtx, hive, zip, reg, regedt32, regquery, evtxt, evcsv, dumpel."""
     if not head:
         raise InputError(path, "empty file")
-    if head[4:8] == b"LfLe":
-        return "evt"
-    if head.startswith(b"ElfFile\x00"):
-        return "evtx"
-    if head.startswith(b"ElfChnk\x00"):
-        return "evtx"
-    if head.startswith(b"regf"):
-        return "hive"
+    for fmt in FORMATS:
+        if fmt.magic is not None and fmt.magic(head):
+            return fmt.name
     if head.startswith(b"CREG"):
         raise InputError(path, "Windows 95/98/ME registry (CREG, SYSTEM.DAT) is not supported; export it with regedit")
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -39,15 +34,9 @@ def sniff_bytes(head: bytes, path: str = "<bytes>") -> str:
     text = decode_head(head)
     if _looks_binary(text):
         raise InputError(path, "not an event log or registry export (unrecognised binary content)")
-    if regfile.detect(text):
-        return "reg"
-    if regquery.detect(text):
-        return "regquery"
-    if regedt32.detect(text):
-        return "regedt32"
-    kind = evtext.detect(text)
-    if kind:
-        return kind
+    for fmt in FORMATS:
+        if fmt.detect is not None and fmt.detect(text):
+            return fmt.name
     first = text.strip().splitlines()[0][:60] if text.strip() else ""
     raise InputError(path, f"not an event log or registry export (text starting {first!r})")
 
@@ -71,3 +60,6 @@ def _looks_binary(text: str) -> bool:
         return True
     bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\r\n\t\f") or ch == "\ufffd")
     return bad > len(sample) * 0.05
+
+
+__all__ = ["EVENT_FORMATS", "HEAD_SIZE", "REGISTRY_FORMATS", "regular_file", "sniff", "sniff_bytes"]

@@ -118,7 +118,7 @@ def _registry(module: str, **options: object) -> Callable[[str, Outcome], None]:
 def _case(path: str, out: Outcome) -> None:
     """Zip case loading, then every usable member through its reader (as diagnose does)."""
     from analyzer.case import open_case
-    from analyzer.readers import EVENT_READERS, event_reader, registry_reader
+    from analyzer.readers import EVENT_FORMATS, format_named
 
     zpath = path + ".zip"
     os.replace(path, zpath)
@@ -126,10 +126,11 @@ def _case(path: str, out: Outcome) -> None:
         out.warnings += len(case.warnings)
         for item in case.usable:
             try:
-                if item.format in EVENT_READERS:
-                    _events(event_reader(item.format).__name__)(item.real_path, out)
+                module = format_named(item.format).read.__module__
+                if item.format in EVENT_FORMATS:
+                    _events(module)(item.real_path, out)
                 else:
-                    _registry(registry_reader(item.format).__name__)(item.real_path, out)
+                    _registry(module)(item.real_path, out)
             except InputError as exc:
                 out.warnings += 1
                 out.error = str(exc)

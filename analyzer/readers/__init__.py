@@ -1,35 +1,46 @@
-"""Readers: one module per input format.
+"""Readers: one module per input format, and the table of formats built from their declarations.
 
-Event readers expose ``read(path, *, filters=None, warn=ignore_warning, **options) -> Iterator[Event]``
-and registry readers ``read(path, *, warn=ignore_warning, **options) -> RegistryFile``.  Both raise
-``model.InputError`` (one line: file and what is wrong) when nothing usable can be read, and report
-damage through ``warn`` while yielding every record they can.  Modules are imported lazily so that
-a missing optional backend never breaks the others.
+Each reader module declares its ``Format`` (``FORMAT``, or ``FORMATS`` for a module that reads
+several): name, kind (events or registry), how to recognise it by content, and its reader, which
+follows the one protocol of ``analyzer.readers.format``: ``read(path, *, filters, options, warn)``.
+``analyzer.sniff`` walks ``FORMATS`` in order; ``events`` and ``registry`` look a reader up by name.
+Optional backends (the Rust ``evtx`` package, python-evtx, regipy) are imported only when used, so a
+missing one never breaks the other formats.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from analyzer.readers import evt, evtext, evtx, hive, regedt32, regfile, regquery
+from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, REGISTRY, Format, ReadOptions
 
-EVENT_READERS = {
-    "evt": "analyzer.readers.evt",
-    "evtx": "analyzer.readers.evtx",
-    "evtxt": "analyzer.readers.evtext",
-    "evcsv": "analyzer.readers.evtext",
-    "dumpel": "analyzer.readers.evtext",
-}
-REGISTRY_READERS = {
-    "hive": "analyzer.readers.hive",
-    "reg": "analyzer.readers.regfile",
-    "regedt32": "analyzer.readers.regedt32",
-    "regquery": "analyzer.readers.regquery",
-}
-
-
-def event_reader(fmt: str) -> ModuleType:
-    return importlib.import_module(EVENT_READERS[fmt])
+#: Every format, in the order ``sniff`` tries them: binary magics first, then the text formats
+#: (.reg, reg query and Regedt32 headers are unambiguous; Event Viewer exports are judged last).
+FORMATS: tuple[Format, ...] = (
+    evt.FORMAT,
+    evtx.FORMAT,
+    hive.FORMAT,
+    regfile.FORMAT,
+    regquery.FORMAT,
+    regedt32.FORMAT,
+    *evtext.FORMATS,
+)
+BY_NAME: dict[str, Format] = {f.name: f for f in FORMATS}
+EVENT_FORMATS = frozenset(f.name for f in FORMATS if f.kind == EVENTS)
+REGISTRY_FORMATS = frozenset(f.name for f in FORMATS if f.kind == REGISTRY)
 
 
-def registry_reader(fmt: str) -> ModuleType:
-    return importlib.import_module(REGISTRY_READERS[fmt])
+def format_named(name: str) -> Format:
+    """The declared format called ``name`` (KeyError for a name no reader declares)."""
+    return BY_NAME[name]
+
+
+__all__ = [
+    "BY_NAME",
+    "DEFAULT_OPTIONS",
+    "EVENT_FORMATS",
+    "FORMATS",
+    "REGISTRY_FORMATS",
+    "Format",
+    "ReadOptions",
+    "format_named",
+]

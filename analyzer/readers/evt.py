@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 from analyzer.limits import regular_file
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 
 # --------------------------------------------------------------------------- layout (as data)
 
@@ -124,20 +125,23 @@ def read(
     path: str,
     *,
     filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
     warn: WarningSink = ignore_warning,
-    **options: object,
+    recover: bool = True,
 ) -> Iterator[Event]:
     """Stream the events of one .evt file: live records in log order, then recovered ones.
 
-    Options: ``recover`` (default True) scans slack space for older records; ``codepage`` is
-    accepted for symmetry with other readers and ignored (.evt strings are UTF-16LE).
+    ``recover`` (default True) scans slack space for older records.  No ``options`` apply: .evt
+    strings are UTF-16LE and times UTC.
     """
-    recover = bool(options.get("recover", True))
     log = _EvtLog(str(path), filters, warn)
     try:
         yield from log.events(recover=recover)
     finally:
         log.close()
+
+
+FORMAT = Format("evt", EVENTS, "NT 4.0 - 2003 event log (.evt)", read, magic=lambda head: head[4:8] == SIGNATURE)
 
 
 # --------------------------------------------------------------------------- helpers

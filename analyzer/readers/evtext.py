@@ -36,18 +36,21 @@ boundaries are lost.  Two-digit years are 19xx from 70 on, else 20xx.
 from __future__ import annotations
 
 import codecs
+import functools
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import BinaryIO
 
 from analyzer import messages
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 from analyzer.readers.text import DEFAULT_ANSI, detect_encoding
 
 KINDS = ("evtxt", "evcsv", "dumpel")
+_TITLES = {"evtxt": "Event Viewer text export", "evcsv": "Event Viewer CSV export", "dumpel": "DUMPEL output"}
 HEADER_FIELDS = ("date", "time", "source", "type", "category", "event", "user", "computer", "description")
 MAX_LINE = 1 << 20  # characters; a longer "line" is not a text export and is dropped, not buffered
 MAX_ENTRY = 4 << 20  # characters of one description spread over many lines
@@ -152,6 +155,7 @@ def read(
     path: str,
     *,
     filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
     warn: WarningSink = ignore_warning,
     tz: tzinfo | None = None,
     encoding: str | None = None,
@@ -160,7 +164,7 @@ def read(
     """Stream the entries of an Event Viewer .txt/.csv export or DUMPEL output as Events.
 
     ``encoding`` is the ANSI code page for files without a BOM or UTF-16/UTF-8 signs (default cp1252);
-    ``kind`` skips detection.  Raises InputError when the file cannot be opened or is not such an export;
+    ``tz`` and ``encoding`` override ``options.tz`` and ``options.encoding``; ``kind`` skips detection.  Raises InputError when the file cannot be opened or is not such an export;
     malformed lines are reported through ``warn`` (with their line number) and skipped.
     """
     try:
@@ -168,9 +172,37 @@ def read(
     except OSError as exc:
         raise InputError(path, f"cannot open: {exc.strerror or exc}") from None
     try:
+        tz = tz if tz is not None else options.tz
+        encoding = encoding if encoding is not None else options.encoding
         yield from _Parser(path, raw, filters, warn, tz, encoding, kind).run()
     finally:
         raw.close()
+
+
+def _read_as(kind: str) -> Callable[..., Iterator[Event]]:
+    """The reader of one of the three text formats: ``read`` with detection skipped."""
+
+    def read_kind(
+        path: str,
+        *,
+        filters: EventFilter | None = None,
+        options: ReadOptions = DEFAULT_OPTIONS,
+        warn: WarningSink = ignore_warning,
+    ) -> Iterator[Event]:
+        return read(path, filters=filters, options=options, warn=warn, kind=kind)
+
+    return read_kind
+
+
+@functools.lru_cache(maxsize=4)
+def _detected(text: str) -> str | None:
+    return detect(text)  # once per head, though three formats ask
+
+
+FORMATS = tuple(
+    Format(kind, EVENTS, _TITLES[kind], _read_as(kind), detect=lambda text, kind=kind: _detected(text) == kind)
+    for kind in KINDS
+)
 
 
 # --------------------------------------------------------------------------------------------- lines

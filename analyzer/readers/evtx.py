@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 from analyzer.wintypes import filetime, filetime_or_none
 
 FILE_MAGIC = b"ElfFile\x00"
@@ -62,15 +63,17 @@ def read(
     path: str,
     *,
     filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
     warn: WarningSink = ignore_warning,
     backend: str | None = None,
 ) -> Iterator[Event]:
-    """Events of an .evtx file in file order.
+    """Events of an .evtx file in file order (``backend`` overrides ``options.evtx_backend``).
 
     Raises ``InputError`` at once when the file is not an evtx log or holds no readable chunk; later
     damage (bad chunk magic, CRC mismatch, unparsable record, truncation) goes to ``warn``.
     """
     path = str(path)
+    backend = backend or options.evtx_backend
     if backend is None:
         names = available_backends()
         if not names:
@@ -85,6 +88,15 @@ def read(
     layout = _open_layout(path, warn)
     parse = _rust_chunk_events if backend == "rust" else _python_chunk_events
     return _events(path, layout, parse, filters if filters and not filters.empty else None, warn)
+
+
+FORMAT = Format(
+    "evtx",
+    EVENTS,
+    "Vista and later event log (.evtx), whole file or a lone chunk",
+    read,
+    magic=lambda head: head.startswith((FILE_MAGIC, CHUNK_MAGIC)),
+)
 
 
 # --------------------------------------------------------------------------- file walk

@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Any
 
 from analyzer.model import (
+    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -49,6 +50,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
+from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
 from analyzer.wintypes import REG_TYPE_NAMES, type_name
 from analyzer.wintypes import filetime_or_none as filetime
 
@@ -536,11 +538,18 @@ class HiveKey:
 
 
 def read(
-    path: str, *, warn: WarningSink = ignore_warning, backend: str = "auto", logs: bool = True, **_: Any
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
+    warn: WarningSink = ignore_warning,
+    backend: str = "auto",
+    logs: bool = True,
 ) -> RegistryFile:
     """Open a regf hive lazily.  ``backend``: "auto" (regipy_rs when installed), "rs" or "python".
 
     ``logs=False`` skips the transaction-log replay of dirty hives (the hive is read as it is).
+    ``filters`` and ``options`` do not apply (the reader protocol passes them to every reader).
     """
     path = str(path)
     result = RegistryFile(path=path, format="hive", root=None, root_path=None)  # type: ignore[arg-type]
@@ -565,6 +574,15 @@ def read(
                 emit(f"the replayed hive is unusable ({exc.reason}); read as it is, without its logs", None)
     result.root = _root(path, data, header, path, backend, emit)
     return result
+
+
+FORMAT = Format(
+    "hive",
+    REGISTRY,
+    "binary registry hive (regf), whole or a Save Key file",
+    read,
+    magic=lambda head: head.startswith(b"regf"),
+)
 
 
 def _root(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from analyzer.model import (
+    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -37,6 +38,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
+from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
 from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import open_text
 from analyzer.wintypes import canonical_root, split_multi_sz
@@ -347,8 +349,16 @@ _BYTE_TYPES = frozenset(
 )
 
 
-def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None = None) -> RegistryFile:
+def read(
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
+    warn: WarningSink = ignore_warning,
+    encoding: str | None = None,
+) -> RegistryFile:
     """Read a Save Subtree As report into a nameless root whose subkeys are ``HKEY_LOCAL_MACHINE`` etc."""
+    encoding = encoding if encoding is not None else options.encoding  # the argument wins
     path = str(path)
     reader = _Reader(path, warn)
     saw_key = False
@@ -389,6 +399,9 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
     keys, values = count_tree(reader.root)
     return RegistryFile(path=path, format="regedt32", root=reader.root, root_path="", warnings=reader.warnings,
                         keys_read=keys, values_read=values)  # fmt: skip
+
+
+FORMAT = Format("regedt32", REGISTRY, "Regedt32 Save Subtree As text report", read, detect=detect)
 
 
 __all__ = ["detect", "read"]

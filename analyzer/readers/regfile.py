@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from analyzer.model import (
+    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -28,6 +29,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
+from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
 from analyzer.readers.text import DEFAULT_ANSI, open_text
 from analyzer.wintypes import REG_TYPE_NAMES, TYPE_NUMBERS, canonical_root, split_multi_sz, type_name
 
@@ -291,8 +293,16 @@ def _ansi_for(encoding: str | None) -> str:
     return DEFAULT_ANSI
 
 
-def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None = None) -> RegistryFile:
+def read(
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
+    warn: WarningSink = ignore_warning,
+    encoding: str | None = None,
+) -> RegistryFile:
     """Read a .reg file into a nameless root whose subkeys are ``HKEY_LOCAL_MACHINE`` etc."""
+    encoding = encoding if encoding is not None else options.encoding  # the argument wins
     path = str(path)
     parser = _Parser(path, warn, _ansi_for(encoding))
     try:
@@ -344,6 +354,9 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
         keys_read=keys,
         values_read=values,
     )
+
+
+FORMAT = Format("reg", REGISTRY, "regedit export (.reg, REGEDIT4 or 5.00)", read, detect=detect)
 
 
 def count_tree(root: RegistryKey) -> tuple[int, int]:

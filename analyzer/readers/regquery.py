@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from analyzer.model import (
+    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -22,6 +23,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
+from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
 from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import open_text
 from analyzer.wintypes import canonical_root, split_multi_sz, type_name
@@ -98,8 +100,16 @@ def parse_data(vtype: str, data: str) -> tuple[str | int | list[str] | bytes | N
         return None, f"bad hex data for {vtype}: {text[:20]!r}"
 
 
-def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None = None) -> RegistryFile:
+def read(
+    path: str,
+    *,
+    filters: EventFilter | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
+    warn: WarningSink = ignore_warning,
+    encoding: str | None = None,
+) -> RegistryFile:
     """Read ``reg query`` output into a nameless root whose subkeys are ``HKEY_LOCAL_MACHINE`` etc."""
+    encoding = encoding if encoding is not None else options.encoding  # the argument wins
     path = str(path)
     root = RegistryKey("")
     warnings: list[ReadWarning] = []
@@ -160,6 +170,9 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
     keys, values = count_tree(root)
     return RegistryFile(path=path, format="regquery", root=root, root_path="", warnings=warnings,
                         keys_read=keys, values_read=values)  # fmt: skip
+
+
+FORMAT = Format("regquery", REGISTRY, "reg query output", read, detect=detect)
 
 
 __all__ = ["detect", "parse_data", "read", "split_value_line"]
