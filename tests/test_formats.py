@@ -41,9 +41,9 @@ def test_every_reader_module_declares_its_formats_and_the_table_holds_them_all()
         declared.extend(f.name for f in formats)
     assert sorted(declared) == sorted(f.name for f in FORMATS)
     assert len(BY_NAME) == len(FORMATS), "two readers declare the same format name"
-    assert EVENT_FORMATS | REGISTRY_FORMATS == set(BY_NAME) and not EVENT_FORMATS & REGISTRY_FORMATS
-    assert EVENT_FORMATS == {"evt", "evtx", "evtxt", "evcsv", "dumpel"}
-    assert REGISTRY_FORMATS == {"hive", "reg", "regedt32", "regquery"}
+    assert set(BY_NAME) == EVENT_FORMATS | REGISTRY_FORMATS and not EVENT_FORMATS & REGISTRY_FORMATS
+    assert {"evt", "evtx", "evtxt", "evcsv", "dumpel"} == EVENT_FORMATS
+    assert {"hive", "reg", "regedt32", "regquery"} == REGISTRY_FORMATS
 
 
 @pytest.mark.parametrize("fmt", [f.name for f in FORMATS])
