@@ -1,0 +1,95 @@
+"""Languages as data: what localised Windows NT 4.0 / 2000 and Exchange 5.5 wrote, one file per language.
+
+``analyzer/languages/data/<code>.yaml`` holds, for one language, the Event Viewer column headers, event
+type words, category names, the "description ... could not be found" wrappers, the localised message
+texts of the events the rules read (as templates with %1 %2 ... insertion points), the Regedt32 report
+labels, the ``reg query`` words and the date and time formats.  Every string is marked ``confirmed`` (with
+its public source) or ``reconstructed``.  How to add a language: docs/languages.md.
+
+The API other modules use:
+
+* ``match_rendered(text, source=, event_id=, language=)`` -> ``TemplateMatch`` (language, template,
+  insertion strings) when exactly one localised template reads the whole text, else None;
+* ``unwrap(text)`` -> the event ID, source and listed strings of a localised wrapper;
+* ``header_language(cells)``, ``event_type(word)``, ``is_na(word)``: Event Viewer export detection;
+* ``all_languages()``, ``get(code)``, ``coverage()``: the tables themselves.
+"""
+
+from __future__ import annotations
+
+from analyzer.languages.catalog import (
+    Dates,
+    Language,
+    LanguageFileError,
+    MessageTemplate,
+    Phrase,
+    Wrapper,
+    all_languages,
+    get,
+    load_file,
+)
+from analyzer.languages.match import (
+    TemplateMatch,
+    Unwrapped,
+    ampm_words,
+    event_type,
+    header_language,
+    is_na,
+    match_rendered,
+    normalise,
+    render,
+    templates_for,
+    unwrap,
+    wrapper_text,
+)
+
+ARTEFACTS = ("columns", "types", "categories", "wrappers", "messages", "regedt32", "reg_query", "dates")
+
+
+def coverage() -> list[dict[str, object]]:
+    """One row per language and artefact: how many strings are confirmed and how many reconstructed."""
+    rows: list[dict[str, object]] = []
+    for lang in all_languages():
+        counts: dict[str, list[int]] = {a: [0, 0] for a in ARTEFACTS}
+        for table, phrase in lang.phrases():
+            if table == "na":
+                table = "types"
+            counts[table][0 if phrase.confirmed else 1] += 1
+        for artefact, (confirmed, reconstructed) in counts.items():
+            rows.append(
+                {
+                    "language": lang.code,
+                    "name": lang.name,
+                    "artefact": artefact,
+                    "confirmed": confirmed,
+                    "reconstructed": reconstructed,
+                }
+            )
+    return rows
+
+
+__all__ = [
+    "ARTEFACTS",
+    "Dates",
+    "Language",
+    "LanguageFileError",
+    "MessageTemplate",
+    "Phrase",
+    "TemplateMatch",
+    "Unwrapped",
+    "Wrapper",
+    "all_languages",
+    "ampm_words",
+    "coverage",
+    "event_type",
+    "get",
+    "header_language",
+    "is_na",
+    "load_file",
+    "match_rendered",
+    "normalise",
+    "render",
+    "templates_for",
+    "unwrap",
+    "wrapper_text",
+]
