@@ -252,3 +252,16 @@ def wrapper_text(wrapper: Wrapper, event_id: int, source: str, strings: tuple[st
     head = wrapper.head.replace("{id}", str(event_id)).replace("{source}", source)
     middle = f" {wrapper.middle}" if wrapper.middle else ""
     return f"{head}{middle} {wrapper.marker} {', '.join(strings)}."
+
+
+@functools.cache
+def signature_words() -> tuple[str, ...]:
+    """Words that identify a language's exports (header names, type words, Regedt32 labels), used to tell
+    which ANSI code page decodes a file into something a viewer of that language wrote."""
+    words: set[str] = set()
+    for lang in all_languages():
+        for names, _ in lang.columns:
+            words.update(names)
+        words.update(p.text for group in lang.types.values() for p in group)
+        words.update(p.text.rstrip(":").replace("{n}", "").strip() for group in lang.regedt32.values() for p in group)
+    return tuple(sorted(w for w in words if len(w) > 1))

@@ -44,10 +44,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import BinaryIO
 
-from analyzer import messages
+from analyzer import languages, messages
+from analyzer.languages import Language
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
-from analyzer.readers.text import DEFAULT_ANSI, detect_encoding
+from analyzer.readers.text import Encoding, ReadNote, choose_encoding
 
 KINDS = ("evtxt", "evcsv", "dumpel")
 _TITLES = {"evtxt": "Event Viewer text export", "evcsv": "Event Viewer CSV export", "dumpel": "DUMPEL output"}
@@ -56,9 +57,20 @@ MAX_LINE = 1 << 20  # characters; a longer "line" is not a text export and is dr
 MAX_ENTRY = 4 << 20  # characters of one description spread over many lines
 MAX_WARNINGS = 50  # per file; then one summary line
 
-_DATE = r"\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d{4}-\d{1,2}-\d{1,2}"
-_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?"
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(?:([AaPp])\.?[Mm]\.?)?")
+# Dates: 6/14/2002, 14/06/02, 14.06.2002, 2002/06/14 (Japanese), 2002-06-14, 14-6-2002 (Dutch).
+_DATE = (
+    r"\d{1,2}/\d{1,2}/\d{2,4}|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d{4}-\d{1,2}-\d{1,2}"
+    r"|\d{1,2}-\d{1,2}-\d{2,4}"
+)
+_DATE_PARTS = re.compile(r"^(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})$")
+# Times: 3:04:05 PM, 15:04:05, 15.04.05 (Italian), 午後 3:04:05 (the AM/PM word before or after the time).
+_AM_WORDS, _PM_WORDS = languages.ampm_words()
+_AMPM = "|".join([r"[AaPp]\.?[Mm]\.?", *(re.escape(w) for w in (*_AM_WORDS, *_PM_WORDS) if not w.isascii())])
+_TIME = rf"(?:(?:{_AMPM})\s*)?\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:\s*(?:{_AMPM}))?"
+_CLOCK = re.compile(
+    rf"(?:(?P<pre>{_AMPM})\s*)?(?P<h>\d{{1,2}})[:.](?P<m>\d{{2}})(?:[:.](?P<s>\d{{2}}))?\s*(?P<post>{_AMPM})?"
+)
+_PM = frozenset(w.casefold() for w in _PM_WORDS)
 _DATE_RE = re.compile(rf"^(?:{_DATE})$")
 _TIME_RE = re.compile(rf"^(?:{_TIME})$")
 # Start of an entry, per layout.  DUMPEL has numbers where Event Viewer has words.
@@ -69,6 +81,7 @@ _START = {
 }
 _CSV_FIELD = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^,]*))\s*(?:,|$)')
 _NA = frozenset({"n/a", "na", ""})
+MAX_UNKNOWN_WORDS = 10  # distinct type words not understood that the language warning names
 
 # The "could not be found" wrapper.  NT 4.0: "... could not be found. It contains the following insertion
 # string(s): a, b."; Windows 2000-2003: "... cannot be found. The local computer may not have ... The following
@@ -125,18 +138,36 @@ def detect(text: str) -> str | None:
     fixed fields parse (so a random log file that merely starts with a date is not taken for an export);
     failing that, an Event Properties "Copy" block within the first lines ("evtxt").
     """
-    for line in text.lstrip("\ufeff").splitlines():
-        if not line.strip():
-            continue
-        header = _header_kind(line)
-        if header:
-            return header
-        for kind in KINDS:
-            if _START[kind].match(line) and _split_fixed(kind, line) is not None:
+    lines = [line for line in text.lstrip("\ufeff").splitlines()[:200] if line.strip()][:_LOOKAHEAD]
+    return _detect_lines(lines)
+
+
+def _detect_lines(lines: list[str]) -> str | None:
+    """``detect`` on the first non-empty lines.  A first line of nine or more tab- or comma-separated
+    names that no language file knows is taken for the header of an uncovered language when the next
+    line is an entry of that layout."""
+    if not lines:
+        return None
+    first = lines[0].lstrip("\ufeff")
+    header = _header_kind(first)
+    if header:
+        return header
+    kind = _entry_kind(first)
+    if kind:
+        return kind
+    if len(lines) > 1:
+        for sep, kind in (("\t", "evtxt"), (",", "evcsv")):
+            if first.count(sep) >= 8 and _entry_kind(lines[1]) == kind:
                 return kind
-        break
-    if _blocks_layout([line for line in text.lstrip("\ufeff").splitlines()[:200] if line.strip()][:_LOOKAHEAD]):
+    if _blocks_layout(lines):
         return "evtxt"  # the Event Properties "Copy" layout is Event Viewer text too
+    return None
+
+
+def _entry_kind(line: str) -> str | None:
+    for kind in KINDS:
+        if _START[kind].match(line) and _split_fixed(kind, line.lstrip("\ufeff")) is not None:
+            return kind
     return None
 
 
@@ -160,13 +191,24 @@ def read(
     tz: tzinfo | None = None,
     encoding: str | None = None,
     kind: str | None = None,
+    language: str | None = None,
 ) -> Iterator[Event]:
     """Stream the entries of an Event Viewer .txt/.csv export or DUMPEL output as Events.
 
-    ``encoding`` is the ANSI code page for files without a BOM or UTF-16/UTF-8 signs (default cp1252);
-    ``tz`` and ``encoding`` override ``options.tz`` and ``options.encoding``; ``kind`` skips detection.  Raises InputError when the file cannot be opened or is not such an export;
-    malformed lines are reported through ``warn`` (with their line number) and skipped.
+    ``encoding`` is the ANSI code page for files without a BOM or UTF-16/UTF-8 signs (default: chosen by
+    content among the code pages of the known languages); ``language`` (a code of ``analyzer.languages``)
+    overrides the language found from the header, type words and descriptions; ``tz``, ``encoding`` and
+    ``language`` override ``options.tz``, ``options.encoding`` and ``options.language``; ``kind`` skips
+    detection.  Raises InputError when the file cannot be opened or is not such an export (or ``language``
+    is not a known code); malformed lines are reported through ``warn`` (with their line number) and
+    skipped.  A localised export, or one read with a code page chosen by content, says so through one
+    ``ReadNote``.
     """
+    language = language if language is not None else options.language
+    try:
+        lang = languages.get(language) if language else None
+    except ValueError as exc:
+        raise InputError(path, str(exc)) from None
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed in the finally below
     except OSError as exc:
@@ -174,7 +216,7 @@ def read(
     try:
         tz = tz if tz is not None else options.tz
         encoding = encoding if encoding is not None else options.encoding
-        yield from _Parser(path, raw, filters, warn, tz, encoding, kind).run()
+        yield from _Parser(path, raw, filters, warn, tz, encoding, kind, lang).run()
     finally:
         raw.close()
 
@@ -208,22 +250,17 @@ FORMATS = tuple(
 # --------------------------------------------------------------------------------------------- lines
 
 
-def _open_codec(raw: BinaryIO, path: str, ansi: str | None) -> tuple[str, int]:
-    """(codec without BOM handling, bytes to skip) for the file; InputError for an unknown code page."""
+def _open_codec(raw: BinaryIO, path: str, ansi: str | None) -> Encoding:
+    """The file's encoding (codec without BOM handling, bytes to skip, how it was chosen); InputError for
+    an unknown code page."""
     head = raw.read(8192)
     raw.seek(0)
-    try:
-        codecs.lookup(ansi or DEFAULT_ANSI)
-    except LookupError:
-        raise InputError(path, f"unknown encoding {ansi!r}") from None
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8", 3
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le", 2
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be", 2
-    found = detect_encoding(head, ansi or DEFAULT_ANSI)
-    return ("utf-8" if found == "utf-8-sig" else found), 0
+    if ansi:
+        try:
+            ansi = codecs.lookup(ansi).name
+        except LookupError:
+            raise InputError(path, f"unknown encoding {ansi!r}") from None
+    return choose_encoding(head, ansi, languages.signature_words())
 
 
 def _lines(raw: BinaryIO, codec: str, skip: int, path: str, warn: WarningSink) -> Iterator[tuple[int, str]]:
@@ -313,6 +350,7 @@ class _Parser:
         tz: tzinfo | None,
         encoding: str | None,
         kind: str | None,
+        language: Language | None = None,
     ) -> None:
         self.path = path
         self.raw = raw
@@ -322,10 +360,15 @@ class _Parser:
         self.encoding = encoding
         self.kind = kind
         self.warnings = 0
-        self.dayfirst: bool | None = None  # decided by the first unambiguous slash date
+        self.given_language = language  # --language
+        self.lang: Language | None = language  # decided before the entries are read (see ``prescan``)
+        self.uncovered_header: str | None = None  # a header row no language file knows
+        self.header_line = 0  # its line number
+        self.unknown_types: dict[str, int] = {}  # type words no language knows -> first line
+        self.orders: dict[str, str | None] = {}  # date separator -> dmy | mdy | ymd (None: not settled)
+        self.unsettled: list[tuple[int, str]] = []  # (line, date) whose order could not be settled
         self.record = 0  # entry starts seen (the record number of the current entry)
         self.readable = 0  # entries converted, whether or not the filters kept them
-        self.warned_types: set[str] = set()
         self.types: dict[str, EventType] = {}  # type words seen so far
         self.warned_joined = False
 
@@ -337,7 +380,8 @@ class _Parser:
 
     # -- driver --
     def run(self) -> Iterator[Event]:
-        codec, skip = _open_codec(self.raw, self.path, self.encoding)
+        enc = _open_codec(self.raw, self.path, self.encoding)
+        codec, skip = enc.codec, enc.bom
         lines: Iterator[tuple[int, tuple[int, str]]] = enumerate(_lines(self.raw, codec, skip, self.path, self.sink), 1)
         head: list[tuple[int, tuple[int, str]]] = []
         for item in lines:  # look ahead a little: pasted event details may follow a few lines of mail
@@ -351,16 +395,19 @@ class _Parser:
         if self.kind in (None, "evtxt") and _blocks_layout(texts):
             yield from self.run_blocks(lines)
             return
-        lines = itertools.dropwhile(lambda item: not item[1][1].strip(), lines)
-        kind = self.kind
+        kind = self.kind or _detect_lines([t.lstrip("\ufeff") for t in texts])
+        if kind is None:
+            first = next(item for item in head if item[1][1].strip())
+            raise InputError(self.path, "not an Event Viewer text/CSV export or DUMPEL output", first[1][0])
+        self.prescan(kind, _lines(self.raw, codec, skip, self.path, ignore_warning))
+        self.announce(kind, enc)
+        lines = enumerate(_lines(self.raw, codec, skip, self.path, self.sink), 1)
         entry: _Entry | None = None
         skipping = False  # continuation lines of a malformed entry are dropped with it
         for lineno, (offset, line) in lines:
-            if kind is None:
-                kind = detect(line)
-                if kind is None:
-                    raise InputError(self.path, "not an Event Viewer text/CSV export or DUMPEL output", offset)
-            if line.lstrip('\ufeff" ')[:4].casefold() == "date" and _header_kind(line):
+            if not line.strip() and entry is None:
+                continue
+            if lineno == self.header_line or (not _START[kind].match(line) and _header_kind(line)):
                 continue  # a header line (exports pasted together may repeat it)
             if _START[kind].match(line):
                 if entry is not None:
@@ -391,7 +438,132 @@ class _Parser:
             yield from self.finish(kind, entry)
         self.close(_NAMES[kind or "evtxt"])
 
+    # -- language, dates: decided over the whole file before the first entry is yielded --
+    def prescan(self, kind: str, lines: Iterator[tuple[int, str]]) -> None:
+        """One pass over the file's entry lines (no conversion, nothing kept but counts): the header row, the
+        type words (which language wrote the file) and the shapes of the dates (which order they are in).
+        A second pass costs linear time and no memory; it lets an ambiguous 01/02/2002 at the top be read
+        with what 13/02/2002 further down proves."""
+        header_lang: Language | None = None
+        votes: dict[str, int] = {}
+        seen_entry = False
+        shapes: dict[str, list[tuple[int, int, int, int, str]]] = {}
+        for lineno, (_, line) in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            if not _START[kind].match(line):
+                if not seen_entry and not header_lang and not self.header_line:
+                    info = _header_info(line)
+                    if info is not None:
+                        header_lang = info
+                        self.header_line = lineno
+                    elif line.count("\t" if kind == "evtxt" else ",") >= 8 and kind != "dumpel":
+                        self.uncovered_header = line.strip().lstrip("\ufeff")[:120]
+                        self.header_line = lineno
+                continue
+            seen_entry = True
+            fields = _split_fixed(kind, line.lstrip("\ufeff"))
+            if fields is None:
+                continue
+            date_text = fields[0][0].strip()
+            parts = _DATE_PARTS.match(date_text)
+            if parts is not None and parts.group(2) != "." and len(parts.group(1)) < 4:
+                a, b, c = int(parts.group(1)), int(parts.group(3)), int(parts.group(4))
+                shapes.setdefault(parts.group(2), []).append((lineno, a, b, c, date_text))
+            if kind != "dumpel":
+                word = fields[0][3].strip()
+                if word and not word.isdigit():
+                    found = languages.event_type(word)
+                    if found is None:
+                        if _english_type(word) is not None:
+                            votes["en"] = votes.get("en", 0) + 1
+                        elif len(self.unknown_types) < MAX_UNKNOWN_WORDS:
+                            self.unknown_types.setdefault(word, lineno)
+                    else:
+                        for code in found[1]:
+                            votes[code] = votes.get(code, 0) + 1
+        if self.lang is None:
+            self.lang = header_lang or _vote(votes)
+        self.settle_dates(shapes)
+
+    def settle_dates(self, shapes: dict[str, list[tuple[int, int, int, int, str]]]) -> None:
+        """Per separator ("/" or "-"; dots are always day.month.year): the one order every date of the
+        file allows, else the language's order if the dates allow it, else unsettled (times left out)."""
+        default = None if self.uncovered else (self.lang or languages.get("en")).dates.order
+        for sep, dates in shapes.items():
+            orders = {"dmy", "mdy"} | ({"ymd"} if default == "ymd" else set())
+            proof: dict[str, tuple[int, str]] = {}
+            for lineno, a, b, c, text in dates:
+                possible = {o for o in orders if _valid_date(o, a, b, c)}
+                if not any(_valid_date(o, a, b, c) for o in ("dmy", "mdy", "ymd")):
+                    continue  # an impossible date is damage, reported with its entry
+                if possible != orders:  # this date rules an order out: it is the proof of what is left
+                    for kept in possible:
+                        proof.setdefault(kept, (lineno, text))
+                orders = possible
+                if not orders:
+                    break
+            if len(orders) == 1:
+                (order,) = orders
+                self.orders[sep] = order
+                if default is not None and order != default and order in proof:
+                    lineno, text = proof[order]
+                    self.warn(
+                        f"line {lineno}: date {text} is {_ORDER_NAMES[order]}; reading all dates of this file so", None
+                    )
+            elif not orders:
+                self.orders[sep] = default
+                self.warn(
+                    f"dates of this file mix day/month and month/day orders; each is read as "
+                    f"{_ORDER_NAMES.get(default or '', 'month/day/year')} where it can be",
+                    None,
+                )
+                self.orders[sep] = default or "mdy"
+            elif default in orders:
+                self.orders[sep] = default
+            else:
+                self.orders[sep] = None
+                first = dates[0]
+                self.warn(
+                    f"dates such as {first[4]} (line {first[0]}) read as day/month or month/day and the export's "
+                    "language does not settle which: their times are left out, so no timing conclusion uses them",
+                    None,
+                )
+
+    @property
+    def uncovered(self) -> bool:
+        """True when the header or type words are in a language no file describes."""
+        return self.given_language is None and (self.uncovered_header is not None or bool(self.unknown_types))
+
+    def announce(self, kind: str, enc: Encoding) -> None:
+        """One note saying how a localised file, or one whose code page was chosen by content, was read."""
+        lang = self.lang
+        if (lang is None or lang.code == "en") and enc.plain:
+            return
+        what = f"{lang.name} " if lang is not None and lang.code != "en" else ""
+        how = " (--language)" if self.given_language is not None else ""
+        self.sink(ReadNote(self.path, f"read as {what}{_NAMES[kind]}{how}, {enc.describe()}"))
+
+    def warn_not_understood(self) -> None:
+        """The one warning for a language no file covers: what could not be read, and how it was read."""
+        if not self.uncovered:
+            return
+        parts = []
+        if self.uncovered_header is not None:
+            parts.append(f"header {self.uncovered_header!r}")
+        if self.unknown_types:
+            words = ", ".join(repr(w) for w in self.unknown_types)
+            parts.append(f"event type word(s) {words} (read as information)")
+        self.warn(
+            "language not covered by analyzer/languages: "
+            + "; ".join(parts)
+            + " not understood; columns were read by position and descriptions kept as text "
+            "(insertion strings only from the English 'could not be found' wrapper)",
+            None,
+        )
+
     def close(self, name: str) -> None:
+        self.warn_not_understood()
         if self.warnings > MAX_WARNINGS:
             self.sink(ReadWarning(self.path, f"{self.warnings - MAX_WARNINGS} more warning(s) not shown"))
         if self.readable == 0 and self.warnings:
@@ -489,7 +661,7 @@ class _Parser:
             strings = self.dumpel_strings(source, event_id, entry)
             message = None
         else:
-            strings, message = _description(source, event_id, entry.rest, quoted=kind == "evcsv")
+            strings, message = _description(source, event_id, entry.rest, quoted=kind == "evcsv", lang=self.lang)
         event = Event(
             path=self.path,
             record=entry.record,
@@ -502,7 +674,7 @@ class _Parser:
             category=category,
             source=source,
             computer=computer,
-            sid=None if user.strip().casefold() in _NA else user.strip(),
+            sid=None if user.strip().casefold() in _NA or languages.is_na(user) else user.strip(),
             strings=strings,
             message=message,
             data=entry.data,
@@ -518,42 +690,47 @@ class _Parser:
         word = text.strip()
         if word.isdigit():
             return EventType.from_code(int(word))
-        try:
-            self.types[text] = EventType.parse(word)
-            return self.types[text]
-        except ValueError:
-            if word not in self.warned_types:
-                self.warned_types.add(word)
-                self.warn(f"line {entry.line}: unknown event type {word!r} read as information", entry.offset)
+        found = _english_type(word)
+        if found is None:
+            localised = languages.event_type(word)
+            found = localised[0] if localised is not None else None
+        if found is None:
+            if word not in self.unknown_types and len(self.unknown_types) < MAX_UNKNOWN_WORDS:
+                self.unknown_types[word] = entry.line  # named in the one language warning at the end
             return EventType.INFORMATION
+        self.types[text] = found
+        return found
 
-    def parse_when(self, date_text: str, time_text: str, entry: _Entry) -> datetime:
+    def parse_when(self, date_text: str, time_text: str, entry: _Entry) -> datetime | None:
+        """The entry's local time; None when the date order of the file could not be settled."""
         date_text, time_text = date_text.strip(), time_text.strip()
-        if "-" in date_text:
-            year, month, day = (int(x) for x in date_text.split("-"))
-        elif "." in date_text:
-            day, month, year = (int(x) for x in date_text.split("."))
+        parts = _DATE_PARTS.match(date_text)
+        if parts is None:
+            raise ValueError(f"unreadable date {date_text!r}")
+        a, sep, b, c = int(parts.group(1)), parts.group(2), int(parts.group(3)), int(parts.group(4))
+        if len(parts.group(1)) == 4:
+            order: str | None = "ymd"
+        elif sep == ".":
+            order = "dmy"
         else:
-            first, second, year = (int(x) for x in date_text.split("/"))
-            if self.dayfirst is None and first > 12 >= second:
-                self.dayfirst = True
-                self.warn(
-                    f"line {entry.line}: date {date_text} is day/month/year; reading all dates of this file so",
-                    entry.offset,
-                )
-            elif self.dayfirst is None and second > 12 >= first:
-                self.dayfirst = False
-            month, day = (second, first) if self.dayfirst else (first, second)
+            order = self.orders.get(sep, "mdy")
+            if order is None:
+                return None
+            if order != "ymd" and not _valid_date(order, a, b, c):  # a file that mixes orders
+                order = next((o for o in ("dmy", "mdy") if _valid_date(o, a, b, c)), order)
+        year, month, day = (a, b, c) if order == "ymd" else (c, b, a) if order == "dmy" else (c, a, b)
         if year < 100:
             year += 2000 if year < 70 else 1900
         match = _CLOCK.fullmatch(time_text)
         if match is None:
             raise ValueError(f"unreadable time {time_text!r}")
-        hour, minute, second_ = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-        if match.group(4):
+        hour, minute, second_ = int(match.group("h")), int(match.group("m")), int(match.group("s") or 0)
+        ampm = match.group("pre") or match.group("post")
+        if ampm:
             if not 1 <= hour <= 12:
                 raise ValueError(f"unreadable time {time_text!r}")
-            hour = hour % 12 + (12 if match.group(4) in "Pp" else 0)
+            pm = ampm[:1] in "Pp" or ampm.casefold() in _PM
+            hour = hour % 12 + (12 if pm else 0)
         try:
             when = datetime(year, month, day, hour, minute, second_)
         except (ValueError, OverflowError):  # OverflowError: a 30-digit "year"
@@ -587,12 +764,52 @@ _SPACED = "\x00spaced"  # marks DUMPEL lines whose fields were split on spaces (
 
 
 def _header_kind(line: str) -> str | None:
+    """ "evtxt" / "evcsv" when ``line`` is an Event Viewer header row in a language of analyzer/languages."""
     text = line.strip().lstrip("\ufeff")
     for sep, kind in (("\t", "evtxt"), (",", "evcsv")):
-        parts = [p.strip().strip('"').strip().casefold() for p in text.split(sep)]
-        if tuple(parts[:9]) == HEADER_FIELDS:
+        if text.count(sep) >= 8 and languages.header_language(text.split(sep)) is not None:
             return kind
     return None
+
+
+def _header_info(line: str) -> Language | None:
+    """The language of an Event Viewer header row, None when ``line`` is not one."""
+    text = line.strip().lstrip("\ufeff")
+    for sep in ("\t", ","):
+        if text.count(sep) >= 8:
+            found = languages.header_language(text.split(sep))
+            if found is not None:
+                return found
+    return None
+
+
+def _english_type(word: str) -> EventType | None:
+    """The type of an English (or contract) spelling such as 'Failure Audit' or 'failure_audit'."""
+    try:
+        return EventType.parse(word)
+    except ValueError:
+        return None
+
+
+def _vote(votes: dict[str, int]) -> Language | None:
+    """The language most type words belong to; a word several languages share ("Information") counts for
+    each, so one German "Fehler" decides between English and German."""
+    if not votes:
+        return None
+    best = max(votes.values())
+    winners = [code for code, n in votes.items() if n == best]
+    if "en" in winners:  # only words English shares with others ("Error", "Information"): English
+        return languages.get("en")
+    return languages.get(sorted(winners)[0])
+
+
+def _valid_date(order: str, a: int, b: int, c: int) -> bool:
+    """Whether the three numbers read in ``order`` give a month 1-12 and a day 1-31."""
+    day, month = {"dmy": (a, b), "mdy": (b, a), "ymd": (c, b)}[order]
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+_ORDER_NAMES = {"dmy": "day/month/year", "mdy": "month/day/year", "ymd": "year/month/day"}
 
 
 def _split_fixed(kind: str, line: str) -> tuple[list[str], list[str]] | None:
@@ -698,10 +915,15 @@ _MULTIWORD_SOURCES = tuple(
 
 
 def _description(
-    source: str, event_id: int, lines: list[str], *, quoted: bool = False
+    source: str, event_id: int, lines: list[str], *, quoted: bool = False, lang: Language | None = None
 ) -> tuple[tuple[str, ...], str | None]:
     """(insertion strings, message) from an Event Viewer description spread over ``lines``; ``quoted``:
-    a CSV description in double quotes loses them (and its doubled inner quotes)."""
+    a CSV description in double quotes loses them (and its doubled inner quotes).
+
+    The message keeps the viewer's text in its own language.  Insertion strings come from the English or
+    a localised "could not be found" wrapper, else from the English catalog's patterns, else from the
+    file's language's templates (``analyzer.languages.match_rendered``: only a whole-text match with a
+    single reading counts)."""
     text = "\n".join(lines).rstrip()
     if quoted and len(text) >= 2 and text.lstrip().startswith('"') and text.endswith('"'):
         stripped = text.strip()
@@ -711,8 +933,17 @@ def _description(
     wrapped = _unwrap(source, event_id, text)
     if wrapped is not None:
         return wrapped, None
-    recovered = messages.recover_strings(source, event_id, text)
-    return (recovered or ()), text
+    localised = languages.unwrap(text, lang.code if lang is not None and lang.code != "en" else None)
+    if localised is not None:
+        return _split_payload(source, event_id, localised.payload), None
+    recovered = messages.recover_strings(source, event_id, text)  # English Exchange on localised Windows too
+    if recovered is not None:
+        return recovered, text
+    if lang is not None and lang.code != "en":
+        found = languages.match_rendered(text, source=source, event_id=event_id, language=lang.code)
+        if found is not None:
+            return found.strings, text
+    return (), text
 
 
 def _unwrap(source: str, event_id: int, text: str) -> tuple[str, ...] | None:
@@ -728,7 +959,12 @@ def _unwrap(source: str, event_id: int, text: str) -> tuple[str, ...] | None:
     marker = _WRAPPER_MARKERS.search(text)
     if marker is None:
         return ()
-    payload = text[marker.end() :].strip(" \t")
+    return _split_payload(source, event_id, text[marker.end() :])
+
+
+def _split_payload(source: str, event_id: int, payload: str) -> tuple[str, ...]:
+    """The insertion strings a wrapper lists after its marker: one per line, or joined by ", "."""
+    payload = payload.strip(" \t")
     if payload.startswith("\n"):
         lines = [line.strip() for line in payload.split("\n")]
         while lines and not lines[-1]:
