@@ -36,6 +36,7 @@ from analyzer.evidence import (
 )
 from analyzer.limits import DEFAULT_LIMITS, ReadLimits
 from analyzer.model import Event, Finding, InputError, ReadWarning, Severity
+from analyzer.readers.text import ReadNote
 from analyzer.sniff import EVENT_FORMATS, REGISTRY_FORMATS
 
 if TYPE_CHECKING:
@@ -487,6 +488,9 @@ def diagnose_case(
         else:
             item.error = item.error or f"not an event log or registry export ({item.format})"
         for w in sink_list:
+            if isinstance(w, ReadNote):  # how the file was read (language, code page): not a problem
+                item.note = item.note or w.message
+                continue
             text = _warning_text(w)
             if text not in item.warnings:
                 item.warnings.append(text)

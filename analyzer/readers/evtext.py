@@ -369,7 +369,10 @@ class _Parser:
         self.unsettled: list[tuple[int, str]] = []  # (line, date) whose order could not be settled
         self.record = 0  # entry starts seen (the record number of the current entry)
         self.readable = 0  # entries converted, whether or not the filters kept them
-        self.types: dict[str, EventType] = {}  # type words seen so far
+        self.types: dict[str, EventType] = {}
+        self.spoken: dict[str, int] = {}  # languages of the localised descriptions read (wrappers, templates)
+        self.encoding_used: Encoding | None = None
+        self.kind_read = ""  # type words seen so far
         self.warned_joined = False
 
     # -- warnings --
@@ -400,7 +403,7 @@ class _Parser:
             first = next(item for item in head if item[1][1].strip())
             raise InputError(self.path, "not an Event Viewer text/CSV export or DUMPEL output", first[1][0])
         self.prescan(kind, _lines(self.raw, codec, skip, self.path, ignore_warning))
-        self.announce(kind, enc)
+        self.encoding_used, self.kind_read = enc, kind
         lines = enumerate(_lines(self.raw, codec, skip, self.path, self.sink), 1)
         entry: _Entry | None = None
         skipping = False  # continuation lines of a malformed entry are dropped with it
@@ -535,14 +538,22 @@ class _Parser:
         """True when the header or type words are in a language no file describes."""
         return self.given_language is None and (self.uncovered_header is not None or bool(self.unknown_types))
 
-    def announce(self, kind: str, enc: Encoding) -> None:
-        """One note saying how a localised file, or one whose code page was chosen by content, was read."""
+    def announce(self) -> None:
+        """One note saying how a localised file, or one whose code page was chosen by content, was read: the
+        language of its header or type words, else of its descriptions (type words such as "Error" are
+        English and Spanish alike)."""
+        enc = self.encoding_used
+        if enc is None or not self.kind_read:
+            return
         lang = self.lang
+        how = " (--language)" if self.given_language is not None else ""
+        if (lang is None or lang.code == "en") and self.spoken:
+            lang = languages.get(max(sorted(self.spoken), key=lambda code: self.spoken[code]))
+            how = " (from its descriptions)"
         if (lang is None or lang.code == "en") and enc.plain:
             return
         what = f"{lang.name} " if lang is not None and lang.code != "en" else ""
-        how = " (--language)" if self.given_language is not None else ""
-        self.sink(ReadNote(self.path, f"read as {what}{_NAMES[kind]}{how}, {enc.describe()}"))
+        self.sink(ReadNote(self.path, f"read as {what}{_NAMES[self.kind_read]}{how}, {enc.describe()}"))
 
     def warn_not_understood(self) -> None:
         """The one warning for a language no file covers: what could not be read, and how it was read."""
@@ -564,6 +575,7 @@ class _Parser:
 
     def close(self, name: str) -> None:
         self.warn_not_understood()
+        self.announce()
         if self.warnings > MAX_WARNINGS:
             self.sink(ReadWarning(self.path, f"{self.warnings - MAX_WARNINGS} more warning(s) not shown"))
         if self.readable == 0 and self.warnings:
@@ -661,7 +673,11 @@ class _Parser:
             strings = self.dumpel_strings(source, event_id, entry)
             message = None
         else:
-            strings, message = _description(source, event_id, entry.rest, quoted=kind == "evcsv", lang=self.lang)
+            strings, message, spoken = _description(
+                source, event_id, entry.rest, quoted=kind == "evcsv", lang=self.lang
+            )
+            if spoken is not None:
+                self.spoken[spoken] = self.spoken.get(spoken, 0) + 1
         event = Event(
             path=self.path,
             record=entry.record,
@@ -916,8 +932,8 @@ _MULTIWORD_SOURCES = tuple(
 
 def _description(
     source: str, event_id: int, lines: list[str], *, quoted: bool = False, lang: Language | None = None
-) -> tuple[tuple[str, ...], str | None]:
-    """(insertion strings, message) from an Event Viewer description spread over ``lines``; ``quoted``:
+) -> tuple[tuple[str, ...], str | None, str | None]:
+    """(insertion strings, message, language of a localised wrapper or template that read it) from an Event Viewer description spread over ``lines``; ``quoted``:
     a CSV description in double quotes loses them (and its doubled inner quotes).
 
     The message keeps the viewer's text in its own language.  Insertion strings come from the English or
@@ -929,21 +945,22 @@ def _description(
         stripped = text.strip()
         text = stripped[1:-1].replace('""', '"')  # a quoted CSV description
     if not text.strip():
-        return (), None
+        return (), None, None
     wrapped = _unwrap(source, event_id, text)
     if wrapped is not None:
-        return wrapped, None
+        return wrapped, None, None
     localised = languages.unwrap(text, lang.code if lang is not None and lang.code != "en" else None)
     if localised is not None:
-        return _split_payload(source, event_id, localised.payload), None
+        return _split_payload(source, event_id, localised.payload), None, localised.language
     recovered = messages.recover_strings(source, event_id, text)  # English Exchange on localised Windows too
     if recovered is not None:
-        return recovered, text
-    if lang is not None and lang.code != "en":
-        found = languages.match_rendered(text, source=source, event_id=event_id, language=lang.code)
-        if found is not None:
-            return found.strings, text
-    return (), text
+        return recovered, text, None
+    # the file's language, or every language when type words shared with English ("Error") left it open
+    code = lang.code if lang is not None and lang.code != "en" else None
+    found = languages.match_rendered(text, source=source, event_id=event_id, language=code)
+    if found is not None:
+        return found.strings, text, found.language
+    return (), text, None
 
 
 def _unwrap(source: str, event_id: int, text: str) -> tuple[str, ...] | None:

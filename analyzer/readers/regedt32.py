@@ -20,6 +20,11 @@ and the ``\\0``-joined form are both read, and anything this reader cannot place
 with its line number instead of being guessed at silently.
 
 "Last Write Time" is local time without a zone: it stays a naive datetime.
+
+Localised Regedt32 wrote its labels in the system's language (German ``Schlüsselname:``, ``Klassenname:``,
+``Letzter Schreibzugriff:``, ``Wert 0``, ``Name:``, ``Typ:``, ``Daten:``); the labels of every language in
+``analyzer/languages`` are read, value type names (``REG_MULTI_SZ``) are the same in every language, and
+the ANSI code page is chosen by content (``readers.text.choose_encoding``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from analyzer import languages
 from analyzer.model import (
     EventFilter,
     InputError,
@@ -40,11 +46,40 @@ from analyzer.model import (
 )
 from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
 from analyzer.readers.regfile import count_tree
-from analyzer.readers.text import open_text
+from analyzer.readers.text import ReadNote, choose_encoding, open_text
 from analyzer.wintypes import canonical_root, split_multi_sz
 
-_LABEL = re.compile(r"^\s*(Key Name|Class Name|Last Write Time|Name|Type|Data):(.*)$", re.IGNORECASE)
-_VALUE_N = re.compile(r"^\s*Value\s+(\d+)\s*$", re.IGNORECASE)
+_CANONICAL = {"key_name": "key name", "class_name": "class name", "last_write_time": "last write time",
+              "name": "name", "type": "type", "data": "data"}  # fmt: skip
+
+
+def _label_table() -> dict[str, tuple[str, frozenset[str]]]:
+    """normalised localised label (without its colon) -> (English label, codes of the languages using it)."""
+    out: dict[str, tuple[str, frozenset[str]]] = {}
+    for lang in languages.all_languages():
+        for key, english in _CANONICAL.items():
+            for phrase in lang.regedt32.get(key, ()):
+                label = languages.normalise(phrase.text.rstrip().removesuffix(":").rstrip())
+                known = out.get(label, (english, frozenset()))
+                out[label] = (english, known[1] | {lang.code})
+    return out
+
+
+def _words(key: str) -> list[str]:
+    return sorted({p.text.replace("{n}", "").strip() for lang in languages.all_languages()
+                   for p in lang.regedt32.get(key, ())}, key=len, reverse=True)  # fmt: skip
+
+
+_LABELS = _label_table()
+_LABEL = re.compile(
+    r"^\s*("
+    + "|".join(r"\s+".join(map(re.escape, k.split())) for k in sorted(_LABELS, key=len, reverse=True))
+    + r")\s*:(.*)$",
+    re.IGNORECASE,
+)
+_VALUE_N = re.compile(r"^\s*(?:" + "|".join(map(re.escape, _words("value"))) + r")\s*(\d+)\s*$", re.IGNORECASE)
+_NO_NAMES = frozenset(languages.normalise(w) for w in _words("no_name"))
+_NO_CLASSES = frozenset(languages.normalise(w) for w in _words("no_class"))
 _DUMP = re.compile(r"^\s*([0-9a-fA-F]{8})\s{2,}([0-9a-fA-F]{2}(?: (?:- )?[0-9a-fA-F]{2})*)(?: -)?(?:\s{2,}.*)?\s*$")
 _INLINE_HEX = re.compile(r"^(?:[0-9a-fA-F]{2}[ ,]?)+$")
 _TIME = re.compile(
@@ -61,11 +96,14 @@ def detect(text: str) -> bool:
     lines = text.lstrip("\ufeff").splitlines()[:50]
     for i, line in enumerate(lines):
         m = _LABEL.match(line)
-        if m and m.group(1).lower() == "key name":
-            return any(
-                (n := _LABEL.match(nxt)) and n.group(1).lower() in STRUCTURE_LABELS for nxt in lines[i + 1 : i + 6]
-            )
+        if m and _label(m) == "key name":
+            return any((n := _LABEL.match(nxt)) and _label(n) in STRUCTURE_LABELS for nxt in lines[i + 1 : i + 6])
     return False
+
+
+def _label(match: re.Match[str]) -> str:
+    """The English label of a matched (possibly localised) label."""
+    return _LABELS[languages.normalise(match.group(1))][0]
 
 
 @dataclass(slots=True)
@@ -157,7 +195,7 @@ class _Reader:
 
     def class_name(self, text: str) -> None:
         self.finish_key_name()
-        if self.key is not None and text.strip() and text.strip() != NO_CLASS:
+        if self.key is not None and text.strip() and languages.normalise(text) not in _NO_CLASSES:
             self.key.class_name = text.strip()
 
     def last_write(self, line_no: int, text: str) -> None:
@@ -259,7 +297,7 @@ class _Reader:
             missing = ", ".join(n for n, x in (("Name", v.name), ("Type", v.type), ("Data", v.first)) if x is None)
             self.warn(v.line_no, f"value block without {missing}; skipped")
             return
-        name = "" if v.name == NO_NAME else v.name
+        name = "" if languages.normalise(v.name) in _NO_NAMES else v.name
         decoded = self.decode(v)
         if decoded is None:
             return
@@ -362,8 +400,12 @@ def read(
     path = str(path)
     reader = _Reader(path, warn)
     saw_key = False
+    seen: set[frozenset[str]] = set()  # the languages of the labels read
     try:
-        stream = open_text(path, encoding)
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+        chosen = choose_encoding(head, encoding, languages.signature_words())
+        stream = open_text(path, chosen.codec)
     except (OSError, LookupError) as exc:
         raise InputError(path, f"cannot open: {exc}") from None
     with stream:
@@ -379,7 +421,8 @@ def read(
             if m is None:
                 reader.continuation(line_no, line)
                 continue
-            label, rest = m.group(1).lower(), m.group(2)
+            label, rest = _label(m), m.group(2)
+            seen.add(_LABELS[languages.normalise(m.group(1))][1])
             if label == "key name":
                 saw_key = True
                 reader.start_key(line_no, rest)
@@ -396,6 +439,10 @@ def read(
     if not saw_key:
         raise InputError(path, "not a Regedt32 text report (no 'Key Name:' line)")
     reader.resolve_times()
+    spoken = frozenset.intersection(*seen) if seen else frozenset()
+    if (spoken and "en" not in spoken) or not chosen.plain:
+        name = languages.get(sorted(spoken)[0]).name + " " if spoken and "en" not in spoken else ""
+        warn(ReadNote(path, f"read as {name}Regedt32 report, {chosen.describe()}"))
     keys, values = count_tree(reader.root)
     return RegistryFile(path=path, format="regedt32", root=reader.root, root_path="", warnings=reader.warnings,
                         keys_read=keys, values_read=values)  # fmt: skip

@@ -10,6 +10,11 @@ Windows 2000/2003 and Vista wordings, date and clock styles, quoting, code page 
 The wrapper wordings below are written from the shape KB 165959 / KB 166902 describe (event ID and source in
 parentheses, then the insertion strings); the rendered descriptions come from ``analyzer.messages`` and are
 our own paraphrases, never Microsoft's message text.
+
+``language`` (a code of ``analyzer.languages``) writes a localised export: that language's header row, type
+and category words, "N/A", wrappers, message templates and date/time style.  Strings the language file
+marks as reconstructed are written as they stand there: such files test the reader against the language
+data, not against Microsoft's wording.
 """
 
 from __future__ import annotations
@@ -19,38 +24,60 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from analyzer import messages
+from analyzer import languages, messages
+from analyzer.languages import Language
 from analyzer.model import Event
 
 HEADER = ("Date", "Time", "Source", "Type", "Category", "Event", "User", "Computer", "Description")
+# (date style, clock) each language's Event Viewer used by default (Windows 2000 short date, long time)
+DATE_STYLES = {"en": ("mdy", "12h"), "de": ("dmy", "24h"), "fr": ("dmy-slash2", "24h"), "es": ("dmy-slash2", "24h"),
+               "it": ("dmy-slash2", "24h-dot"), "ja": ("ymd-slash", "24h")}  # fmt: skip
 _TYPE_CODE = {"error": 1, "warning": 2, "information": 4, "success_audit": 8, "failure_audit": 16}
 
 
 def format_date(when: datetime, style: str = "mdy") -> str:
-    """mdy 6/14/2002, mdy2 6/14/02, dmy 14.06.2002, dmy-slash 14/6/2002, iso 2002-06-14."""
+    """mdy 6/14/2002, mdy2 6/14/02, dmy 14.06.2002, dmy2 14.06.02, dmy-slash 14/6/2002, dmy-slash2 14/06/2002,
+    dmy-dash 14-6-2002, ymd-slash 2002/06/14, iso 2002-06-14."""
     if style == "mdy":
         return f"{when.month}/{when.day}/{when.year}"
     if style == "mdy2":
         return f"{when.month}/{when.day}/{when.year % 100:02d}"
     if style == "dmy":
         return f"{when.day:02d}.{when.month:02d}.{when.year}"
+    if style == "dmy2":
+        return f"{when.day:02d}.{when.month:02d}.{when.year % 100:02d}"
     if style == "dmy-slash":
         return f"{when.day}/{when.month}/{when.year}"
+    if style == "dmy-slash2":
+        return f"{when.day:02d}/{when.month:02d}/{when.year}"
+    if style == "dmy-dash":
+        return f"{when.day}-{when.month}-{when.year}"
+    if style == "ymd-slash":
+        return f"{when.year}/{when.month:02d}/{when.day:02d}"
     if style == "iso":
         return when.strftime("%Y-%m-%d")
     raise ValueError(style)
 
 
-def format_time(when: datetime, clock: str = "12h") -> str:
-    """12h "3:04:05 PM" or 24h "15:04:05"."""
+def format_time(when: datetime, clock: str = "12h", am: str = "AM", pm: str = "PM") -> str:
+    """12h "3:04:05 PM", 24h "15:04:05", 24h-dot "15.04.05" (Italian), 12h-before "午後 3:04:05" (the
+    AM/PM word first, as East Asian Windows wrote it)."""
     if clock == "24h":
         return when.strftime("%H:%M:%S")
+    if clock == "24h-dot":
+        return when.strftime("%H.%M.%S")
+    if clock == "12h-before":
+        return f"{am if when.hour < 12 else pm} {when.hour % 12 or 12}:{when.minute:02d}:{when.second:02d}"
     hour = when.hour % 12 or 12
     return f"{hour}:{when.minute:02d}:{when.second:02d} {'AM' if when.hour < 12 else 'PM'}"
 
 
-def wrapper_text(event: Event, style: str = "nt4") -> str:
+def wrapper_text(event: Event, style: str = "nt4", lang: Language | None = None) -> str:
     """The viewer's "description could not be found" text listing the insertion strings."""
+    if lang is not None and lang.code != "en":
+        windows = "2000" if style == "w2k" else style
+        wrapper = next(w for w in lang.wrappers if w.phrase.windows == windows)
+        return languages.wrapper_text(wrapper, event.event_id, event.source, event.strings)
     if style == "vista":
         head = (
             f"The description for Event ID {event.event_id} from source {event.source} cannot be found. The "
@@ -73,13 +100,20 @@ def wrapper_text(event: Event, style: str = "nt4") -> str:
     raise ValueError(style)
 
 
-def description(event: Event, mode: str = "auto", wrapper: str = "nt4") -> str:
+def description(event: Event, mode: str = "auto", wrapper: str = "nt4", lang: Language | None = None) -> str:
     """auto: the event's message, else our rendered text for catalog events, else the wrapper;
     rendered: like auto but never the wrapper; wrapper: always the wrapper."""
     if mode == "wrapper":
-        return wrapper_text(event, wrapper)
+        return wrapper_text(event, wrapper, lang)
     if event.message is not None:
         return event.message
+    if lang is not None and lang.code != "en":
+        templates = languages.templates_for(event.source, event.event_id, lang.code)
+        if templates:
+            return languages.render(templates[0], event.strings)
+        if mode == "rendered":
+            return " ".join(event.strings)
+        return wrapper_text(event, wrapper, lang)
     rendered = messages.render(event.source, event.event_id, event.strings, event.event_id_full)
     if rendered is not None:
         return rendered.text
@@ -101,28 +135,36 @@ def event_viewer_lines(
     header: bool = False,
     mode: str = "auto",
     wrapper: str = "nt4",
-    date_style: str = "mdy",
-    clock: str = "12h",
+    date_style: str | None = None,
+    clock: str | None = None,
     quote: str = "needed",
     category_names: dict[int, str] | None = None,
+    language: str | None = None,
 ) -> list[str]:
-    """Lines (without line ends) of an Event Viewer export; a description with line breaks spans lines."""
-    rows: list[list[str]] = [list(HEADER)] if header else []
+    """Lines (without line ends) of an Event Viewer export; a description with line breaks spans lines.
+
+    ``language``: a localised export (its words, and its date/time style unless given)."""
+    lang = languages.get(language or "en")
+    date_style = date_style or DATE_STYLES[lang.code][0]
+    clock = clock or DATE_STYLES[lang.code][1]
+    am, pm = (lang.dates.am or ("AM",))[0], (lang.dates.pm or ("PM",))[0]
+    rows: list[list[str]] = [list(lang.columns[0][0])] if header else []
     for ev in events:
         when = ev.time_generated
         assert when is not None
-        category = (category_names or {}).get(ev.category) or (str(ev.category) if ev.category else "None")
+        none = lang.category_word("None") or "None"
+        category = (category_names or {}).get(ev.category) or (str(ev.category) if ev.category else none)
         rows.append(
             [
                 format_date(when, date_style),
-                format_time(when, clock),
+                format_time(when, clock, am, pm),
                 ev.source,
-                ev.type.label,
+                lang.type_word(ev.type),
                 category,
                 str(ev.event_id),
-                ev.sid or "N/A",
+                ev.sid or lang.na[0].text,
                 ev.computer,
-                description(ev, mode, wrapper),
+                description(ev, mode, wrapper, lang),
             ]
         )
     if sep == ",":

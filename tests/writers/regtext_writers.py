@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analyzer import languages
 from analyzer.model import RegistryKey, RegistryValue
 from analyzer.readers.regfile import TYPE_NUMBERS
 
@@ -148,8 +149,17 @@ def write_reg(path: str | Path, root: RegistryKey, version: int = 5, ansi: str =
 LABEL_WIDTH = 19  # "Key Name:" padded so the text starts in column 19, as in the exports
 
 
-def regedt32_time(when: datetime) -> str:
-    """NT 4.0 US short date/time: ``6/16/00 - 10:13 AM``."""
+def regedt32_time(when: datetime, language: str = "en") -> str:
+    """NT 4.0 short date/time: US ``6/16/00 - 10:13 AM``; German ``16.06.2000 - 10:13``; French, Spanish,
+    Italian ``16/06/2000 - 10:13``; Japanese ``2000/06/16 - 10:13`` (24-hour outside English)."""
+    order = languages.get(language).dates.order
+    clock = f"{when.hour}:{when.minute:02d}"
+    if language == "de":
+        return f"{when.day:02d}.{when.month:02d}.{when.year} - {clock}"
+    if order == "dmy":
+        return f"{when.day:02d}/{when.month:02d}/{when.year} - {clock}"
+    if order == "ymd":
+        return f"{when.year}/{when.month:02d}/{when.day:02d} - {clock}"
     hour = when.hour % 12 or 12
     return (
         f"{when.month}/{when.day}/{when.year % 100:02d} - {hour}:{when.minute:02d} {'AM' if when.hour < 12 else 'PM'}"
@@ -163,29 +173,31 @@ def _relative_to_hive(parts: list[str]) -> str:
     return "\\".join(parts)
 
 
-def regedt32_text(root: RegistryKey, multi_sz: str = "lines") -> str:
-    """Save Subtree As report (``\\n`` line ends).  ``multi_sz``: "lines" (one string per line) or "joined"."""
-    pad = LABEL_WIDTH
+def regedt32_text(root: RegistryKey, multi_sz: str = "lines", language: str = "en") -> str:
+    """Save Subtree As report (``\\n`` line ends).  ``multi_sz``: "lines" (one string per line) or "joined";
+    ``language``: the labels of a localised Regedt32 (from ``analyzer.languages``)."""
+    words = {key: phrases[0].text for key, phrases in languages.get(language).regedt32.items()}
+    pad = max(LABEL_WIDTH, max(len(words[k]) for k in ("key_name", "class_name", "last_write_time")) + 1)
     out: list[str] = []
     for parts, node in iter_tree(root):
         if len(parts) == 1:
             continue  # the root windows themselves are never saved as a key
-        out.append(f"{'Key Name:':<{pad}}{_relative_to_hive(parts)}")
-        out.append(f"{'Class Name:':<{pad}}{node.class_name or '<NO CLASS>'}")
-        stamp = regedt32_time(node.last_write) if node.last_write else ""
-        out.append(f"{'Last Write Time:':<{pad}}{stamp}")
+        out.append(f"{words['key_name']:<{pad}}{_relative_to_hive(parts)}")
+        out.append(f"{words['class_name']:<{pad}}{node.class_name or words['no_class']}")
+        stamp = regedt32_time(node.last_write, language) if node.last_write else ""
+        out.append(f"{words['last_write_time']:<{pad}}{stamp}")
         out.append("")
         for i, v in enumerate(node.values()):
-            out.append(f"Value {i}")
-            out.append(f"{'  Name:':<{pad}}{v.name or '<NO NAME>'}")
-            out.append(f"{'  Type:':<{pad}}{v.type}")
-            out.extend(_regedt32_data(v, pad, multi_sz))
+            out.append(words["value"].replace("{n}", str(i)))
+            out.append(f"{'  ' + words['name']:<{pad}}{v.name or words['no_name']}")
+            out.append(f"{'  ' + words['type']:<{pad}}{v.type}")
+            out.extend(_regedt32_data(v, pad, multi_sz, "  " + words["data"]))
             out.append("")
     return "\n".join(out) + "\n"
 
 
-def _regedt32_data(v: RegistryValue, pad: int, multi_sz: str) -> list[str]:
-    label = f"{'  Data:':<{pad}}"
+def _regedt32_data(v: RegistryValue, pad: int, multi_sz: str, data_label: str = "  Data:") -> list[str]:
+    label = f"{data_label:<{pad}}"
     data = v.data
     if isinstance(data, str):
         return [label + data]
@@ -209,9 +221,11 @@ def _regedt32_data(v: RegistryValue, pad: int, multi_sz: str) -> list[str]:
     return lines
 
 
-def write_regedt32(path: str | Path, root: RegistryKey, encoding: str = "cp1252", multi_sz: str = "lines") -> Path:
-    """Regedt32 wrote ANSI text with CRLF line ends."""
-    text = regedt32_text(root, multi_sz).replace("\n", "\r\n")
+def write_regedt32(
+    path: str | Path, root: RegistryKey, encoding: str = "cp1252", multi_sz: str = "lines", language: str = "en"
+) -> Path:
+    """Regedt32 wrote ANSI text with CRLF line ends (``language``: a localised Regedt32's labels)."""
+    text = regedt32_text(root, multi_sz, language).replace("\n", "\r\n")
     bom = b"\xff\xfe" if encoding.lower().replace("-", "") == "utf16le" else b""
     Path(path).write_bytes(bom + text.encode(encoding))
     return Path(path)
