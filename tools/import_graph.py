@@ -38,7 +38,8 @@ END = "<!-- END GENERATED -->"
 LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "foundation",
-        "records, limits, exit codes, Windows data types, message catalog: import nothing of the package",
+        "records, limits, exit codes, Windows data types, message catalog, language tables: import nothing of the "
+        "package",
         (
             "analyzer.model",
             "analyzer.limits",
@@ -46,6 +47,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "analyzer.wintypes",
             "analyzer.layout",
             "analyzer.messages",
+            "analyzer.languages",
             "analyzer.textutil",
         ),
     ),

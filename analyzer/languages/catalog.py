@@ -9,6 +9,7 @@ documented in docs/languages.md; a broken file is reported by name and never hal
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from dataclasses import dataclass, field
@@ -195,8 +196,6 @@ class _Reader:
         ansi = doc.get("ansi") or ["cp1252"]
         ansi = [ansi] if isinstance(ansi, str) else ansi
         for cp in ansi:
-            import codecs
-
             try:
                 codecs.lookup(cp)
             except LookupError:
