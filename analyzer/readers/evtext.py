@@ -62,7 +62,7 @@ _DATE = (
     r"\d{1,2}/\d{1,2}/\d{2,4}|\d{4}/\d{1,2}/\d{1,2}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d{4}-\d{1,2}-\d{1,2}"
     r"|\d{1,2}-\d{1,2}-\d{2,4}"
 )
-_DATE_PARTS = re.compile(r"^(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})$")
+_DATE_PARTS = re.compile(r"^(\d{1,4})([/.-])(\d{1,2})\2(\d+)$")
 # Times: 3:04:05 PM, 15:04:05, 15.04.05 (Italian), 午後 3:04:05 (the AM/PM word before or after the time).
 _AM_WORDS, _PM_WORDS = languages.ampm_words()
 _AMPM = "|".join([r"[AaPp]\.?[Mm]\.?", *(re.escape(w) for w in (*_AM_WORDS, *_PM_WORDS) if not w.isascii())])
