@@ -414,6 +414,7 @@ def diagnose_case(
     encoding: str | None = None,
     reg_version: int | str | None = None,
     read_limits: ReadLimits | None = None,
+    language: str | None = None,
 ) -> Diagnosis:
     """Read every usable input of an opened case (events streamed, filtered by ID) and diagnose.
 
@@ -447,6 +448,7 @@ def diagnose_case(
                     tz=tz,
                     encoding=encoding,
                     limits=read_limits,
+                    language=language,
                 )
                 evidence.feed_all(stream, item.path)
                 evidence.logs += 1
@@ -545,6 +547,7 @@ def diagnose(
     reg_version: int | str | None = None,
     read_limits: ReadLimits | None = None,
     case_limits: CaseLimits | None = None,
+    language: str | None = None,
 ) -> Diagnosis:
     """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists).
 
@@ -553,5 +556,11 @@ def diagnose(
 
     with open_case(paths, limits=case_limits) as case:
         return diagnose_case(
-            case, tz=tz, evtx_backend=evtx_backend, encoding=encoding, reg_version=reg_version, read_limits=read_limits
+            case,
+            tz=tz,
+            evtx_backend=evtx_backend,
+            encoding=encoding,
+            reg_version=reg_version,
+            read_limits=read_limits,
+            language=language,
         )

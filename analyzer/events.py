@@ -34,13 +34,16 @@ def iter_file(
     encoding: str | None = None,
     limits: ReadLimits | None = None,
     options: ReadOptions | None = None,
+    language: str | None = None,
 ) -> Iterator[Event]:
     """Stream the events of one file (format sniffed unless given); raises InputError.
 
     ``options`` (analyzer.readers.ReadOptions) says how to read; without it, it is built from
-    ``evtx_backend``, ``tz``, ``encoding`` and ``limits`` (analyzer.limits: refuse a file over the size
-    limit, stop after the record limit)."""
-    options = options or read_options(tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits)
+    ``evtx_backend``, ``tz``, ``encoding``, ``language`` (of localised text exports, analyzer.languages) and
+    ``limits`` (analyzer.limits: refuse a file over the size limit, stop after the record limit)."""
+    options = options or read_options(
+        tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits, language=language
+    )
     check_file_size(path, options.limits)
     fmt = fmt or sniff(path)
     if fmt not in EVENT_FORMATS:
@@ -55,9 +58,12 @@ def read_options(
     encoding: str | None = None,
     evtx_backend: str | None = None,
     limits: ReadLimits | None = None,
+    language: str | None = None,
 ) -> ReadOptions:
     """``ReadOptions`` from the keyword arguments of the public functions (empty strings mean "not given")."""
-    return ReadOptions(tz=tz, encoding=encoding or None, evtx_backend=evtx_backend or None, limits=limits)
+    return ReadOptions(
+        tz=tz, encoding=encoding or None, evtx_backend=evtx_backend or None, limits=limits, language=language or None
+    )
 
 
 def iter_events(
@@ -74,11 +80,12 @@ def iter_events(
     encoding: str | None = None,
     on_error: WarningSink | None = None,
     limits: ReadLimits | None = None,
+    language: str | None = None,
 ) -> Iterator[Event]:
     """Stream Events from one or more files.  A file that cannot be read raises InputError unless
     ``on_error`` is given, which then receives it as a warning and the other files go on."""
     filters = EventFilter.build(ids=ids, sources=sources, types=types, since=since, until=until)
-    options = read_options(tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits)
+    options = read_options(tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits, language=language)
     for path in [paths] if isinstance(paths, str) else paths:
         try:
             yield from iter_file(str(path), filters=filters, warn=warn, options=options)

@@ -30,5 +30,7 @@ def error(message: str) -> None:
 
 
 def warn_to_stderr(warning: ReadWarning) -> None:
-    """A ``WarningSink`` for the command line: one ``analyzer: warning: …`` line per warning."""
-    print(f"analyzer: warning: {warning}", file=sys.stderr)
+    """A ``WarningSink`` for the command line: one ``analyzer: warning: …`` line per warning (``note`` for how
+    a file was read, e.g. its language and code page)."""
+    kind = "note" if getattr(warning, "is_note", False) else "warning"
+    print(f"analyzer: {kind}: {warning}", file=sys.stderr)

@@ -10,6 +10,7 @@ import argparse
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from analyzer import languages
 from analyzer.model import EventType
 
 
@@ -56,8 +57,24 @@ def parse_type(text: str) -> EventType:
         raise argparse.ArgumentTypeError(f"unknown event type {text!r} (one of {choices})") from None
 
 
+def parse_language(text: str) -> str:
+    """A language code of analyzer/languages (de, fr, es, it, ja, en)."""
+    try:
+        return languages.get(text).code
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--tz``, ``--evtx-backend`` and ``--encoding``: how to read event logs and text exports."""
+    """``--tz``, ``--evtx-backend``, ``--encoding`` and ``--language``: how to read event logs and text exports."""
     parser.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
     parser.add_argument("--evtx-backend", choices=["rust", "python"], help="evtx parser (default: rust when installed)")
-    parser.add_argument("--encoding", metavar="CODEC", help="code page of ANSI text exports (default cp1252)")
+    parser.add_argument(
+        "--encoding", metavar="CODEC", help="code page of ANSI text exports (default: chosen by content, else cp1252)"
+    )
+    parser.add_argument(
+        "--language",
+        type=parse_language,
+        metavar="CODE",
+        help="language of localised Event Viewer exports, e.g. de (default: detected; see 'analyzer languages')",
+    )

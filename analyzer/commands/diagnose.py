@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         tz=getattr(args, "tz", None),
         evtx_backend=getattr(args, "evtx_backend", None),
         encoding=getattr(args, "encoding", None),
+        language=getattr(args, "language", None),
         reg_version=getattr(args, "reg_version", None),
         read_limits=read_limits_from(args),
         case_limits=case_limits_from(args),

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     events = iter_events(
         args.files, ids=args.ids, sources=args.sources, types=args.types, since=args.since, until=args.until,
         warn=warn_to_stderr, evtx_backend=args.evtx_backend, tz=args.tz, encoding=args.encoding, on_error=on_error,
-        limits=read_limits_from(args),
+        limits=read_limits_from(args), language=args.language,
     )  # fmt: skip
     with output_stream(args.output) as out:
         count = write_events(events, args.format, out, nothing_read=lambda: len(failures) == len(args.files))

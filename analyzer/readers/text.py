@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import io
 from dataclasses import dataclass
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 from analyzer.languages import signature_words
 from analyzer.model import ReadWarning
@@ -23,6 +23,8 @@ ANSI_CANDIDATES = ("cp1252", "cp1250", "cp932", "cp936", "cp949", "cp950")
 @dataclass(frozen=True, slots=True)
 class ReadNote(ReadWarning):
     """Not damage but a fact about how a file was read (its language, code page); shown as the input's note."""
+
+    is_note: ClassVar[bool] = True  # sinks below the readers layer tell notes from warnings by this flag
 
 
 @dataclass(frozen=True, slots=True)
