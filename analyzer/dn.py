@@ -199,14 +199,28 @@ def classify(text: str) -> DnInfo:
 
 
 # --------------------------------------------------------------------------- near misses
+#
+# A near miss is a list entry that names the *same object* as the refused DN but is written
+# differently (letter case, blanks, the service's display name, ``cn=Connection``), or a typo of it.
+# Two well-formed DNs of *different* objects are never near misses of each other, however close the
+# strings: "Microsoft MTA" vs "Microsoft DSA", ``cn=Servers/cn=A`` vs ``cn=B`` (another server's SA/DSA
+# may be needed for a mailbox move, KB 218920), a mailbox vs a component.  A typo therefore needs the
+# same container path and a last RDN that is not itself a known name.  Getting this wrong is not
+# cosmetic: an entry taken for a near miss is named as "probably mistyped" and, with
+# ``--replace-near-misses``, replaced by the patch.
+
+#: Every canonical object name of the tables above (RDN forms and the display names people type).
+KNOWN_NAMES = frozenset(SERVER_COMPONENTS) | frozenset(CONNECTORS) | frozenset(DISPLAY_NAMES)
+#: Near-miss reasons that denote the same object written differently (a typo only probably is).
+SAME_OBJECT_REASONS = frozenset({"case", "whitespace", "syntax", "display_name", "container"})
 
 
 @dataclass(frozen=True, slots=True)
 class NearMiss:
-    """A list entry that is almost the refused DN.
+    """A list entry that is almost the refused DN: the same object written differently, or a typo of it.
 
-    ``reason``: ``case`` (counts as listed) | ``whitespace`` | ``display_name`` | ``container`` |
-    ``other_server`` | ``typo``.  ``detail`` is one sentence for the explanation.
+    ``reason``: ``case`` (counts as listed) | ``whitespace`` | ``syntax`` | ``display_name`` |
+    ``container`` | ``typo``.  ``detail`` is one sentence for the explanation.
     """
 
     entry: str
@@ -218,27 +232,93 @@ class NearMiss:
     def counts_as_listed(self) -> bool:
         return self.reason == "case"
 
+    @property
+    def same_object(self) -> bool:
+        """The entry certainly names the refused object (every reason but ``typo``)."""
+        return self.reason in SAME_OBJECT_REASONS
+
+
+@dataclass(frozen=True, slots=True)
+class OtherServerEntry:
+    """A list entry naming the same component as the refused DN, but of another server.
+
+    Not a near miss: it is a different object, which a mailbox move between the two servers needs
+    (KB 218920).  Rules mention it so that the engineer does not take it for the missing entry."""
+
+    entry: str
+    dn: str
+    detail: str
+
 
 def _squash(text: str) -> str:
     """Casefold and drop every blank (including around ``/`` and ``=``) for whitespace comparison."""
     return re.sub(r"\s+", "", text.casefold())
 
 
-def _canonical_rdns(text: str) -> list[tuple[str, str]] | None:
-    """(attr, value) with display names mapped to RDN prefixes and cn=Connection -> Connections."""
-    dn = parse_dn(text)
-    if dn is None:
-        return None
+def _norm(value: str) -> str:
+    """An RDN value for comparison: casefolded, blanks collapsed, edges stripped."""
+    return " ".join(value.casefold().split())
+
+
+_LOOSE_SPLIT = re.compile(r"/(?=\s*[A-Za-z][A-Za-z0-9-]*\s*=)")
+
+
+def _loose_rdns(text: str) -> list[tuple[str, str]] | None:
+    """(attr, normalised value) of a DN-like text, also without the leading ``/`` or ``/o=``.
+
+    Entries are typed by people: ``o=Contoso/…`` is not a well-formed DN, but it still names its
+    object, and a near-miss test must see *which* object before calling it a typo of another."""
+    body = text.strip()
+    if body.startswith("/"):
+        body = body[1:]
     out: list[tuple[str, str]] = []
-    for rdn in dn.rdns:
-        value = " ".join(rdn.value.casefold().split())
-        m = _PAREN.match(value)
-        base, inner = (m.group("base").strip(), m.group("inner").strip()) if m else (value, None)
-        base = DISPLAY_NAMES.get(base, base)
-        if base == "connection":
-            base = "connections"
-        out.append((rdn.attr, f"{base} ({inner})" if inner is not None else base))
-    return out
+    for piece in _LOOSE_SPLIT.split(body):
+        attr, sep, value = piece.partition("=")
+        if not sep or not attr.strip():
+            return None
+        out.append((attr.strip().casefold(), _norm(value)))
+    return out or None
+
+
+def _split_name(value: str) -> tuple[str, str | None]:
+    """``internet mail connector (exch01)`` -> (``internet mail connector``, ``exch01``)."""
+    m = _PAREN.match(value)
+    return (m.group("base").strip(), m.group("inner").strip()) if m else (value, None)
+
+
+def _canonical_name(value: str) -> str:
+    """A normalised last RDN with a display name mapped to the object's RDN prefix."""
+    base, inner = _split_name(value)
+    base = DISPLAY_NAMES.get(base, base)
+    return f"{base} ({inner})" if inner is not None else base
+
+
+def is_known_name(value: str) -> bool:
+    """The RDN value (any case/blanks, with or without ``(SERVER)``) is a name of a known object."""
+    return _split_name(_norm(value))[0] in KNOWN_NAMES
+
+
+def _container(rdns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The container path (every RDN but the last) with ``cn=Connection`` read as ``cn=Connections``."""
+    return [(a, "connections" if (a, v) == ("cn", "connection") else v) for a, v in rdns[:-1]]
+
+
+def object_key(text: str) -> tuple[tuple[str, str], ...] | None:
+    """The identity of the object a DN names: RDNs casefolded with blanks collapsed, the last one's
+    display name mapped to its RDN, ``cn=Connection`` read as ``cn=Connections``.  Two entries with
+    the same key name the same object; None when ``text`` is not DN-like."""
+    rdns = _loose_rdns(text)
+    if rdns is None:
+        return None
+    return (*_container(rdns), (rdns[-1][0], _canonical_name(rdns[-1][1])))
+
+
+def same_object(a: str, b: str) -> bool:
+    """Both texts name the same object (see ``object_key``); non-DN text compares casefolded."""
+    ka, kb = object_key(a), object_key(b)
+    if ka is None or kb is None:
+        return _norm(a) == _norm(b)
+    return ka == kb
 
 
 def edit_distance(a: str, b: str, limit: int | None = None) -> int:
@@ -277,25 +357,61 @@ def typo_limit(dn: str) -> int:
     return min(12, max(3, len(dn) // 20))
 
 
-def near_miss(refused: str, entry: str) -> NearMiss | None:
-    """How ``entry`` almost equals the refused DN, or None when it is exact or unrelated.
+#: Kinds of refused DN whose last RDN is the name of a component, so that a misspelt name can be a typo.
+#: Mailboxes (two aliases a letter apart are two people) and add-ins (named after their server) never are.
+_TYPO_KINDS = frozenset({"server_component", "connector", "configuration"})
 
-    Checked in order: letter case, whitespace, display name instead of the RDN, ``cn=Connection``
-    for ``cn=Connections``, the same component of another server, then a small edit distance.
+
+def near_miss(refused: str, entry: str) -> NearMiss | None:
+    """How ``entry`` almost equals the refused DN, or None when it is exact or another object.
+
+    Checked in order: letter case; blanks; a missing ``/`` or other DN syntax slip; the display name
+    instead of the RDN, or ``cn=Connection`` for ``cn=Connections`` (each the same object written
+    differently); then a typo: a small edit distance with the same container path, a last RDN that
+    is not itself a known name (``Microsoft MTA`` is never a typo of ``Microsoft DSA``), the same
+    server in ``(…)``, and a refused DN whose kind names components (not a mailbox or an add-in).
     """
     if refused == entry:
         return None
     if same_dn(refused, entry):
         return NearMiss(entry, refused, "case", "the entry differs from the refused DN only in letter case")
-    if _squash(refused) == _squash(entry):
-        return NearMiss(entry, refused, "whitespace", "the entry differs from the refused DN only in blanks")
-    a, b = _canonical_rdns(refused), _canonical_rdns(entry)
-    if a is not None and b is not None and a == b:
-        if any(r.value.strip().casefold() == "connection" for r in (parse_dn(entry) or DN("", ())).rdns):
+    a, b = _loose_rdns(refused), _loose_rdns(entry)
+    if a is None or b is None or [x for x, _ in a] != [x for x, _ in b]:
+        return None
+    squashed = _squash(refused) == _squash(entry)
+    if a == b:
+        if squashed:
+            return NearMiss(entry, refused, "whitespace", "the entry differs from the refused DN only in blanks")
+        return NearMiss(entry, refused, "syntax", "the entry names the same object but is not written as a DN")
+    if object_key(refused) == object_key(entry):
+        if a[:-1] != b[:-1]:
             return NearMiss(entry, refused, "container", "the entry says cn=Connection instead of cn=Connections")
         return NearMiss(
             entry, refused, "display_name", "the entry uses the service's display name instead of the object's RDN"
         )
+    if a[:-1] != b[:-1] or classify(refused).kind not in _TYPO_KINDS:
+        return None  # another container (server, site, org, kind of object), or names that are not typos
+    last_a, last_b = a[-1][1], b[-1][1]
+    if is_known_name(last_b):
+        return None  # a known name is that object, not a typo of another
+    inner_a, inner_b = _split_name(last_a)[1], _split_name(last_b)[1]
+    if inner_a is not None and inner_b is not None and inner_a != inner_b:
+        return None  # the same kind of connector on another server
+    if squashed:
+        return NearMiss(entry, refused, "whitespace", "the entry differs from the refused DN only in blanks")
+    limit = typo_limit(refused)
+    if (
+        len(refused) <= MAX_TYPO_LENGTH
+        and len(entry) <= MAX_TYPO_LENGTH
+        and edit_distance(refused.casefold(), entry.casefold(), limit) <= limit
+    ):
+        return NearMiss(entry, refused, "typo", "the entry differs from the refused DN by a few characters (typo)")
+    return None
+
+
+def other_server_entry(refused: str, entry: str) -> OtherServerEntry | None:
+    """``entry`` names the same kind of server component or connector as ``refused``, of another server
+    in the same site (see ``OtherServerEntry``); None otherwise."""
     ia, ib = classify(refused), classify(entry)
     if (
         ia.is_component
@@ -308,19 +424,9 @@ def near_miss(refused: str, entry: str) -> NearMiss | None:
         and (ia.org or "").casefold() == (ib.org or "").casefold()
         and (ia.site or "").casefold() == (ib.site or "").casefold()
     ):
-        return NearMiss(
-            entry,
-            refused,
-            "other_server",
-            f"the entry names the {ib.component} of server {ib.server}, not of {ia.server}",
+        return OtherServerEntry(
+            entry, refused, f"the entry names the {ib.component} of server {ib.server}, not of {ia.server}"
         )
-    limit = typo_limit(refused)
-    if (
-        len(refused) <= MAX_TYPO_LENGTH
-        and len(entry) <= MAX_TYPO_LENGTH
-        and edit_distance(refused.casefold(), entry.casefold(), limit) <= limit
-    ):
-        return NearMiss(entry, refused, "typo", "the entry differs from the refused DN by a few characters (typo)")
     return None
 
 
@@ -338,3 +444,8 @@ def find_entry(dn: str, entries: list[str]) -> tuple[str | None, list[NearMiss]]
     if case is not None:
         return case.entry, [case]
     return None, misses
+
+
+def other_server_entries(dn: str, entries: list[str]) -> list[OtherServerEntry]:
+    """The entries naming the same component as ``dn`` on another server (never near misses)."""
+    return [o for e in entries if e.strip() and (o := other_server_entry(dn, e)) is not None]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.dn import classify, differs_only_in_case, edit_distance, find_entry, near_miss, parse_dn, same_dn
+from analyzer.dn import (
+    classify,
+    differs_only_in_case,
+    edit_distance,
+    find_entry,
+    near_miss,
+    other_server_entries,
+    parse_dn,
+    same_dn,
+    same_object,
+)
 from analyzer.rules.base import ADMIN_DN, IMS_DN, ORG, dsa_dn, sa_dn
 
 
@@ -91,14 +101,19 @@ def test_classify_is_case_insensitive_and_keeps_server_spelling() -> None:
         (IMS_DN + " ", "whitespace"),
         (IMS_DN.replace("Internet Mail Connector", "Internet Mail Service"), "display_name"),
         (IMS_DN.replace("cn=Connections", "cn=Connection"), "container"),
-        (IMS_DN.replace("EXCH01", "EXCH02"), "other_server"),
         (IMS_DN.replace("Connector", "Conector"), "typo"),
+        (IMS_DN.replace("Internet Mail", "InternetMail"), "whitespace"),
+        (IMS_DN[1:], "syntax"),
+        (dsa_dn(1).replace("Microsoft DSA", "Microsoft  DSA "), "whitespace"),
+        (dsa_dn(1).replace("cn=EXCH01", "cn=EXCH01 "), "whitespace"),
     ],
 )
 def test_near_miss_reasons(entry: str, reason: str) -> None:
-    miss = near_miss(IMS_DN, entry)
-    assert miss is not None and miss.reason == reason and miss.entry == entry and miss.dn == IMS_DN
+    refused = dsa_dn(1) if "Servers" in entry else IMS_DN
+    miss = near_miss(refused, entry)
+    assert miss is not None and miss.reason == reason and miss.entry == entry and miss.dn == refused
     assert miss.counts_as_listed == (reason == "case")
+    assert miss.same_object == (reason != "typo")
 
 
 def test_near_miss_none_for_exact_or_unrelated() -> None:
@@ -107,9 +122,51 @@ def test_near_miss_none_for_exact_or_unrelated() -> None:
     assert near_miss(sa_dn(1), dsa_dn(1)) is None
 
 
-def test_other_server_for_server_components() -> None:
-    miss = near_miss(sa_dn(2), sa_dn(1))
-    assert miss is not None and miss.reason == "other_server"
+MTA1 = f"{ORG}/cn=Configuration/cn=Servers/cn=EXCH01/cn=Microsoft MTA"
+
+
+@pytest.mark.parametrize(
+    ("refused", "entry"),
+    [
+        (MTA1, dsa_dn(1)),  # the reported case: two letters apart, two components
+        (dsa_dn(1), MTA1),
+        (MTA1.upper(), dsa_dn(1).lower()),
+        (sa_dn(2), sa_dn(1)),  # another server's SA (needed for a mailbox move, KB 218920)
+        (dsa_dn(2), dsa_dn(1)),
+        (IMS_DN, IMS_DN.replace("EXCH01", "EXCH02")),  # the same connector on another server
+        (IMS_DN, IMS_DN.replace("Internet Mail Connector", "MS Mail Connector")),
+        (IMS_DN, IMS_DN.replace("Internet Mail Connector (EXCH01)", "Internet Mail Connector (MARS-IMC)")),
+        (IMS_DN, IMS_DN.replace("Internet Mail Connector", "Internet Mail Service").replace("EXCH01", "EXCH02")),
+        (dsa_dn(1), dsa_dn(1).replace("Microsoft DSA", "System Attendant")),  # display name of another component
+        (dsa_dn(1), dsa_dn(1).replace("Microsoft DSA", "Microsoft DXA")),
+        (f"{ORG}/cn=Recipients/cn=jdoe", f"{ORG}/cn=Recipients/cn=jdoe2"),  # two mailboxes
+        (f"{ORG}/cn=Recipients/cn=jdoe", f"{ORG}/cn=Recipients/cn=jdo"),
+        (f"{ORG}/cn=Configuration/cn=Add-Ins/cn=EXCH01", f"{ORG}/cn=Configuration/cn=Add-Ins/cn=EXCH02"),
+        (sa_dn(1), f"{ORG}/cn=Recipients/cn=Microsoft System Attendant"),  # a mailbox vs a component
+        (sa_dn(1), sa_dn(1).replace("ou=Berlin", "ou=Berlin2")),  # another site
+        (MTA1, dsa_dn(1)[1:]),  # a slip in the DN syntax does not make the DSA a typo of the MTA
+        (MTA1, dsa_dn(1) + " "),
+    ],
+)
+def test_different_objects_are_never_near_misses(refused: str, entry: str) -> None:
+    assert near_miss(refused, entry) is None
+    assert not same_object(refused, entry)
+    assert find_entry(refused, [entry]) == (None, [])
+
+
+def test_other_server_entries_are_reported_apart() -> None:
+    others = other_server_entries(sa_dn(2), [sa_dn(1), dsa_dn(1), ADMIN_DN])
+    assert [o.entry for o in others] == [sa_dn(1)]
+    assert "System Attendant of server EXCH01, not of EXCH02" in others[0].detail
+    assert other_server_entries(IMS_DN, [IMS_DN.replace("EXCH01", "EXCH02")])[0].entry.endswith("(EXCH02)")
+
+
+def test_same_object() -> None:
+    assert same_object(IMS_DN, IMS_DN.upper() + " ")
+    assert same_object(IMS_DN, IMS_DN.replace("Internet Mail Connector", "Internet Mail Service"))
+    assert same_object(IMS_DN, IMS_DN.replace("cn=Connections", "cn=Connection"))
+    assert not same_object(IMS_DN, IMS_DN.replace("Connector", "Conector"))
+    assert same_object("not a dn", " NOT  a dn ")
 
 
 def test_find_entry() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analyzer.dn import DnInfo, NearMiss, classify, find_entry, same_dn
+from analyzer.dn import DnInfo, NearMiss, OtherServerEntry, classify, find_entry, other_server_entries, same_dn
 from analyzer.evidence import (
     CORROBORATION_WINDOW,
     CaseFacts,
@@ -237,10 +237,13 @@ def by_dn_a(groups: list[RefusalGroup]) -> dict[str, list[RefusalGroup]]:
 
 @dataclass(frozen=True)
 class ListMatch:
-    """How a refused DN stands against the list: held (exactly or by case) or not, and near misses."""
+    """How a refused DN stands against the list: held (exactly or by case) or not, its near misses
+    (the same object written differently, or a typo of it), and the same component of other servers
+    (another object: never a near miss, see ``analyzer.dn``)."""
 
     held_by: str | None
     near: tuple[NearMiss, ...]
+    others: tuple[OtherServerEntry, ...] = ()
 
     @property
     def held(self) -> bool:
@@ -251,27 +254,27 @@ class ListMatch:
         return any(m.reason == "case" for m in self.near) and self.held
 
     @property
-    def replace(self) -> NearMiss | None:
-        """The near miss whose entry should be replaced by the exact DN (not for other servers' SA/DSA:
-        KB 218920 needs both servers' entries, so such an entry may be intended)."""
-        for m in self.near:
-            if m.reason in ("whitespace", "display_name", "container", "typo"):
-                return m
-            if m.reason == "other_server" and classify(m.dn).kind != "server_component":
-                return m
-        return None
+    def mistyped(self) -> NearMiss | None:
+        """The near-miss entry the finding names as probably mistyped (the patch keeps it unless asked
+        to replace it, ``--replace-near-misses``)."""
+        return next((m for m in self.near if m.reason != "case"), None)
 
 
 def match_list(facts: CaseFacts, dn: str, *, near: bool = True) -> ListMatch:
     """How ``dn`` stands against the list.  ``near=False`` only answers "held?" (exactly or by case),
-    which is all the state rules need and stays cheap for thousands of refused mailboxes."""
+    which is all the state rules need and stays cheap for thousands of refused mailboxes.
+
+    An entry that the case shows working (a successful logon, 1009/1013, with exactly that DN) is
+    never a near miss: it is a DN the store admits, whatever its spelling."""
     key = ("match", dn, near)
     found = facts.cache.get(key)
     if found is None:
         entries = facts.logon_only_as.entries
         if near:
             held, misses = find_entry(dn, entries)
-            found = ListMatch(held, tuple(misses))
+            working = working_dns(facts)
+            misses = [m for m in misses if m.reason == "case" or m.entry.casefold() not in working]
+            found = ListMatch(held, tuple(misses), tuple(other_server_entries(dn, entries)) if held is None else ())
         else:
             exact = next((e for e in entries if e == dn), None)
             folded = None if exact else next((e for e in entries if same_dn(e, dn)), None)
@@ -279,6 +282,16 @@ def match_list(facts: CaseFacts, dn: str, *, near: bool = True) -> ListMatch:
             found = ListMatch(exact or folded, case if folded else ())
         facts.cache[key] = found
     return found  # type: ignore[return-value]
+
+
+def working_dns(facts: CaseFacts) -> frozenset[str]:
+    """Casefolded DNs that logged on successfully in the case (1009 / 1013 validated-as DN)."""
+    cached = facts.cache.get("working_dns")
+    if cached is None:
+        cached = facts.cache["working_dns"] = frozenset(
+            r.dn_a.casefold() for r in facts.evidence.logons if r.dn_a and r.event_id in (1009, 1013)
+        )
+    return cached  # type: ignore[return-value]
 
 
 def restricted(facts: CaseFacts) -> bool:
@@ -292,6 +305,8 @@ def near_miss_sentence(match: ListMatch) -> str:
         if m.reason == "case":
             continue
         parts.append(f"the entry {m.entry!r} is not a match: {m.detail}")
+    for o in match.others:
+        parts.append(f"the entry {o.entry!r} is not a match: {o.detail}")
     return ("; ".join(parts) + ".") if parts else ""
 
 

@@ -69,7 +69,7 @@ def check(facts: CaseFacts) -> list[Finding]:
             if ims
             else f"The {info.component} cannot open its mailbox in the IS."
         )
-        replace = match.replace
+        replace = match.mistyped
         fix = f"Replace the entry {replace.entry!r} with the exact DN" if replace else "Add the DN exactly as the event"
         explanation = " ".join(
             part

@@ -87,13 +87,13 @@ def sa_dsa_findings(facts: CaseFacts, *, peer: bool, rule: str) -> list[Finding]
             refs = ("KB199954", "KB218920", "KB146764") if info.key == SA else ("KB218920", "KB199954", "KB146764")
             assumptions = ()
         miss = near_miss_sentence(match)
-        if any(m.reason == "other_server" for m in match.near):
+        if match.others:
             miss += (
                 " The list holds the same component of another server: keep that entry if you move mailboxes "
                 "between the two servers (KB 218920); listing only the source server's SA on the destination is "
                 "the classic mistake KB 199954 warns about."
             )
-        replace = match.replace
+        mistyped = match.mistyped
         first_seen, last_seen = span(times)
         out.append(
             Finding(
@@ -109,7 +109,7 @@ def sa_dsa_findings(facts: CaseFacts, *, peer: bool, rule: str) -> list[Finding]
                 last_seen=last_seen,
                 evidence=tuple(e.ref for e in events),
                 references=refs,
-                replaces=replace.entry if replace else None,
+                replaces=mistyped.entry if mistyped else None,
                 add_dn=True,
                 assumptions=assumptions,
             )
