@@ -35,7 +35,8 @@ from analyzer.evidence import (
     read_logon_only_as,
 )
 from analyzer.limits import DEFAULT_LIMITS, ReadLimits
-from analyzer.model import Event, Finding, InputError, ReadWarning, Severity
+from analyzer.lockout import working_components
+from analyzer.model import Event, EvidenceRef, Finding, InputError, ReadWarning, Severity
 from analyzer.readers.text import ReadNote
 from analyzer.sniff import EVENT_FORMATS, REGISTRY_FORMATS
 
@@ -150,20 +151,23 @@ def diagnose_facts(
     reg_version: int | None = None,
     usable: bool = True,
     errors: Sequence[str] = (),
+    replace_near_misses: bool = False,
 ) -> Diagnosis:
-    """Run the rules on the facts and assemble the Diagnosis (no file access)."""
+    """Run the rules on the facts and assemble the Diagnosis (no file access).
+
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
     from analyzer.rules import run_rules
 
     rule_errors: list[str] = []
     findings = run_rules(facts, errors=rule_errors)
     loa = facts.logon_only_as
     dns_to_add: list[str] = []
-    replace: dict[str, str] = {}
+    near_misses: dict[str, str] = {}
     for f in findings:
         if f.add_dn and f.dn and f.dn.casefold() not in {d.casefold() for d in dns_to_add}:
             dns_to_add.append(f.dn)
         if f.add_dn and f.dn and f.replaces:
-            replace[f.replaces] = f.dn
+            near_misses[f.replaces] = f.dn
     all_warnings = list(warnings) + rule_errors
     findings = [_capped(f, all_warnings) for f in findings]
     if facts.evidence.unparsed:
@@ -183,13 +187,15 @@ def diagnose_facts(
             "the refusals carry local times of a text export (zone unknown), so they were not compared with the "
             "registry's last-write time; give --tz ZONE to compare them"
         )
-    remediation = _remediation(loa, dns_to_add, replace, reg_version, all_warnings)
+    remediation, lockout = _remediation(facts, dns_to_add, near_misses, reg_version, all_warnings, replace_near_misses)
+    if lockout is not None:
+        findings.append(lockout)
     needs_action = (
         bool(dns_to_add)
         or any(f.severity is Severity.ERROR for f in findings)
         or any(f.rule == "LOA-UNKNOWN" and f.severity is Severity.WARNING for f in findings)
     )
-    verdict = compose_verdict(facts, findings, dns_to_add, replace, usable=usable, errors=errors)
+    verdict = compose_verdict(facts, findings, dns_to_add, remediation, usable=usable, errors=errors)
     return Diagnosis(
         case=case,
         inputs=list(inputs),
@@ -225,6 +231,7 @@ def diagnose_objects(
     *,
     case: str = "in-memory",
     reg_version: int | None = None,
+    replace_near_misses: bool = False,
 ) -> Diagnosis:
     """Diagnose in-memory objects: Events and ``registry.Registry`` views (or LogonOnlyAs readings)."""
     evidence = Evidence()
@@ -235,7 +242,7 @@ def diagnose_objects(
     views = [(r, None) for r in registries if not isinstance(r, LogonOnlyAs)]
     keys = RegistryFacts.from_registries(views, _watched_keys())
     facts = CaseFacts(evidence, choose_logon_only_as(readings), registry_read=bool(readings), registry=keys)
-    return diagnose_facts(facts, case=case, reg_version=reg_version)
+    return diagnose_facts(facts, case=case, reg_version=reg_version, replace_near_misses=replace_near_misses)
 
 
 def _watched_keys() -> list[str]:
@@ -245,28 +252,60 @@ def _watched_keys() -> list[str]:
     return watched_keys()
 
 
+LOCKOUT_RULE = "LOCK-OUT"
+
+
 def _remediation(
-    loa: LogonOnlyAs, dns: list[str], replace: dict[str, str], version: int | None, warnings: list[str]
-) -> Remediation | None:
-    """The .reg patch when the list must change (set: add/replace; blank: delete the value)."""
-    if loa.state not in ("set", "empty") or not (dns or replace):
-        return None
-    from analyzer.remedy import RemediationError, build_remediation
+    facts: CaseFacts,
+    dns: list[str],
+    near_misses: dict[str, str],
+    version: int | None,
+    warnings: list[str],
+    replace_near_misses: bool = False,
+) -> tuple[Remediation | None, Finding | None]:
+    """The .reg patch when the list must change (set: add; blank: delete the value), or the finding
+    that says why no patch is offered when it would lock out what works today."""
+    loa = facts.logon_only_as
+    if loa.state not in ("set", "empty") or not dns:
+        return None, None
+    from analyzer.remedy import LockOutError, RemediationError, build_remediation
 
     try:
         return build_remediation(
             state=loa.state,
             current=list(loa.raw_entries if loa.raw_entries is not None else loa.entries),
             add=list(dns),
-            replace=dict(replace),
+            near_misses=dict(near_misses),
+            replace_near_misses=replace_near_misses,
+            working=working_components(facts),
             key=_live_key(loa.key),
             version=version or 4,
             delete_value=loa.state == "empty",
             restart_imc=any(classify(d).key == "internet mail connector" for d in dns),
-        )
+        ), None
+    except LockOutError as exc:
+        return None, _lockout_finding(exc.problems, loa)
     except RemediationError as exc:
         warnings.append(f"no .reg patch: {exc}")
-        return None
+        return None, None
+
+
+def _lockout_finding(problems: list[str], loa: LogonOnlyAs) -> Finding:
+    """No patch: the one that would fix the refusals would also refuse something that works today."""
+    return Finding(
+        rule=LOCKOUT_RULE,
+        severity=Severity.ERROR,
+        title="No .reg patch: it would lock out what works today",
+        explanation=(
+            "A patch for Logon Only As must keep every entry of the current list and go on admitting every "
+            "component the case shows working; the patch that would add the refused DNs does not: "
+            + "; ".join(problems)
+            + ". Add the DNs above by hand in Regedt32 without removing any entry, then restart the Information "
+            "Store."
+        ),
+        evidence=(EvidenceRef(path=loa.source or "registry", key=loa.key, value="Logon Only As"),),
+        references=("KB146764",),
+    )
 
 
 def _live_key(key: str | None) -> str:
@@ -287,7 +326,7 @@ def compose_verdict(
     facts: CaseFacts,
     findings: list[Finding],
     dns: list[str],
-    replace: dict[str, str],
+    remediation: Remediation | None = None,
     *,
     usable: bool = True,
     errors: Sequence[str] = (),
@@ -305,9 +344,21 @@ def compose_verdict(
     if dns and loa.state == "set":
         noun = "this DN" if len(dns) == 1 else "these DNs"
         text = f"Add {noun} to Logon Only As{where}: " + "; ".join(dns)
-        if replace:
-            text += " (replacing " + "; ".join(f"the entry {old!r}" for old in replace) + ")"
+        misses = remediation.near_misses if remediation is not None else []
+        replaced = [m.entry for m in misses if m.action == "replaced"]
+        if replaced:
+            text += " (replacing " + "; ".join(f"the entry {old!r}" for old in replaced) + ")"
         parts.append(f"{text}; then {restart} ({', '.join('KB ' + k[2:] for k in kbs)}).")
+        kept = [m.entry for m in misses if m.action == "kept"]
+        if kept:
+            parts.append(
+                ("The entry " if len(kept) == 1 else "The entries ")
+                + "; ".join(repr(e) for e in kept)
+                + (" is" if len(kept) == 1 else " are")
+                + " probably mistyped — remove "
+                + ("it" if len(kept) == 1 else "them")
+                + " after the fix works (delete exactly the quoted text); the patch keeps every current entry."
+            )
     elif dns and loa.state == "empty":
         parts.append(
             f"Logon Only As{where} is blank, so nobody can log on, including "
@@ -372,6 +423,7 @@ def compose_verdict(
 
 
 _ADVICE = {
+    LOCKOUT_RULE: lambda f: " Add the DNs above by hand in Regedt32 without removing any entry (see the finding).",
     "KB163243": lambda f: (
         " Check Mapisvc.inf and the service account's rights on System32, the private IS, and CommonName/HomeDSA "
         "under MSExchangeIMC\\Parameters (KB 163243, 186739)."
@@ -415,10 +467,12 @@ def diagnose_case(
     reg_version: int | str | None = None,
     read_limits: ReadLimits | None = None,
     language: str | None = None,
+    replace_near_misses: bool = False,
 ) -> Diagnosis:
     """Read every usable input of an opened case (events streamed, filtered by ID) and diagnose.
 
-    ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings."""
+    ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings.
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
     read_limits = read_limits or DEFAULT_LIMITS
     from analyzer.events import iter_file
     from analyzer.registry import read_registry
@@ -515,6 +569,7 @@ def diagnose_case(
         reg_version=version,
         usable=usable,
         errors=errors,
+        replace_near_misses=replace_near_misses,
     )
 
 
@@ -548,10 +603,13 @@ def diagnose(
     read_limits: ReadLimits | None = None,
     case_limits: CaseLimits | None = None,
     language: str | None = None,
+    replace_near_misses: bool = False,
 ) -> Diagnosis:
     """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists).
 
-    ``read_limits`` / ``case_limits``: see analyzer.limits and analyzer.case.CaseLimits (documented defaults)."""
+    ``read_limits`` / ``case_limits``: see analyzer.limits and analyzer.case.CaseLimits (documented defaults).
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it (by default
+    it keeps every current entry and the verdict names the entry to remove after the fix works)."""
     from analyzer.case import open_case
 
     with open_case(paths, limits=case_limits) as case:
@@ -563,4 +621,5 @@ def diagnose(
             reg_version=reg_version,
             read_limits=read_limits,
             language=language,
+            replace_near_misses=replace_near_misses,
         )

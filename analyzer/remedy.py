@@ -1,9 +1,16 @@
 """Remediation: the .reg patch that fixes ``Logon Only As``, its rollback, and the steps around it.
 
-The patch never rebuilds the list from scratch: it keeps every entry the customer has (a near miss is
-replaced in place, so the order the admin chose stays) and appends the DNs that were refused.  It is
-written the way regedit itself exports REG_MULTI_SZ, so that the file an engineer hands over can be
-compared byte-for-byte with a fresh export:
+The patch never rebuilds the list from scratch.  Invariant: **the patched list keeps every entry of
+the current list**, verbatim and in the admin's order, and appends the DNs that were refused.  A
+near-miss entry (the refused object written with other blanks, its display name, a typo …) is kept
+too and reported as "probably mistyped — remove it after the fix works"; only
+``replace_near_misses=True`` (CLI ``--replace-near-misses``) replaces it in place, and only when
+``dn.near_miss`` confirms it.  Every patch then passes the lock-out check (``analyzer.lockout``):
+no component the list admits today, and none the case shows working, may be refused after it.
+A patch that would break either rule is not built (``LockOutError``).
+
+It is written the way regedit itself exports REG_MULTI_SZ, so that the file an engineer hands over
+can be compared byte-for-byte with a fresh export:
 
 * ``REGEDIT4`` (regedit on NT 4.0): ``hex(7):`` followed by single-byte ANSI bytes, each string ends
   with ``00`` and the list with an extra ``00``; the file itself is ANSI (cp1252 by default).
@@ -22,10 +29,12 @@ Patches always name ``CurrentControlSet``: regedit imports into the live registr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analyzer.dn import near_miss, same_dn
+from analyzer.lockout import Working, lockout_problems
 from analyzer.wintypes import ROOT_ALIASES
 
 LOGON_ONLY_AS = "Logon Only As"
@@ -41,6 +50,27 @@ class RemediationError(ValueError):
     """The patch cannot be built as asked (unknown list, a DN the code page cannot hold ...)."""
 
 
+class LockOutError(RemediationError):
+    """The patch would drop an entry or lock out something that works today; ``problems`` says what."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("the patch would lock out what works today: " + "; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class NearMissEntry:
+    """A current entry that is probably a mistyped copy of a DN to add, and what the patch did with it."""
+
+    entry: str  # the exact text of the entry (what to delete after the fix works)
+    dn: str  # the DN it is a near miss of
+    reason: str  # dn.NearMiss.reason
+    action: str  # "kept" (default) | "replaced" (replace_near_misses)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"entry": self.entry, "dn": self.dn, "reason": self.reason, "action": self.action}
+
+
 @dataclass(frozen=True)
 class Remediation:
     """What to change and how to undo it (see ``build_remediation``)."""
@@ -50,6 +80,7 @@ class Remediation:
     version: int  # 4 (REGEDIT4, NT 4.0) or 5 (Windows Registry Editor Version 5.00)
     entries: list[str]  # the resulting list, in order ([] when the patch deletes the value)
     steps: list[str] = field(default_factory=list)  # ordered, with KB references
+    near_misses: list[NearMissEntry] = field(default_factory=list)  # probably mistyped entries, kept or replaced
 
     def to_dict(self) -> dict[str, object]:
         """The ``remediation`` object of the diagnosis JSON contract."""
@@ -58,6 +89,7 @@ class Remediation:
             "rollback": self.rollback,
             "version": self.version,
             "entries": list(self.entries),
+            "near_misses": [m.to_dict() for m in self.near_misses],
             "steps": list(self.steps),
         }
 
@@ -67,7 +99,9 @@ def build_remediation(
     state: str,
     current: list[str],
     add: list[str],
-    replace: dict[str, str],
+    near_misses: Mapping[str, str] | None = None,
+    replace_near_misses: bool = False,
+    working: Sequence[Working] = (),
     key: str = DEFAULT_KEY,
     version: int = 4,
     delete_value: bool = False,
@@ -77,14 +111,19 @@ def build_remediation(
     """Build the patch, its rollback and the steps.
 
     ``state`` is the ``Logon Only As`` state found (absent | empty | set); ``current`` the entries
-    found, in order; ``add`` the exact DNs to append; ``replace`` maps a near-miss entry to the DN
-    that replaces it (matched exactly, then ignoring case).  A DN already held (same letters, any
-    case) is not added twice.  Empty elements (a trailing ENTER, KB 199954) are dropped from the
-    patched list.  ``delete_value`` builds the patch that removes the value (everyone may log on
-    again).  ``codepage`` is the ANSI code page of a REGEDIT4 patch.
+    found, in order; ``add`` the exact DNs to append.  ``near_misses`` maps a current entry that is
+    probably a mistyped copy of a DN to that DN: it is kept and named (``near_misses`` of the
+    result) unless ``replace_near_misses``, which replaces it in place.  A DN already held (same
+    letters, any case) is not added twice.  Empty elements (a trailing ENTER, KB 199954) are dropped
+    from the patched list: they name nothing (the rollback keeps them).  ``working``: what the case shows working
+    (``lockout.working_components``), which the patched list must go on admitting.
+    ``delete_value`` builds the patch that removes the value (everyone may log on again).
+    ``codepage`` is the ANSI code page of a REGEDIT4 patch.
 
     Raises ``RemediationError`` when the state is unknown (a patch would overwrite entries nobody
-    has seen), the version is not 4/5, or a DN cannot be written in the REGEDIT4 code page.
+    has seen), the version is not 4/5, or a DN cannot be written in the REGEDIT4 code page, and
+    ``LockOutError`` when the patched list would drop a current entry that is not a confirmed near
+    miss, or stop admitting what works today.
     """
     if version not in HEADERS:
         raise RemediationError(f"unknown .reg version {version!r} (4 = REGEDIT4, 5 = Windows 2000 regedit)")
@@ -96,7 +135,14 @@ def build_remediation(
         )
     found = [] if state == "absent" else list(current)
     key = live_key(key)
-    entries = [] if delete_value else merge_entries(found, add, replace)
+    misses = near_miss_entries(found, near_misses or {}, replace=replace_near_misses)
+    replaced = {m.entry: m.dn for m in misses if m.action == "replaced"}
+    wanted = [*add, *(near_misses or {}).values()]  # a near miss's DN belongs in the list either way
+    entries = [] if delete_value else merge_entries(found, wanted, replaced)
+    problems = [] if delete_value else dropped_entries(found, entries, replaced)
+    problems += lockout_problems(found, entries, delete_value=delete_value, working=working)
+    if problems:
+        raise LockOutError(problems)
     if delete_value:
         patch_line = f"{_quote(LOGON_ONLY_AS)}=-"
     else:
@@ -111,34 +157,67 @@ def build_remediation(
         version=version,
         entries=entries,
         steps=build_steps(
-            key=key, version=version, entries=entries, state=state, delete_value=delete_value, restart_imc=restart_imc
+            key=key,
+            version=version,
+            entries=entries,
+            state=state,
+            delete_value=delete_value,
+            restart_imc=restart_imc,
+            kept_near_misses=[m.entry for m in misses if m.action == "kept" and not delete_value],
         ),
+        near_misses=[] if delete_value else misses,
     )
 
 
-def merge_entries(current: Sequence[str], add: Iterable[str], replace: dict[str, str]) -> list[str]:
-    """Existing entries with near misses replaced in place, then the DNs to add that are not held yet."""
-    folded_replace = {old.casefold(): new for old, new in replace.items()}
-    out: list[str] = []
-    seen: set[str] = set()
+def near_miss_entries(current: Sequence[str], near_misses: Mapping[str, str], *, replace: bool) -> list[NearMissEntry]:
+    """The near misses that are in the current list (exact text), each confirmed by ``dn.near_miss``.
 
-    def put(dn: str) -> None:
-        if dn and dn.casefold() not in seen:
-            seen.add(dn.casefold())
-            out.append(dn)
-
-    for entry in current:
-        if entry in replace:
-            put(replace[entry])
-        elif entry.casefold() in folded_replace:
-            put(folded_replace[entry.casefold()])
-        else:
-            put(entry)
-    for new in replace.values():  # a near miss that was not found: its DN still belongs in the list
-        put(new)
-    for dn in add:
-        put(dn)
+    A pair that ``dn.near_miss`` does not confirm (another object, or a case-only difference, which
+    counts as listed) is not named (the entry is kept and nobody is told to remove it); with
+    ``replace`` it is refused, since replacing it would drop an entry that may be working."""
+    present = set(current)
+    out: list[NearMissEntry] = []
+    for entry, dn in near_misses.items():
+        if entry not in present:
+            continue
+        miss = near_miss(dn, entry)
+        if miss is None or miss.counts_as_listed:
+            if not replace:
+                continue
+            raise LockOutError([f"the entry {entry!r} is not a near miss of {dn!r}: it must stay in the list"])
+        out.append(NearMissEntry(entry, dn, miss.reason, "replaced" if replace else "kept"))
     return out
+
+
+def merge_entries(current: Sequence[str], add: Iterable[str], replace: Mapping[str, str] | None = None) -> list[str]:
+    """Every non-blank current entry verbatim and in order (a confirmed near miss in ``replace`` is
+    replaced in place by its DN), then the DNs to add that the list does not hold yet (any case)."""
+    replace = replace or {}
+    out: list[str] = []
+    for entry in current:
+        if entry == "":
+            continue  # an empty element names nothing (KB 199954 warns against the trailing ENTER)
+        new = replace.get(entry, entry)
+        if new != entry and any(same_dn(new, e) for e in out):
+            continue  # the replacing DN is already in the list: the near miss simply goes
+        out.append(new)
+    for dn in [*replace.values(), *add]:
+        if dn and not any(same_dn(dn, e) for e in out):
+            out.append(dn)
+    return out
+
+
+def dropped_entries(current: Sequence[str], patched: Sequence[str], replaced: Mapping[str, str]) -> list[str]:
+    """The invariant: every non-blank current entry is in the patched list, verbatim, unless it is a
+    confirmed near miss that was replaced by its DN.  One sentence per entry that breaks it."""
+    kept = set(patched)
+    return [
+        f"the patched list drops the entry {entry!r}"
+        for entry in dict.fromkeys(current)
+        if entry.strip()
+        and entry not in kept
+        and not (entry in replaced and any(same_dn(replaced[entry], p) for p in patched))
+    ]
 
 
 def live_key(key: str) -> str:
@@ -225,7 +304,14 @@ def write_remediation(path: str | Path, remediation: Remediation) -> tuple[Path,
 
 
 def build_steps(
-    *, key: str, version: int, entries: Sequence[str], state: str, delete_value: bool, restart_imc: bool
+    *,
+    key: str,
+    version: int,
+    entries: Sequence[str],
+    state: str,
+    delete_value: bool,
+    restart_imc: bool,
+    kept_near_misses: Sequence[str] = (),
 ) -> list[str]:
     """The order matters: the IS reads the value only when it starts (KB 146764), and the IMS can
     only log on once the IS runs with the new list (KB 306308)."""
@@ -281,6 +367,13 @@ def build_steps(
     if restart_imc:
         verify += " and no new 4018 from MSExchangeIMC"
     steps.append(verify + "; re-run `analyzer diagnose` on fresh exports to confirm.")
+    if kept_near_misses:
+        listing = "; ".join(repr(e) for e in kept_near_misses)
+        steps.append(
+            "After the fix works, remove the probably mistyped entr"
+            + ("y" if len(kept_near_misses) == 1 else "ies")
+            + f" the patch kept (delete exactly this text in Regedt32, stop and start the store as above): {listing}."
+        )
     steps.append("To undo: stop the store, import the rollback .reg (`regedit /s <rollback>.reg`), start the store.")
     if not delete_value and state != "absent" and entries:
         steps.append(

@@ -98,10 +98,10 @@ def check_file(tmp_path: Path, name: str, text: str, version: int, expected: lis
 # --------------------------------------------------------------------------- patches re-read
 
 CASES = [
-    # id, state, current, add, replace, expected patched list
+    # id, state, current, add, near misses, expected patched list (near misses kept: the default)
     ("kb306308", "set", [SA1, ADMIN], [IMS], {}, [SA1, ADMIN, IMS]),
-    ("near-miss", "set", [SA1, IMS_DISPLAY, ADMIN], [IMS], {IMS_DISPLAY: IMS}, [SA1, IMS, ADMIN]),
-    ("near-miss-not-in-add", "set", [IMS_DISPLAY], [], {IMS_DISPLAY: IMS}, [IMS]),
+    ("near-miss", "set", [SA1, IMS_DISPLAY, ADMIN], [IMS], {IMS_DISPLAY: IMS}, [SA1, IMS_DISPLAY, ADMIN, IMS]),
+    ("near-miss-not-in-add", "set", [IMS_DISPLAY], [], {IMS_DISPLAY: IMS}, [IMS_DISPLAY, IMS]),
     ("move-mailbox", "set", [SA1], [SA2, DSA2], {}, [SA1, SA2, DSA2]),
     ("empty", "empty", [], [IMS, SA1], {}, [IMS, SA1]),
     ("absent", "absent", [], [SA1], {}, [SA1]),
@@ -124,7 +124,7 @@ def test_patch_and_rollback_reread(
     replace: dict[str, str],
     expected: list[str],
 ) -> None:
-    rem = build_remediation(state=state, current=current, add=add, replace=replace, version=version)
+    rem = build_remediation(state=state, current=current, add=add, near_misses=replace, version=version)
     assert rem.entries == expected
     assert rem.version == version
     check_file(tmp_path, "patch.reg", rem.reg, version, expected)
@@ -135,17 +135,17 @@ def test_patch_and_rollback_reread(
 
 
 def test_utf16_patch_keeps_non_cp1252_dns(tmp_path: Path) -> None:
-    rem = build_remediation(state="set", current=[WIDE_DN, CP1252_DN], add=[IMS], replace={}, version=5)
+    rem = build_remediation(state="set", current=[WIDE_DN, CP1252_DN], add=[IMS], version=5)
     check_file(tmp_path, "wide.reg", rem.reg, 5, [WIDE_DN, CP1252_DN, IMS])
     check_file(tmp_path, "wide-rollback.reg", rem.rollback, 5, [WIDE_DN, CP1252_DN])
 
 
 def test_regedit4_refuses_dn_outside_code_page() -> None:
     with pytest.raises(RemediationError, match="cp1252"):
-        build_remediation(state="set", current=[WIDE_DN], add=[IMS], replace={}, version=4)
+        build_remediation(state="set", current=[WIDE_DN], add=[IMS], version=4)
     # another ANSI code page can hold it when the customer's system uses it
     cyrillic = f"{ORG}/cn=Recipients/cn=Иван"
-    rem = build_remediation(state="set", current=[cyrillic], add=[], replace={}, version=4, codepage="cp1251")
+    rem = build_remediation(state="set", current=[cyrillic], add=[], version=4, codepage="cp1251")
     assert "c8,e2,e0,ed,00,00" in rem.reg.replace(",\\\n  ", ",")
 
 
@@ -153,7 +153,7 @@ def test_regedit4_refuses_dn_outside_code_page() -> None:
 @pytest.mark.parametrize("state", ["set", "empty"])
 def test_delete_value_patch(tmp_path: Path, version: int, state: str) -> None:
     current = [SA1] if state == "set" else []
-    rem = build_remediation(state=state, current=current, add=[], replace={}, version=version, delete_value=True)
+    rem = build_remediation(state=state, current=current, add=[], version=version, delete_value=True)
     assert rem.entries == []
     assert '"Logon Only As"=-\n' in rem.reg
     check_file(tmp_path, "delete.reg", rem.reg, version, None)
@@ -164,17 +164,17 @@ def test_delete_value_patch(tmp_path: Path, version: int, state: str) -> None:
 def test_empty_list_encoding() -> None:
     assert encode_multi_sz([], 4) == b"\0"
     assert encode_multi_sz([], 5) == b"\0\0"
-    rem4 = build_remediation(state="empty", current=[], add=[], replace={}, version=4)
-    rem5 = build_remediation(state="empty", current=[], add=[], replace={}, version=5)
+    rem4 = build_remediation(state="empty", current=[], add=[], version=4)
+    rem5 = build_remediation(state="empty", current=[], add=[], version=5)
     assert '"Logon Only As"=hex(7):00\n' in rem4.rollback
     assert '"Logon Only As"=hex(7):00,00\n' in rem5.rollback
 
 
 def test_unknown_state_refused() -> None:
     with pytest.raises(RemediationError, match="unknown"):
-        build_remediation(state="unknown", current=[], add=[IMS], replace={})
+        build_remediation(state="unknown", current=[], add=[IMS])
     with pytest.raises(RemediationError):
-        build_remediation(state="set", current=[SA1], add=[IMS], replace={}, version=3)
+        build_remediation(state="set", current=[SA1], add=[IMS], version=3)
 
 
 # --------------------------------------------------------------------------- encodings and layout
@@ -188,7 +188,7 @@ def test_byte_encodings() -> None:
 
 
 def test_v5_ascii_bytes_are_xx_00() -> None:
-    rem = build_remediation(state="set", current=[], add=["/o=A"], replace={}, version=5)
+    rem = build_remediation(state="set", current=[], add=["/o=A"], version=5)
     assert '"Logon Only As"=hex(7):2f,00,6f,00,3d,00,41,00,00,00,00,00\n' in rem.reg
 
 
@@ -200,7 +200,7 @@ def test_wrapping_like_regedit() -> None:
     assert lines[0] == '"ObjectDirectories"=hex(7):5c,00,57,00,69,00,6e,00,64,00,6f,00,77,00,73,00,00,\\'
     assert lines[1] == "  00,5c,00,52,00,50,00,43,00,20,00,43,00,6f,00,6e,00,74,00,72,00,6f,00,6c,00,\\"
     assert lines[2] == "  00,00,00,00"
-    rem = build_remediation(state="set", current=[SA1, ADMIN, CP1252_DN], add=[IMS, SA2], replace={}, version=5)
+    rem = build_remediation(state="set", current=[SA1, ADMIN, CP1252_DN], add=[IMS, SA2], version=5)
     body = rem.reg.split("\n")
     value_lines = [ln for ln in body if ln.startswith(('"Logon', "  "))]
     assert all(len(ln) <= 80 for ln in value_lines)
@@ -227,19 +227,20 @@ def test_value_name_quoting() -> None:
 
 
 def test_merge_keeps_order_and_dedupes() -> None:
-    assert merge_entries([SA1, IMS_DISPLAY.upper()], [IMS, SA1.lower()], {IMS_DISPLAY: IMS}) == [SA1, IMS]
+    assert merge_entries([SA1, IMS_DISPLAY], [IMS, SA1.lower()], {IMS_DISPLAY: IMS}) == [SA1, IMS]
+    assert merge_entries([SA1, IMS_DISPLAY.upper()], [IMS, SA1.lower()]) == [SA1, IMS_DISPLAY.upper(), IMS]
     assert merge_entries([], [IMS, IMS], {}) == [IMS]
 
 
 def test_live_key_targets_current_control_set() -> None:
     offline = r"HKLM\SYSTEM\ControlSet002\Services\MSExchangeIS\ParametersSystem"
     assert live_key(offline) == DEFAULT_KEY
-    rem = build_remediation(state="set", current=[SA1], add=[IMS], replace={}, key=offline)
+    rem = build_remediation(state="set", current=[SA1], add=[IMS], key=offline)
     assert f"[{DEFAULT_KEY}]" in rem.reg and "ControlSet002" not in rem.reg + rem.rollback
 
 
 def test_steps_order_and_references() -> None:
-    rem = build_remediation(state="set", current=[SA1, ADMIN], add=[IMS], replace={}, restart_imc=True)
+    rem = build_remediation(state="set", current=[SA1, ADMIN], add=[IMS], restart_imc=True)
     steps = rem.steps
     stop = next(i for i, s in enumerate(steps) if s.startswith("Stop the Microsoft Exchange Information Store"))
     backup = next(i for i, s in enumerate(steps) if "regedit /e" in s)
@@ -251,17 +252,17 @@ def test_steps_order_and_references() -> None:
     assert "KB 146764" in steps[stop] and "KB 306308" in steps[ims] and "Regedt32" in steps[imp]
     assert "1023" in steps[verify] and "4018" in steps[verify]
     assert IMS in steps[imp]
-    no_imc = build_remediation(state="set", current=[SA1], add=[SA2], replace={}, version=5)
+    no_imc = build_remediation(state="set", current=[SA1], add=[SA2], version=5)
     assert not any("net start MSExchangeIMC" in s for s in no_imc.steps)
     assert any("cannot edit it" in s for s in no_imc.steps)  # Windows 2000 regedit and REG_MULTI_SZ
     assert not any("4018" in s for s in no_imc.steps)  # the IMS is not involved
-    deleted = build_remediation(state="empty", current=[], add=[], replace={}, delete_value=True)
+    deleted = build_remediation(state="empty", current=[], add=[], delete_value=True)
     assert any(s.startswith("Verify: the mailboxes and services refused before log on again") for s in deleted.steps)
     assert not any("ExMerge" in s for s in deleted.steps)  # the value is gone afterwards
 
 
 def test_write_remediation_pair(tmp_path: Path) -> None:
-    rem = build_remediation(state="absent", current=[], add=[SA1], replace={}, version=5)
+    rem = build_remediation(state="absent", current=[], add=[SA1], version=5)
     patch, back = write_remediation(tmp_path / "fix.reg", rem)
     assert back == rollback_path(patch) == tmp_path / "fix-rollback.reg"
     assert my_multi_sz(file_text(patch, 5), 5) == [SA1]
@@ -279,7 +280,7 @@ _dn_ansi = st.text(st.sampled_from(_CP1252), min_size=1, max_size=40)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(current=st.lists(_dn_any, max_size=6), add=st.lists(_dn_any, max_size=4))
 def test_any_utf16_list_round_trips(tmp_path: Path, current: list[str], add: list[str]) -> None:
-    rem = build_remediation(state="set" if current else "empty", current=current, add=add, replace={}, version=5)
+    rem = build_remediation(state="set" if current else "empty", current=current, add=add, version=5)
     check_file(tmp_path, "p.reg", rem.reg, 5, rem.entries)
     check_file(tmp_path, "r.reg", rem.rollback, 5, current)
 
@@ -287,6 +288,6 @@ def test_any_utf16_list_round_trips(tmp_path: Path, current: list[str], add: lis
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(current=st.lists(_dn_ansi, max_size=6), add=st.lists(_dn_ansi, max_size=4))
 def test_any_cp1252_list_round_trips(tmp_path: Path, current: list[str], add: list[str]) -> None:
-    rem = build_remediation(state="set" if current else "empty", current=current, add=add, replace={}, version=4)
+    rem = build_remediation(state="set" if current else "empty", current=current, add=add, version=4)
     check_file(tmp_path, "p.reg", rem.reg, 4, rem.entries)
     check_file(tmp_path, "r.reg", rem.rollback, 4, current)

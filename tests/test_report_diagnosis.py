@@ -69,7 +69,7 @@ def scenario1() -> dict[str, Any]:
         explanation="Remove the value when the restriction is no longer needed.",
         references=("KB262225",),
     )
-    rem = build_remediation(state="set", current=[SA1, ADMIN], add=[IMS], replace={}, restart_imc=True)
+    rem = build_remediation(state="set", current=[SA1, ADMIN], add=[IMS], restart_imc=True)
     return {
         "schema": "analyzer.diagnosis/1",
         "case": "nt4-kb306308",
@@ -183,7 +183,7 @@ def test_examples_validate(make: Any) -> None:
 
 def test_empty_and_delete_example_validates() -> None:
     d = scenario1()
-    rem = build_remediation(state="empty", current=[], add=[], replace={}, delete_value=True, version=5)
+    rem = build_remediation(state="empty", current=[], add=[], delete_value=True, version=5)
     d.update(remediation=rem.to_dict(), dns_to_add=[])
     d["logon_only_as"].update(state="empty", entries=[], control_set="ControlSet002", last_write="2002-06-12T09:00:00Z")
     jsonschema.Draft202012Validator(load_schema()).validate(d)

@@ -21,6 +21,7 @@ from analyzer.registry import Registry
 from analyzer.rules.base import (
     ADMIN_DN,
     IMS_DN,
+    ORG,
     dsa_dn,
     e1023,
     es11,
@@ -29,6 +30,7 @@ from analyzer.rules.base import (
     scm,
     user_dn,
 )
+from tests.patch_check import check_written_patch
 
 evt_writer = pytest.importorskip("tests.writers.evt_writer")
 evtx_writer = pytest.importorskip("tests.writers.evtx_writer")
@@ -40,6 +42,14 @@ KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
 IMS_DISPLAY = IMS_DN.replace("Internet Mail Connector", "Internet Mail Service")
 IMS_SINGULAR = IMS_DN.replace("cn=Connections", "cn=Connection")
 IMS_DOUBLE_SPACE = IMS_DN.replace("Internet Mail", "Internet  Mail")
+IMS_TYPO = IMS_DN.replace("Connector", "Conector")
+IMS_TRAILING = IMS_DN + " "
+
+
+def mta_dn(n: int) -> str:
+    return f"{ORG}/cn=Configuration/cn=Servers/cn=EXCH0{n}/cn=Microsoft MTA"
+
+
 EMPTY_ZERO = "empty-zero-length"  # registry spec: a value of zero bytes (hive only)
 
 EVENT_FORMS = ("memory", "evt", "evtx", "evtxt", "evcsv")
@@ -239,6 +249,43 @@ SCENARIOS = [
         registry_forms=("reg4", "hive"),
         text_options={"mode": "wrapper"},
     ),
+    # Issue 19: the patch keeps every current entry.  Each of these once lost a working entry (or
+    # would have) because a close string was taken for a near miss of the refused DN.
+    Scenario(
+        "19a-move-mailbox-mta-listed",  # another server's DSA refused; this server's MTA is listed
+        [e1023(dsa_dn(2)), e1023(sa_dn(2), seconds=1)],
+        [sa_dn(1), mta_dn(1), ADMIN_DN],
+        "set",
+        [dsa_dn(2), sa_dn(2)],
+        {"KB218920"},
+        {"KB199954", "KB306308"},
+    ),
+    Scenario(
+        "19b-multi-component",  # this server's MTA refused; its DSA is listed, two letters apart
+        [e1023(mta_dn(1))],
+        [sa_dn(1), dsa_dn(1), ADMIN_DN],
+        "set",
+        [mta_dn(1)],
+        {"KB306308"},
+    ),
+    Scenario(
+        "19c-near-miss-typo",
+        classic_events(),
+        [sa_dn(1), IMS_TYPO],
+        "set",
+        [IMS_DN],
+        {"KB306308"},
+        replaces=IMS_TYPO,
+    ),
+    Scenario(
+        "19d-trailing-space",
+        classic_events(),
+        [IMS_TRAILING, sa_dn(1)],
+        "set",
+        [IMS_DN],
+        {"KB306308"},
+        replaces=IMS_TRAILING,
+    ),
     Scenario(
         "extra-no-registry",
         classic_events(),
@@ -377,7 +424,7 @@ COMBOS = [
 
 
 @pytest.mark.parametrize(("scenario", "event_form", "registry_form"), COMBOS)
-def test_scenario(scenario: Scenario, event_form: str, registry_form: str, built) -> None:
+def test_scenario(scenario: Scenario, event_form: str, registry_form: str, built, tmp_path: Path) -> None:
     dx = run(scenario, event_form, registry_form, built)
     rules = set(dx.rules_fired)
     assert dx.usable, dx.errors
@@ -394,10 +441,14 @@ def test_scenario(scenario: Scenario, event_form: str, registry_form: str, built
         assert dx.verdict.startswith("Add th"), dx.verdict
         assert dx.remediation is not None
         assert all(dn in dx.remediation.entries for dn in scenario.dns)
-        if scenario.replaces:
-            assert scenario.replaces not in dx.remediation.entries
+        if scenario.replaces:  # a near miss is kept, and named with the exact text to delete
+            assert scenario.replaces in dx.remediation.entries
+            assert [(m.entry, m.action) for m in dx.remediation.near_misses] == [(scenario.replaces, "kept")]
+            assert f"{scenario.replaces!r} is probably mistyped — remove it after the fix works" in dx.verdict
     if scenario.state == "empty":
         assert dx.remediation is not None and dx.remediation.entries == []
+    if dx.remediation is not None:  # the invariant, on the patch as written to disk and re-read
+        check_written_patch(dx, tmp_path)
     # every combination's DNs are the event's text, byte for byte
     for dn in dx.dns_to_add:
         assert any(dn in e.strings for e in scenario.events)

@@ -36,6 +36,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         choices=["4", "5"],
         help="REGEDIT4 (NT 4.0) or 5.00 (Windows 2000) patch; default: as the export",
     )
+    d.add_argument(
+        "--replace-near-misses",
+        action="store_true",
+        help="let the patch replace an entry that is probably a mistyped copy of a DN to add "
+        "(default: keep every current entry and name the one to remove after the fix works)",
+    )
     add_reading_arguments(d)
     add_read_arguments(d, case=True)
     return d
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         reg_version=getattr(args, "reg_version", None),
         read_limits=read_limits_from(args),
         case_limits=case_limits_from(args),
+        replace_near_misses=bool(getattr(args, "replace_near_misses", False)),
     )
     if not dx.usable:
         # Every path that gave nothing: unreadable files and, from the case loader, missing paths.

@@ -243,11 +243,26 @@ def input_rows(d: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _finding_details(f: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _near_miss_action(d: Mapping[str, Any], entry: str) -> str:
+    """What the patch did with a near-miss entry: "kept" (the default), "replaced", or "" (no patch)."""
+    for m in (d.get("remediation") or {}).get("near_misses") or []:
+        if m.get("entry") == entry:
+            return str(m.get("action") or "")
+    return ""
+
+
+def _finding_details(f: Mapping[str, Any], d: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Label/text pairs below the findings table: title, explanation, near miss, references."""
     out = [("title", str(f.get("title") or "")), ("explanation", str(f.get("explanation") or ""))]
     if f.get("replaces"):
-        out.append(("replace entry", entry_display(str(f["replaces"]))))
+        entry = str(f["replaces"])
+        action = _near_miss_action(d, entry)
+        if action == "replaced":
+            out.append(("near miss replaced by the patch", entry_display(entry)))
+        else:
+            out.append(
+                ("probably mistyped entry (remove it after the fix works)", json.dumps(entry, ensure_ascii=False))
+            )
     refs = f.get("references") or []
     if refs:
         out.append(("references", ", ".join(str(r) for r in refs)))
@@ -284,7 +299,7 @@ def render_text(d: Mapping[str, Any], *, patch_path: str | None = None) -> str:
         out.append(t(finding_rows(d), FINDING_COLUMNS))
         out.append("")
         for n, f in enumerate(findings, 1):
-            for i, (label, text) in enumerate(_finding_details(f)):
+            for i, (label, text) in enumerate(_finding_details(f, d)):
                 lead = f"{n:>2}. " if i == 0 else "    "
                 out.append(f"{lead}{label}: {visible(text)}")
     else:
@@ -377,7 +392,7 @@ def render_markdown(d: Mapping[str, Any], *, patch_path: str | None = None) -> s
         out.append(md_table(FINDING_COLUMNS, finding_rows(d)))
         out.append("")
         for n, f in enumerate(findings, 1):
-            details = _finding_details(f)
+            details = _finding_details(f, d)
             out.append(f"{n}. **{md(details[0][1])}**")
             out.extend(f"   - {label}: {md(text)}" for label, text in details[1:])
         out.append("")
@@ -490,7 +505,7 @@ def render_html(d: Mapping[str, Any], *, patch_path: str | None = None, fragment
         )
         body.append("<ol>")
         for f in findings:
-            details = _finding_details(f)
+            details = _finding_details(f, d)
             items = "".join(f"<li>{h(label)}: {h(text)}</li>" for label, text in details[1:])
             body.append(f"<li><strong>{h(details[0][1])}</strong><ul>{items}</ul></li>")
         body.append("</ol>")

@@ -69,8 +69,13 @@ def check(facts: CaseFacts) -> list[Finding]:
             if ims
             else f"The {info.component} cannot open its mailbox in the IS."
         )
-        replace = match.mistyped
-        fix = f"Replace the entry {replace.entry!r} with the exact DN" if replace else "Add the DN exactly as the event"
+        mistyped = match.mistyped
+        keep = (
+            f"The entry {mistyped.entry!r} is probably a mistyped copy of this DN: the patch keeps it (unless run "
+            "with --replace-near-misses); remove it once the fix works."
+            if mistyped
+            else ""
+        )
         explanation = " ".join(
             part
             for part in (
@@ -80,8 +85,9 @@ def check(facts: CaseFacts) -> list[Finding]:
                 effect,
                 near_miss_sentence(match),
                 corr.sentence(info.component) if ims or service_of(info) else "",
-                f"{fix} writes it ({first.dn_a}), then restart the Information Store"
+                f"Add the DN exactly as the event writes it ({first.dn_a}), then restart the Information Store"
                 + (" and then the Internet Mail Service (KB 306308)." if ims else "."),
+                keep,
             )
             if part
         )
@@ -94,8 +100,8 @@ def check(facts: CaseFacts) -> list[Finding]:
             )
         if info.inferred:
             assumptions.append(f"(inferred) {info.component} logs on with this DN (DOMAIN.md §1.6)")
-        if replace and replace.reason == "typo":
-            assumptions.append("a typo is judged by edit distance; check the entry before replacing it")
+        if mistyped and mistyped.reason == "typo":
+            assumptions.append("a typo is judged by edit distance; check the entry before removing it")
         first_seen, last_seen = span(times)
         out.append(
             Finding(
@@ -111,7 +117,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 last_seen=last_seen,
                 evidence=tuple(e.ref for e in events) + corr.refs,
                 references=("KB306308", "KB146764") if ims else ("KB146764", "KB306308"),
-                replaces=replace.entry if replace else None,
+                replaces=mistyped.entry if mistyped else None,
                 add_dn=True,
                 assumptions=tuple(assumptions),
             )
@@ -146,7 +152,7 @@ RULE = Rule(
         Fixture("classic: IMS DN missing", True, _CLASSIC, (sa_dn(1), ADMIN_DN), dns=(IMS_DN,)),
         Fixture("blank value also blocks the IMS", True, (e1023(IMS_DN),), "empty", dns=(IMS_DN,)),
         Fixture(
-            "display-name near miss is replaced",
+            "display-name near miss is named",
             True,
             _CLASSIC,
             (sa_dn(1), _IMS_DISPLAY),
