@@ -82,6 +82,7 @@ _START = {
 _CSV_FIELD = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^,]*))\s*(?:,|$)')
 _NA = frozenset({"n/a", "na", ""})
 MAX_UNKNOWN_WORDS = 10  # distinct type words not understood that the language warning names
+PRESCAN_DESCRIPTIONS = 50  # first descriptions (one line each) tried against localised texts before reading
 
 # The "could not be found" wrapper.  NT 4.0: "... could not be found. It contains the following insertion
 # string(s): a, b."; Windows 2000-2003: "... cannot be found. The local computer may not have ... The following
@@ -371,6 +372,7 @@ class _Parser:
         self.readable = 0  # entries converted, whether or not the filters kept them
         self.types: dict[str, EventType] = {}
         self.spoken: dict[str, int] = {}  # languages of the localised descriptions read (wrappers, templates)
+        self.lang_how = " (--language)" if language is not None else ""  # how the language was found, for the note
         self.encoding_used: Encoding | None = None
         self.kind_read = ""  # type words seen so far
         self.warned_joined = False
@@ -449,6 +451,8 @@ class _Parser:
         with what 13/02/2002 further down proves."""
         header_lang: Language | None = None
         votes: dict[str, int] = {}
+        spoken: dict[str, int] = {}  # languages of the first descriptions a localised template or wrapper read
+        tried = 0
         seen_entry = False
         shapes: dict[str, list[tuple[int, int, int, int, str]]] = {}
         for lineno, (_, line) in enumerate(lines, 1):
@@ -485,8 +489,19 @@ class _Parser:
                     else:
                         for code in found[1]:
                             votes[code] = votes.get(code, 0) + 1
+                if tried < PRESCAN_DESCRIPTIONS and self.lang is None and header_lang is None:
+                    tried += 1
+                    rest = fields[1]
+                    source, id_text = fields[0][2].strip(), fields[0][5].strip()
+                    code = _description(source, int(id_text), rest, quoted=kind == "evcsv")[2] if id_text else None
+                    if code is not None:
+                        spoken[code] = spoken.get(code, 0) + 1
         if self.lang is None:
             self.lang = header_lang or _vote(votes)
+            if spoken and (self.lang is None or self.lang.code == "en") and not _only_english(votes):
+                # type words English shares with others ("Error") leave it open: the descriptions decide
+                self.lang = languages.get(max(sorted(spoken), key=lambda code: spoken[code]))
+                self.lang_how = " (from its descriptions)"
         self.settle_dates(shapes)
 
     def settle_dates(self, shapes: dict[str, list[tuple[int, int, int, int, str]]]) -> None:
@@ -545,8 +560,7 @@ class _Parser:
         enc = self.encoding_used
         if enc is None or not self.kind_read:
             return
-        lang = self.lang
-        how = " (--language)" if self.given_language is not None else ""
+        lang, how = self.lang, self.lang_how
         if (lang is None or lang.code == "en") and self.spoken:
             lang = languages.get(max(sorted(self.spoken), key=lambda code: self.spoken[code]))
             how = " (from its descriptions)"
@@ -817,6 +831,11 @@ def _vote(votes: dict[str, int]) -> Language | None:
     if "en" in winners:  # only words English shares with others ("Error", "Information"): English
         return languages.get("en")
     return languages.get(sorted(winners)[0])
+
+
+def _only_english(votes: dict[str, int]) -> bool:
+    """True when some type word is English alone ("Failure Audit"): English beats the descriptions then."""
+    return votes.get("en", 0) > max((n for code, n in votes.items() if code != "en"), default=0)
 
 
 def _valid_date(order: str, a: int, b: int, c: int) -> bool:
