@@ -136,13 +136,12 @@ def regedit_export(entries: list[str] | None, version: int) -> bytes:
     return text.encode("cp1252") if version == 4 else b"\xff\xfe" + text.encode("utf-16-le")
 
 
-def regedt32_export(entries: list[str]) -> bytes:
-    """Regedt32 Registry > Save Subtree As (text) on ParametersSystem: that key's block only."""
-    text = regedt32_text(params_tree(entries))
+def regedt32_export(entries: list[str], language: str = "en") -> bytes:
+    """Regedt32 Registry > Save Subtree As (text) on ParametersSystem: that key's block only (``language``: the
+    labels of a localised Regedt32)."""
+    text = regedt32_text(params_tree(entries), language=language)
     relative = "\\".join(PARAMS_PARTS[1:])
-    start = next(
-        i for i, line in enumerate(text.split("\n")) if line.startswith("Key Name:") and line.endswith(relative)
-    )
+    start = next(i for i, line in enumerate(text.split("\n")) if line.endswith(" " + relative))
     return "\r\n".join(text.split("\n")[start:]).encode("cp1252")
 
 
@@ -202,17 +201,43 @@ def harmless_1023(out: Path) -> None:
     (out / "ParametersSystem.reg").write_bytes(regedit_export(None, 5))
 
 
+def de_nt4_kb306308(out: Path) -> None:
+    """Scenario 1 on a German Windows NT 4.0 server: Event Viewer "Save as" text of the Application and
+    System logs (tab-separated, cp1252, dates 12.06.02) and a German Regedt32 "Save Subtree As" report.
+    The German words come from analyzer/languages/data/de.yaml; most of its message texts are marked
+    reconstructed there (not Microsoft's wording)."""
+    events = [*ims_start_failure(t(12, 9, 14, 3)), *ims_start_failure(t(12, 9, 31, 40))]
+    write_evtxt(out / "AppEvent.txt", events, language="de", date_style="dmy2", category_names={1: "Anmeldungen"})
+    stops = [
+        replace(
+            event(
+                when,
+                "Service Control Manager",
+                7023,
+                EventType.ERROR,
+                ("Microsoft Exchange Internet Mail Service", "%%2140"),
+            ),
+            log="System",
+        )
+        for when in (t(12, 9, 14, 9), t(12, 9, 31, 46))
+    ]
+    write_evtxt(out / "SysEvent.txt", stops, language="de", date_style="dmy2")
+    (out / "ParametersSystem.txt").write_bytes(regedt32_export([sa_dn(1), ADMIN_DN], language="de"))
+
+
 CASES: dict[str, Callable[[Path], None]] = {
     "nt4-kb306308": nt4_kb306308,
     "w2k-two-controlsets": w2k_two_controlsets,
     "move-mailbox": move_mailbox,
     "harmless-1023": harmless_1023,
+    "de-nt4-kb306308": de_nt4_kb306308,
 }
 GENERATED = {
     "nt4-kb306308": ["AppEvent.Evt", "ParametersSystem.reg"],
     "w2k-two-controlsets": ["Application.evtx", "SYSTEM"],
     "move-mailbox": ["AppEvent.txt", "ParametersSystem.txt"],
     "harmless-1023": ["Application.csv", "ParametersSystem.reg"],
+    "de-nt4-kb306308": ["AppEvent.txt", "SysEvent.txt", "ParametersSystem.txt"],
 }
 
 
