@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.limits import CaseLimits
-from analyzer.model import InputError
+from analyzer.model import InputError, exception_line
 from analyzer.sniff import sniff
 
 CHUNK = 1 << 20
@@ -280,7 +280,7 @@ class _Loader:
                 EOFError,
                 NotImplementedError,
             ) as exc:
-                raise _Refused(f"corrupt zip archive ({_one_line(exc)})") from None
+                raise _Refused(f"corrupt zip archive ({exception_line(exc)})") from None
             with zf:
                 infos = zf.infolist()
                 self._check_declared(infos)
@@ -422,7 +422,7 @@ class _Loader:
                 RuntimeError,
                 ValueError,
             ) as exc:
-                problem = _one_line(exc)
+                problem = exception_line(exc)
         return digest.hexdigest(), size, problem
 
     def finish(self) -> None:
@@ -482,11 +482,6 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} bytes"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 DOCUMENTATION_SUFFIXES = frozenset(

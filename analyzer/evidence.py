@@ -26,6 +26,8 @@ from typing import Any
 
 from analyzer import messages
 from analyzer.model import Event, EventFilter, EvidenceRef, RegistryValue, iso_time
+from analyzer.registry import LOGON_ONLY_AS, display_path
+from analyzer.registry import PARAMETERS_SYSTEM as _PARAMETERS_SYSTEM_PARTS
 
 # --------------------------------------------------------------------------- what the rules need
 
@@ -75,7 +77,6 @@ _SERVICE_NAMES: list[tuple[str, str]] = sorted(
 #: How far apart two events of one start attempt may be (1023 -> 4018/4116/SCM).
 CORROBORATION_WINDOW = timedelta(minutes=5)
 
-_ACCOUNT = re.compile(r"^[^\\/]+\\[^\\]+$")
 _DN_AT = re.compile(r"(?i)(?:^|(?<=[\s,:;(\"']))/o=")
 _PHRASES = re.compile(
     r"(?i)\s+(?:but\s+was\s+unable\s+to\s+log\s+on\s+to|and\s+logged\s+on\s+to|was\s+validated\s+as|logged\s+on\s+as)\b"
@@ -154,7 +155,7 @@ def parse_logon_strings(strings: tuple[str, ...] | list[str], text: str = "") ->
     the DNs.  When the strings hold no DN (text exports, or one string holding the whole line) the
     description is searched instead.
     """
-    account = next((s.strip() for s in strings if _ACCOUNT.match(s.strip()) and "/o=" not in s.casefold()), None)
+    account = next((s.strip() for s in strings if messages.looks_like_account(s) and "/o=" not in s.casefold()), None)
     dns = [s.strip() for s in strings if s.strip()[:3].casefold() == "/o="]
     if dns:
         return account, dns, "strings"
@@ -448,8 +449,7 @@ def before(a: datetime | None, b: datetime | None) -> bool:
 
 # --------------------------------------------------------------------------- Logon Only As
 
-PARAMETERS_SYSTEM = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
-LOGON_ONLY_AS = "Logon Only As"
+PARAMETERS_SYSTEM = display_path(_PARAMETERS_SYSTEM_PARTS)  # HKLM\SYSTEM\CurrentControlSet\…\ParametersSystem
 ENABLE_TRACING = "Enable Tracing"
 
 

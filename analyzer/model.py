@@ -44,6 +44,23 @@ def ignore_warning(_: ReadWarning) -> None:
     """Default sink for callers that do not care about damage reports."""
 
 
+def exception_line(exc: BaseException, *, whole: bool = False) -> str:
+    """One line saying what went wrong, for a warning, an error row or an error message.
+
+    By default the first line of the exception's message (its type name when it has none).
+    ``whole=True`` is for parser exceptions whose messages span lines: every line joined, the type
+    name in front unless it is a RuntimeError or ValueError (a bare ``KeyError('3153')`` says
+    little), at most 300 characters.
+    """
+    if not whole:
+        lines = str(exc).strip().splitlines()
+        return lines[0] if lines else type(exc).__name__
+    text = " ".join(str(exc).split())
+    if not isinstance(exc, RuntimeError | ValueError) or not text:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text[:300]
+
+
 class EventType(enum.StrEnum):
     """Event types of the legacy EVENTLOGRECORD.EventType word (and evtx Level mapped onto them)."""
 

@@ -251,7 +251,7 @@ def test_cyclic_subkey_list_is_cut(tmp_path: Path, backend: str) -> None:
     good = tmp_path / "good"
     write_hive(good, _tree())
     root = hive.read(str(good), backend="python").root
-    root_list = root._fields[7]
+    root_list = root.key_node.subkey_list
     pos = _nk_pos(good, "B", "B1")
     data = _patch(good.read_bytes(), pos + 20, "<I", 3)  # B1 claims 3 subkeys ...
     bad = tmp_path / "cycle"
@@ -270,7 +270,7 @@ def test_value_data_outside_the_file(tmp_path: Path) -> None:
     write_hive(good, key_tree("R", {"K": [RegistryValue("s", "REG_SZ", "a long enough string", None), dword("d", 7)]}))
     root = hive.read(str(good), backend="python").root
     key = root.subkey("K")
-    vk_list_pos = hive.BASE_BLOCK + key._fields[10] + 4
+    vk_list_pos = hive.BASE_BLOCK + key.key_node.value_list + 4
     first_vk = struct.unpack_from("<I", good.read_bytes(), vk_list_pos)[0]
     bad = tmp_path / "bad"
     bad.write_bytes(_patch(good.read_bytes(), hive.BASE_BLOCK + first_vk + 4 + 8, "<I", 0x7FFFFF00))

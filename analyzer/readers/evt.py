@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from analyzer.limits import regular_file
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
+from analyzer.readers.layout import Layout
 
 # --------------------------------------------------------------------------- layout (as data)
 
@@ -45,7 +46,7 @@ HEADER_FIELDS = (
     "header_size", "signature", "major_version", "minor_version", "start_offset", "end_offset",
     "current_record_number", "oldest_record_number", "max_size", "flags", "retention", "end_header_size",
 )  # fmt: skip
-HEADER = struct.Struct("<I4s10I")
+HEADER = Layout("ElfLogfileHeader", "<I4s10I", HEADER_FIELDS)
 
 FLAG_DIRTY = 0x1  # ELF_LOGFILE_HEADER_DIRTY: the service had the file open (live copy)
 FLAG_WRAP = 0x2  # ELF_LOGFILE_HEADER_WRAP: records wrap past the end of the file
@@ -58,10 +59,15 @@ RECORD_FIELDS = (
     "event_type", "num_strings", "event_category", "reserved_flags", "closing_record_number",
     "string_offset", "user_sid_length", "user_sid_offset", "data_length", "data_offset",
 )  # fmt: skip
-RECORD = struct.Struct("<I4s4I4H6I")
+RECORD = Layout("EventLogRecord", "<I4s4I4H6I", RECORD_FIELDS)
 RECORD_FIXED = RECORD.size  # 0x38
 MIN_RECORD = RECORD_FIXED + 4  # fixed part plus the trailing length copy
 MAX_RECORD = 16 * 1024 * 1024  # far above anything the EventLog service writes; bounds bogus lengths
+_NUMBER_AT = RECORD.offset_of("record_number")  # 8: the scans read it alone
+_RECORD_DECODED = RECORD.picker(
+    "record_number", "time_generated", "time_written", "event_id", "event_type", "num_strings", "event_category",
+    "string_offset", "user_sid_length", "user_sid_offset", "data_length", "data_offset",
+)  # fmt: skip
 
 #: ELF_EOF_RECORD, 0x28 bytes: RecordSizeBeginning, four magic words, BeginRecord, EndRecord,
 #: CurrentRecordNumber, OldestRecordNumber, RecordSizeEnd.
@@ -69,7 +75,7 @@ EOF_FIELDS = (
     "size_beginning", "one", "two", "three", "four", "begin_record", "end_record",
     "current_record_number", "oldest_record_number", "size_end",
 )  # fmt: skip
-EOF_RECORD = struct.Struct("<10I")
+EOF_RECORD = Layout("ElfEofRecord", "<10I", EOF_FIELDS)
 EOF_SIZE = EOF_RECORD.size  # 0x28
 EOF_MAGIC = (0x11111111, 0x22222222, 0x33333333, 0x44444444)
 EOF_MAGIC_BYTES = struct.pack("<4I", *EOF_MAGIC)
@@ -115,7 +121,7 @@ def parse_header(head: bytes) -> LogHeader | None:
     """The header if ``head`` starts with one (signature at +4), else None."""
     if len(head) < HEADER_SIZE or head[4:8] != SIGNATURE:
         return None
-    return LogHeader(*HEADER.unpack_from(head, 0))
+    return LogHeader(**HEADER.unpack_from(head, 0)._asdict())
 
 
 # --------------------------------------------------------------------------- public entry point
@@ -325,9 +331,9 @@ class _EvtLog:
         if len(raw) != EOF_SIZE:
             return None
         f = EOF_RECORD.unpack(raw)
-        if f[0] != EOF_SIZE or f[9] != EOF_SIZE or f[1:5] != EOF_MAGIC:
+        if f.size_beginning != EOF_SIZE or f.size_end != EOF_SIZE or (f.one, f.two, f.three, f.four) != EOF_MAGIC:
             return None
-        return EofRecord(off, f[5], f[6], f[7], f[8])
+        return EofRecord(off, f.begin_record, f.end_record, f.current_record_number, f.oldest_record_number)
 
     def find_eof(self, header: LogHeader) -> EofRecord | None:
         """The end-of-file record that describes the live log (searched when the header is stale)."""
@@ -380,8 +386,8 @@ class _EvtLog:
 
     def decode(self, buf: bytes, rel: int, length: int, offset: int, recovered: bool) -> Event | None:
         """Event of the valid record at ``buf[rel:rel+length]``, or None when filtered out."""
-        (_, _, number, t_gen, t_wr, event_id_full, type_code, num_strings, category, _, _,
-         str_off, sid_len, sid_off, data_len, data_off) = RECORD.unpack_from(buf, rel)  # fmt: skip
+        (number, t_gen, t_wr, event_id_full, type_code, num_strings, category,
+         str_off, sid_len, sid_off, data_len, data_off) = _RECORD_DECODED(buf, rel)  # fmt: skip
         event_id = event_id_full & 0xFFFF
         etype = _TYPES.get(type_code) or EventType.from_code(type_code)
         times = self._times
@@ -507,7 +513,7 @@ class _EvtLog:
                 if length:
                     buf, rel = self.span(pos, length) if pos + length <= ring_end else (self.ring_read(pos, length), 0)
             if length:
-                number = unpack_u32(buf, rel + 8)[0]
+                number = unpack_u32(buf, rel + _NUMBER_AT)[0]
                 if number != prev + 1 or run_lo < 0:
                     if end is None and number <= prev:
                         break  # older data: the live range ended here
@@ -594,7 +600,7 @@ class _EvtLog:
                 pos = off + 4
                 continue
             buf, rel = self.span(off, length)
-            number = _U32.unpack_from(buf, rel + 8)[0]
+            number = _U32.unpack_from(buf, rel + _NUMBER_AT)[0]
             if number not in seen:
                 seen.add(number)
                 event = decode(buf, rel, length, off, True)

@@ -26,7 +26,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
+from analyzer.model import (
+    Event,
+    EventFilter,
+    EventType,
+    InputError,
+    ReadWarning,
+    WarningSink,
+    exception_line,
+    ignore_warning,
+)
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 from analyzer.wintypes import filetime, filetime_or_none
 
@@ -468,7 +477,7 @@ def _rust_chunk_events(
                 where_text, at = f"chunk {chunk.index} record {rid}", located[rid][0]
             else:
                 where_text, at = f"chunk {chunk.index}", chunk.offset
-            warn(ReadWarning(path, f"{where_text}: not parsed: {_one_line(exc)}", at))
+            warn(ReadWarning(path, f"{where_text}: not parsed: {exception_line(exc, whole=True)}", at))
             if failures > len(chunk.records) + 2:
                 return
             continue
@@ -487,7 +496,9 @@ def _rust_chunk_events(
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             warn(
                 ReadWarning(
-                    path, f"chunk {chunk.index} record {header_id}: unusable record: {_one_line(exc)}", chunk.offset
+                    path,
+                    f"chunk {chunk.index} record {header_id}: unusable record: {exception_line(exc, whole=True)}",
+                    chunk.offset,
                 )
             )
             continue
@@ -514,13 +525,6 @@ except ImportError:  # pragma: no cover - orjson is in requirements.txt
 
 _RECORD_NUMBER_RE = re.compile(r"record number (\d+)")
 _EVENT_ID_RE = re.compile(r'"EventID":(?:\{"#attributes":\{[^{}]*\},"#text":)?"?(\d+)')
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if not isinstance(exc, RuntimeError | ValueError) or not text:  # e.g. KeyError('3153') says little alone
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text[:300]
 
 
 def _rust_event(
@@ -659,7 +663,11 @@ def _python_chunk_events(
                 tree = _py_root(Record(chunk.data, pos, header).root())
             event = _python_event(path, offset, rid, written, tree, filters)
         except Exception as exc:  # python-evtx raises many kinds (overruns, unicode, recursion) on damage
-            warn(ReadWarning(path, f"chunk {chunk.index} record {rid}: not parsed: {_one_line(exc)}", offset))
+            warn(
+                ReadWarning(
+                    path, f"chunk {chunk.index} record {rid}: not parsed: {exception_line(exc, whole=True)}", offset
+                )
+            )
             continue
         if event is not None:
             yield event

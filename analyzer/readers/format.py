@@ -19,7 +19,7 @@ from datetime import tzinfo
 from typing import Literal, Protocol
 
 from analyzer.limits import ReadLimits
-from analyzer.model import Event, EventFilter, RegistryFile, WarningSink
+from analyzer.model import Event, EventFilter, RegistryFile, WarningSink, ignore_warning
 
 EVENTS: Literal["event"] = "event"
 REGISTRY: Literal["registry"] = "registry"
@@ -74,3 +74,21 @@ class Format:
     read: EventReader | RegistryReader
     magic: Callable[[bytes], bool] | None = None
     detect: Callable[[str], bool] | None = None
+
+
+def encoding_reader(read: Callable[..., RegistryFile]) -> RegistryReader:
+    """The protocol reader of a text registry format whose module offers ``read(path, *, warn, encoding)``:
+    of the options only the code page applies."""
+
+    def read_with_options(
+        path: str,
+        *,
+        filters: EventFilter | None = None,
+        options: ReadOptions = DEFAULT_OPTIONS,
+        warn: WarningSink = ignore_warning,
+    ) -> RegistryFile:
+        return read(path, warn=warn, encoding=options.encoding)
+
+    read_with_options.__module__ = read.__module__  # the reader's home, for tools that load it by module
+    read_with_options.__qualname__ = f"encoding_reader({read.__qualname__})"
+    return read_with_options

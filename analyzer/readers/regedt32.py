@@ -35,7 +35,6 @@ from datetime import datetime
 
 from analyzer import languages
 from analyzer.model import (
-    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -44,7 +43,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
-from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
+from analyzer.readers.format import REGISTRY, Format, encoding_reader
 from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import ReadNote, choose_encoding, open_text
 from analyzer.wintypes import canonical_root, split_multi_sz
@@ -387,16 +386,8 @@ _BYTE_TYPES = frozenset(
 )
 
 
-def read(
-    path: str,
-    *,
-    filters: EventFilter | None = None,
-    options: ReadOptions = DEFAULT_OPTIONS,
-    warn: WarningSink = ignore_warning,
-    encoding: str | None = None,
-) -> RegistryFile:
+def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None = None) -> RegistryFile:
     """Read a Save Subtree As report into a nameless root whose subkeys are ``HKEY_LOCAL_MACHINE`` etc."""
-    encoding = encoding if encoding is not None else options.encoding  # the argument wins
     path = str(path)
     reader = _Reader(path, warn)
     saw_key = False
@@ -448,7 +439,7 @@ def read(
                         keys_read=keys, values_read=values)  # fmt: skip
 
 
-FORMAT = Format("regedt32", REGISTRY, "Regedt32 Save Subtree As text report", read, detect=detect)
+FORMAT = Format("regedt32", REGISTRY, "Regedt32 Save Subtree As text report", encoding_reader(read), detect=detect)
 
 
 __all__ = ["detect", "read"]

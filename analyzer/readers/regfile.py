@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from analyzer.model import (
-    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -29,7 +28,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
-from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
+from analyzer.readers.format import REGISTRY, Format, encoding_reader
 from analyzer.readers.text import DEFAULT_ANSI, open_text
 from analyzer.wintypes import REG_TYPE_NAMES, TYPE_NUMBERS, canonical_root, split_multi_sz, type_name
 
@@ -293,16 +292,8 @@ def _ansi_for(encoding: str | None) -> str:
     return DEFAULT_ANSI
 
 
-def read(
-    path: str,
-    *,
-    filters: EventFilter | None = None,
-    options: ReadOptions = DEFAULT_OPTIONS,
-    warn: WarningSink = ignore_warning,
-    encoding: str | None = None,
-) -> RegistryFile:
+def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None = None) -> RegistryFile:
     """Read a .reg file into a nameless root whose subkeys are ``HKEY_LOCAL_MACHINE`` etc."""
-    encoding = encoding if encoding is not None else options.encoding  # the argument wins
     path = str(path)
     parser = _Parser(path, warn, _ansi_for(encoding))
     try:
@@ -356,7 +347,7 @@ def read(
     )
 
 
-FORMAT = Format("reg", REGISTRY, "regedit export (.reg, REGEDIT4 or 5.00)", read, detect=detect)
+FORMAT = Format("reg", REGISTRY, "regedit export (.reg, REGEDIT4 or 5.00)", encoding_reader(read), detect=detect)
 
 
 def count_tree(root: RegistryKey) -> tuple[int, int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 
 from analyzer.model import (
-    EventFilter,
     InputError,
     ReadWarning,
     RegistryFile,
@@ -23,7 +22,7 @@ from analyzer.model import (
     WarningSink,
     ignore_warning,
 )
-from analyzer.readers.format import DEFAULT_OPTIONS, REGISTRY, Format, ReadOptions
+from analyzer.readers.format import REGISTRY, Format, encoding_reader
 from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import open_text
 from analyzer.wintypes import canonical_root, split_multi_sz, type_name
@@ -100,16 +99,8 @@ def parse_data(vtype: str, data: str) -> tuple[str | int | list[str] | bytes | N
         return None, f"bad hex data for {vtype}: {text[:20]!r}"
 
 
-def read(
-    path: str,
-    *,
-    filters: EventFilter | None = None,
-    options: ReadOptions = DEFAULT_OPTIONS,
-    warn: WarningSink = ignore_warning,
-    encoding: str | None = None,
-) -> RegistryFile:
+def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None = None) -> RegistryFile:
     """Read ``reg query`` output into a nameless root whose subkeys are ``HKEY_LOCAL_MACHINE`` etc."""
-    encoding = encoding if encoding is not None else options.encoding  # the argument wins
     path = str(path)
     root = RegistryKey("")
     warnings: list[ReadWarning] = []
@@ -172,7 +163,7 @@ def read(
                         keys_read=keys, values_read=values)  # fmt: skip
 
 
-FORMAT = Format("regquery", REGISTRY, "reg query output", read, detect=detect)
+FORMAT = Format("regquery", REGISTRY, "reg query output", encoding_reader(read), detect=detect)
 
 
 __all__ = ["detect", "parse_data", "read", "split_value_line"]

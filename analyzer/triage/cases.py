@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.case import CaseLimits, case_name, is_zip, open_case
 from analyzer.diagnosis import diagnose_case
-from analyzer.model import InputError
+from analyzer.model import InputError, exception_line
 
 if TYPE_CHECKING:
     from analyzer.case import Case
@@ -131,7 +131,7 @@ def run_case(spec: CaseSpec) -> dict[str, Any]:
     except RecursionError:
         result["error"] = "internal error: recursion too deep"
     except Exception as exc:
-        result["error"] = f"internal error: {type(exc).__name__}: {_one_line(exc)}"
+        result["error"] = f"internal error: {type(exc).__name__}: {exception_line(exc)}"
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["pid"] = os.getpid()
     result["peak_rss"] = _peak_rss()
@@ -231,11 +231,6 @@ def _peak_rss() -> int:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- rows

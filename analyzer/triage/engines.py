@@ -24,7 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.triage.cases import CaseSpec, TriageError, _one_line, run_case, run_cases
+from analyzer.model import exception_line
+from analyzer.triage.cases import CaseSpec, TriageError, run_case, run_cases
 
 DEFAULT_MEMORY_LIMIT = 3 << 30  # address space per local worker; a case that needs more is an error row
 DASK_BATCH = 16  # most cases per Dask task
@@ -255,7 +256,7 @@ def _run_dask(
             try:
                 client = Client(scheduler, timeout="20s")
             except (OSError, TimeoutError, ValueError) as exc:
-                raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
+                raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {exception_line(exc)}") from None
         else:
             cluster = LocalCluster(
                 n_workers=jobs,
@@ -281,7 +282,7 @@ def _run_dask(
                 try:
                     results = future.result()
                 except Exception as exc:  # a worker lost (killed for memory) or a task error
-                    why = f"dask task failed: {type(exc).__name__}: {_one_line(exc)}"
+                    why = f"dask task failed: {type(exc).__name__}: {exception_line(exc)}"
                     results = [_failed(spec, why) for spec in batch]
                 yield from results
                 future.release()
