@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # An RDN boundary is a "/" followed by an attribute name and "=".  Values may contain spaces, commas,
 # parentheses and colons ("cn=Recipients, Utility", "cn=cc:Mail Connector (S)").
@@ -51,6 +52,9 @@ DISPLAY_NAMES = {
     "dsa": "microsoft dsa",
 }
 _PAREN = re.compile(r"^(?P<base>.*?)\s*\((?P<inner>[^()]*)\)\s*$")
+#: Parsed DNs kept per process: a case compares each refused DN with every list entry, so each string is
+#: parsed once instead of once per pair (bounded: a hostile list cannot grow it without limit).
+_CACHE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,7 @@ class DnInfo:
         return f"{self.component} on {self.server}"
 
 
+@lru_cache(maxsize=_CACHE)
 def classify(text: str) -> DnInfo:
     """Classify a DN string (see ``DnInfo``).  Unparseable text is ``unknown``."""
     dn = parse_dn(text)
@@ -263,7 +268,8 @@ def _norm(value: str) -> str:
 _LOOSE_SPLIT = re.compile(r"/(?=\s*[A-Za-z][A-Za-z0-9-]*\s*=)")
 
 
-def _loose_rdns(text: str) -> list[tuple[str, str]] | None:
+@lru_cache(maxsize=_CACHE)
+def _loose_rdns(text: str) -> tuple[tuple[str, str], ...] | None:
     """(attr, normalised value) of a DN-like text, also without the leading ``/`` or ``/o=``.
 
     Entries are typed by people: ``o=Contoso/…`` is not a well-formed DN, but it still names its
@@ -277,7 +283,7 @@ def _loose_rdns(text: str) -> list[tuple[str, str]] | None:
         if not sep or not attr.strip():
             return None
         out.append((attr.strip().casefold(), _norm(value)))
-    return out or None
+    return tuple(out) or None
 
 
 def _split_name(value: str) -> tuple[str, str | None]:
@@ -298,11 +304,12 @@ def is_known_name(value: str) -> bool:
     return _split_name(_norm(value))[0] in KNOWN_NAMES
 
 
-def _container(rdns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _container(rdns: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     """The container path (every RDN but the last) with ``cn=Connection`` read as ``cn=Connections``."""
     return [(a, "connections" if (a, v) == ("cn", "connection") else v) for a, v in rdns[:-1]]
 
 
+@lru_cache(maxsize=_CACHE)
 def object_key(text: str) -> tuple[tuple[str, str], ...] | None:
     """The identity of the object a DN names: RDNs casefolded with blanks collapsed, the last one's
     display name mapped to its RDN, ``cn=Connection`` read as ``cn=Connections``.  Two entries with
@@ -378,9 +385,8 @@ def near_miss(refused: str, entry: str) -> NearMiss | None:
     a, b = _loose_rdns(refused), _loose_rdns(entry)
     if a is None or b is None or [x for x, _ in a] != [x for x, _ in b]:
         return None
-    squashed = _squash(refused) == _squash(entry)
     if a == b:
-        if squashed:
+        if _squash(refused) == _squash(entry):
             return NearMiss(entry, refused, "whitespace", "the entry differs from the refused DN only in blanks")
         return NearMiss(entry, refused, "syntax", "the entry names the same object but is not written as a DN")
     if object_key(refused) == object_key(entry):
@@ -397,7 +403,7 @@ def near_miss(refused: str, entry: str) -> NearMiss | None:
     inner_a, inner_b = _split_name(last_a)[1], _split_name(last_b)[1]
     if inner_a is not None and inner_b is not None and inner_a != inner_b:
         return None  # the same kind of connector on another server
-    if squashed:
+    if _squash(refused) == _squash(entry):
         return NearMiss(entry, refused, "whitespace", "the entry differs from the refused DN only in blanks")
     limit = typo_limit(refused)
     if (

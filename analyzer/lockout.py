@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from analyzer.dn import CONNECTORS, SERVER_COMPONENTS, classify, same_dn, same_object
+from analyzer.dn import CONNECTORS, SERVER_COMPONENTS, classify, object_key
 
 if TYPE_CHECKING:
     from analyzer.evidence import CaseFacts
@@ -88,11 +88,8 @@ def names_known_component(entry: str) -> bool:
     return info.kind == "connector" and info.key in CONNECTORS
 
 
-def _admits(entries: Iterable[str], dn: str) -> bool:
-    return any(same_dn(e, dn) for e in entries)
-
-
 def _names(entries: Iterable[str], key: str, computer: str | None) -> list[str]:
+    """The entries that name component ``key`` (of ``computer`` when given)."""
     out = []
     for e in entries:
         info = classify(e)
@@ -113,15 +110,21 @@ def lockout_problems(
     if delete_value:
         return []
     current = [e for e in found if e.strip()]
+    # Sets, not pairwise scans: a list of thousands of entries is checked in linear time.
+    current_folded = {e.casefold() for e in current}
+    patched_folded = {p.casefold() for p in patched}
+    patched_objects = {k for p in patched if (k := object_key(p)) is not None}
     problems: list[str] = []
     for entry in current:
-        if names_known_component(entry) and not any(same_dn(p, entry) or same_object(p, entry) for p in patched):
+        if entry.casefold() in patched_folded or not names_known_component(entry):
+            continue
+        if object_key(entry) not in patched_objects:  # not even the same object, written exactly
             problems.append(
                 f"the entry {entry!r} names the {classify(entry).label}; the patched list no longer holds it"
             )
     for w in working:
         if w.dn is not None:
-            if _admits(current, w.dn) and not _admits(patched, w.dn):
+            if w.dn.casefold() in current_folded and w.dn.casefold() not in patched_folded:
                 problems.append(f"{w.label} logs on today as {w.dn!r} ({w.evidence}); the patched list would refuse it")
         elif w.key is not None:
             listed = _names(current, w.key, w.computer)

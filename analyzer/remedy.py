@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.dn import near_miss, same_dn
+from analyzer.dn import near_miss
 from analyzer.lockout import Working, lockout_problems
 from analyzer.wintypes import ROOT_ALIASES
 
@@ -194,16 +194,19 @@ def merge_entries(current: Sequence[str], add: Iterable[str], replace: Mapping[s
     replaced in place by its DN), then the DNs to add that the list does not hold yet (any case)."""
     replace = replace or {}
     out: list[str] = []
+    held: set[str] = set()  # casefolded (dn.same_dn): a DN held in any case is not added again
     for entry in current:
         if entry == "":
             continue  # an empty element names nothing (KB 199954 warns against the trailing ENTER)
         new = replace.get(entry, entry)
-        if new != entry and any(same_dn(new, e) for e in out):
+        if new != entry and new.casefold() in held:
             continue  # the replacing DN is already in the list: the near miss simply goes
         out.append(new)
+        held.add(new.casefold())
     for dn in [*replace.values(), *add]:
-        if dn and not any(same_dn(dn, e) for e in out):
+        if dn and dn.casefold() not in held:
             out.append(dn)
+            held.add(dn.casefold())
     return out
 
 
@@ -211,12 +214,11 @@ def dropped_entries(current: Sequence[str], patched: Sequence[str], replaced: Ma
     """The invariant: every non-blank current entry is in the patched list, verbatim, unless it is a
     confirmed near miss that was replaced by its DN.  One sentence per entry that breaks it."""
     kept = set(patched)
+    folded = {p.casefold() for p in patched}  # dn.same_dn
     return [
         f"the patched list drops the entry {entry!r}"
         for entry in dict.fromkeys(current)
-        if entry.strip()
-        and entry not in kept
-        and not (entry in replaced and any(same_dn(replaced[entry], p) for p in patched))
+        if entry.strip() and entry not in kept and not (entry in replaced and replaced[entry].casefold() in folded)
     ]
 
 
