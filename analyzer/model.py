@@ -8,7 +8,7 @@ and unusable input.  Rendering to text/JSON/DataFrames lives at the edge (``repo
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -241,9 +241,6 @@ def _comparable(
         return bound if bound.tzinfo is not None else bound.replace(tzinfo=UTC)
 
     return when, align(since), align(until)
-
-
-EventReader = Callable[..., Iterator[Event]]
 
 
 # --------------------------------------------------------------------------- registry

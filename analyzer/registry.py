@@ -70,7 +70,7 @@ class ResolvedKey:
     path: str  # display path of the key actually read, control set spelled out
     control_set: str | None  # "ControlSet002" when CurrentControlSet was resolved through Select
     mapping: str | None  # how a sub-hive root was placed, e.g. "file root = MSExchangeIS key"
-    node: Any
+    node: KeyNode
 
     @property
     def last_write(self) -> datetime | None:
@@ -221,7 +221,7 @@ class Registry:
                 names.append(node.name)
         return node
 
-    def walk(self, path: str | None = None) -> Iterator[tuple[str, Any]]:
+    def walk(self, path: str | None = None) -> Iterator[tuple[str, KeyNode]]:
         """Every key below ``path`` (or the whole file), depth first, as (display path, node).
 
         Uses its own stack so one damaged key is reported and skipped instead of ending the walk.

@@ -60,10 +60,9 @@ HBIN_HEADER = 32
 BIG_DATA_THRESHOLD = 16344  # data larger than this is split into "db" segments (regf >= 1.4)
 MAX_DEPTH = 512  # Windows' own limit on key nesting; a deeper chain is damage
 
-VALUE_TYPES = REG_TYPE_NAMES
 STRING_TYPES = frozenset({1, 2, 6})
-_STRING_NAMES = {code: VALUE_TYPES[code] for code in STRING_TYPES}
-_PLAIN_NAMES = {code: VALUE_TYPES[code] for code in (0, 3, 8, 9, 10)}  # data stays bytes
+_STRING_NAMES = {code: REG_TYPE_NAMES[code] for code in STRING_TYPES}
+_PLAIN_NAMES = {code: REG_TYPE_NAMES[code] for code in (0, 3, 8, 9, 10)}  # data stays bytes
 
 #: Key node (nk cell after its size), 76 bytes; the key name follows.
 NK = Layout(

@@ -30,13 +30,12 @@ from analyzer.model import (
 )
 from analyzer.readers.format import REGISTRY, Format, encoding_reader
 from analyzer.readers.text import DEFAULT_ANSI, open_text
-from analyzer.wintypes import REG_TYPE_NAMES, TYPE_NUMBERS, canonical_root, split_multi_sz, type_name
+from analyzer.wintypes import TYPE_NUMBERS, canonical_root, split_multi_sz, type_name
 
 HEADER_V4 = "REGEDIT4"
 HEADER_V5 = "Windows Registry Editor Version 5.00"
 _HEADER_V5_RE = re.compile(r"^Windows Registry Editor Version (\d+\.\d+)\s*$", re.IGNORECASE)
 
-REG_TYPES = REG_TYPE_NAMES
 STRING_TYPES = frozenset({"REG_SZ", "REG_EXPAND_SZ", "REG_LINK"})
 
 _QUOTED_NAME = re.compile(r'"((?:[^"\\]|\\.)*)"\s*=\s*(.*)$', re.DOTALL)
@@ -365,7 +364,6 @@ def count_tree(root: RegistryKey) -> tuple[int, int]:
 __all__ = [
     "HEADER_V4",
     "HEADER_V5",
-    "REG_TYPES",
     "TYPE_NUMBERS",
     "canonical_root",
     "count_tree",
