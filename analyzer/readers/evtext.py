@@ -3,7 +3,7 @@ Properties dialog's "Copy" text pasted into a file, and DUMPEL output.
 
 Why a tolerant, line-oriented parser: customers hand over whatever their Event Viewer wrote, from NT 4.0
 to Windows 2003, in ANSI or UTF-16, sometimes re-saved by an editor.  Only the field order is documented
-(Date, Time, Source, Type, Category, Event, User, Computer, Description; DOMAIN.md §4.1); NT 4.0's exact
+(Date, Time, Source, Type, Category, Event, User, Computer, Description); NT 4.0's exact
 layout is unverified.  So the reader accepts either separator, quoted or bare CSV fields, a header line or
 none, and descriptions that span lines: a line starts a new entry only when it begins with a date and a
 time followed by the separator; any other line continues the previous entry's description.

@@ -1,6 +1,6 @@
 """Regedt32 "Save Subtree As" text reader (also reads regedit's later "Text files" export).
 
-Layout (DOMAIN.md §4.2, KB 243342 / 267573 / 183015)::
+Layout (KB 243342 / 267573 / 183015)::
 
     Key Name:          SYSTEM\\CurrentControlSet\\Services\\MSExchangeIS\\ParametersSystem
     Class Name:        <NO CLASS>
