@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,21 +41,45 @@ SCM_STATE_ID = 7036  # (inferred) "The X service entered the running/stopped sta
 SCM_SOURCE = "service control manager"
 ES_IDS = frozenset({11})
 IMAP_IDS = frozenset({13003})
-#: Events kept whole (strings and description) for the data rules of ``analyzer/rules/data``
-#: (DOMAIN.md §5): casefolded source -> event IDs.  A data rule may only match an event listed here
-#: (checked when the rules are loaded), so that the pushdown filter below never hides its evidence.
-WATCHED: dict[str, frozenset[int]] = {
-    "msexchangeimc": frozenset({4018, 4086, 4116}),
-    "msexchangemta": frozenset({137, 2127, 2152, 2155, 2241, 2245}),
-    "msexchangesa": frozenset({1005, 1028}),
-    "msexchangeds": frozenset({1002}),
-    "msexchangees": frozenset({5, 11}),
-    "msexchangeis": frozenset({7024}),  # KB 262375 shows the IS's 7024 under this source (see IS-DOWN)
-}
-WATCHED_IDS = frozenset(i for ids in WATCHED.values() for i in ids)
-#: The pushdown filter: readers skip every other record before decoding strings.
-EVIDENCE_IDS = LOGON_IDS | IMC_IDS | SCM_FAILURE_IDS | {SCM_STATE_ID} | ES_IDS | IMAP_IDS | WATCHED_IDS
-EVIDENCE_FILTER = EventFilter.build(ids=EVIDENCE_IDS)
+
+
+@dataclass(frozen=True)
+class EventNeed:
+    """Events a rule reads: a source (compared ignoring case) and event IDs (low 16 bits).
+
+    ``whole=False``: events this module parses into typed evidence (logons, IMC, SCM, ES, IMAP);
+    ``whole=True``: events kept whole (strings and description, ``Evidence.raw``) for the data rules.
+    The pushdown filter and the whole-kept events of a case are derived from the loaded rules' needs
+    (``evidence_filter``, ``watched_of``), so a new rule's events are never filtered away."""
+
+    source: str
+    ids: frozenset[int]
+    whole: bool = False
+
+
+#: The typed evidence this module extracts; rules name the ones they read.
+LOGONS = tuple(EventNeed(s, LOGON_IDS) for s in ("MSExchangeIS Private", "MSExchangeIS Public"))
+IMC_FAILURES = (EventNeed("MSExchangeIMC", IMC_IDS),)
+SCM_FAILURES = (EventNeed("Service Control Manager", SCM_FAILURE_IDS),)
+SCM_STATES = (EventNeed("Service Control Manager", frozenset({SCM_STATE_ID})),)
+EVENT_SERVICE = (EventNeed("MSExchangeES", ES_IDS),)
+IMAP_LOGONS = (EventNeed("IMAP4", IMAP_IDS),)
+
+
+def watched_of(needs: Iterable[EventNeed]) -> dict[str, frozenset[int]]:
+    """Casefolded source -> event IDs kept whole (``Evidence.raw``), from the needs with ``whole``."""
+    out: dict[str, frozenset[int]] = {}
+    for need in needs:
+        if need.whole:
+            key = need.source.strip().casefold()
+            out[key] = out.get(key, frozenset()) | need.ids
+    return out
+
+
+def evidence_filter(needs: Iterable[EventNeed]) -> EventFilter:
+    """The pushdown filter: readers skip every record whose ID no rule needs, before decoding strings."""
+    return EventFilter.build(ids=sorted({i for need in needs for i in need.ids}))
+
 
 #: Exchange services: registry key -> (short human name, display names as SCM prints them).
 EXCHANGE_SERVICES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -280,11 +305,13 @@ class Evidence:
     services: list[ServiceEvent] = field(default_factory=list)
     event_service: list[SimpleEvent] = field(default_factory=list)
     imap: list[SimpleEvent] = field(default_factory=list)
-    raw: list[RawEvent] = field(default_factory=list)  # WATCHED events, whole (data rules)
+    raw: list[RawEvent] = field(default_factory=list)  # ``watched`` events, whole (data rules)
     seen: Counter[str] = field(default_factory=Counter)  # events fed, per display path
     kept: Counter[str] = field(default_factory=Counter)  # events kept, per display path
     unparsed: list[EvidenceRef] = field(default_factory=list)  # 1023s whose DNs could not be found
     logs: int = 0  # event inputs that were read
+    #: casefolded source -> IDs kept whole for the data rules (``watched_of`` the loaded rules' needs)
+    watched: Mapping[str, frozenset[int]] = field(default_factory=dict)
 
     def feed(self, event: Event, path: str | None = None) -> bool:
         """Parse one event; True when it was kept.  ``path`` is the display path (default event.path)."""
@@ -320,7 +347,7 @@ class Evidence:
     def _parse(self, event: Event, path: str) -> bool:
         eid = event.event_id & 0xFFFF
         source = event.source.strip().casefold()
-        watched = eid in WATCHED.get(source, ())
+        watched = eid in self.watched.get(source, ())
         if watched:
             self.raw.append(self._raw(event, path, eid))
         return self._parse_known(event, path, eid, source) or watched
@@ -423,9 +450,9 @@ class Evidence:
         return True
 
 
-def collect(events: Any, path: str | None = None) -> Evidence:
-    """Evidence of one event stream (convenience for tests and notebooks)."""
-    evidence = Evidence()
+def collect(events: Any, path: str | None = None, watched: Mapping[str, frozenset[int]] | None = None) -> Evidence:
+    """Evidence of one event stream (convenience for tests and notebooks); ``watched``: see ``Evidence``."""
+    evidence = Evidence(watched=dict(watched or {}))
     evidence.feed_all(events, path)
     return evidence
 

@@ -370,6 +370,23 @@ class EvidenceRef:
         return out
 
 
+class FindingKind(enum.StrEnum):
+    """What a finding says about Logon Only As; the verdict is composed from kinds, never from titles."""
+
+    CAUSE = "cause"  # a cause of the failure (or a documented pattern of one); the default
+    MISSING_ENTRY = "missing_entry"  # a refused DN the list must hold (``add_dn``)
+    LOOKALIKE = "lookalike"  # a documented 1023 that has nothing to do with Logon Only As
+    LOCKOUT = "lockout"  # mailboxes refused by design while logons are limited
+    LISTED_REFUSED = "listed_refused"  # a listed DN was refused anyway: not a Logon Only As problem
+    CASE_ONLY = "case_only"  # listed, but in different letter case
+    BLANK_LIST = "blank_list"  # the value exists and is blank: nobody may log on
+    STATE = "state"  # what the state of the value means (absent, Enable Tracing instead)
+    REGISTRY_NEEDED = "registry_needed"  # refusals without a registry export that would settle them
+    TIMING = "timing"  # the refusals against the value's last write and IS restarts
+    NO_MATCH = "no_match"  # Exchange errors that no rule explains
+    PATCH_WITHHELD = "patch_withheld"  # no .reg patch: it would lock out what works today
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One conclusion of one rule, with its evidence (see the JSON contract in README.md)."""
@@ -389,6 +406,7 @@ class Finding:
     replaces: str | None = None  # near miss: the list entry to replace with ``dn``
     add_dn: bool = False  # this finding puts ``dn`` into dns_to_add
     assumptions: tuple[str, ...] = ()  # (inferred)/(unverified) facts the conclusion rests on
+    kind: FindingKind = FindingKind.CAUSE  # typed meaning for the verdict (not part of the JSON contract)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {

@@ -14,7 +14,7 @@ from analyzer.cli import main
 from analyzer.diagnosis import FINDING_COLUMNS, diagnose
 from analyzer.model import RegistryKey, RegistryValue
 from analyzer.report.diagnosis import load_schema
-from analyzer.rules.base import ADMIN_DN, IMS_DN, e1023, imc, sa_dn, scm, user_dn
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, sa_dn, scm, user_dn
 
 evt_writer = pytest.importorskip("tests.writers.evt_writer")
 hive_writer = pytest.importorskip("tests.writers.hive_writer")

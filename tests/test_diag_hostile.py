@@ -6,7 +6,7 @@ import time
 
 from analyzer.diagnosis import diagnose_objects
 from analyzer.evidence import LogonOnlyAs
-from analyzer.rules.base import ADMIN_DN, IMS_DN, ORG, e1023, event, sa_dn
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, ORG, e1023, event, sa_dn
 
 LIST = LogonOnlyAs("set", [sa_dn(1), ADMIN_DN], source="p.reg", key="HKLM\\SYSTEM\\CurrentControlSet\\X")
 

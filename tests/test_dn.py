@@ -15,7 +15,7 @@ from analyzer.dn import (
     same_dn,
     same_object,
 )
-from analyzer.rules.base import ADMIN_DN, IMS_DN, ORG, dsa_dn, sa_dn
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, ORG, dsa_dn, sa_dn
 
 
 def test_parse_keeps_text_and_splits_rdns() -> None:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from analyzer.evidence import (
-    EVIDENCE_FILTER,
     Evidence,
     LogonOnlyAs,
     choose_logon_only_as,
@@ -20,7 +19,8 @@ from analyzer.evidence import (
 )
 from analyzer.model import Event, EventType, RegistryFile, RegistryKey, RegistryValue
 from analyzer.registry import Registry
-from analyzer.rules.base import ADMIN_DN, IMS_DN, ORG, e1023, event, sa_dn, scm, user_dn
+from analyzer.rules import evidence_filter
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, ORG, e1023, event, sa_dn, scm, user_dn
 
 MBCLEAN = f"{ORG}/cn=Recipients, Utility/cn=MSExchangeMCA"
 
@@ -160,8 +160,8 @@ def test_parse_logon_strings_prefers_strings() -> None:
 
 def test_filter_wants_the_ids() -> None:
     for i in (1023, 1009, 1013, 1016, 4018, 4116, 7001, 7024, 7036, 11, 13003):
-        assert EVIDENCE_FILTER.wants_id(i)
-    assert not EVIDENCE_FILTER.wants_id(6005)
+        assert evidence_filter().wants_id(i)
+    assert not evidence_filter().wants_id(6005)
 
 
 def test_feed_is_streaming() -> None:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import analyzer.remedy as remedy
-import analyzer.rules.base as rules_base
+import analyzer.rules.logic as rules_logic
 from analyzer.cli import main
 from analyzer.diagnosis import diagnose, diagnose_objects
 from analyzer.dn import NearMiss, find_entry
@@ -25,7 +25,7 @@ from analyzer.lockout import Working, lockout_problems, working_components
 from analyzer.model import EventType
 from analyzer.remedy import LockOutError, build_remediation
 from analyzer.report.diagnosis import render_html, render_markdown, render_text
-from analyzer.rules.base import ADMIN_DN, IMS_DN, ORG, dsa_dn, e1023, event, imc, sa_dn, scm
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, ORG, dsa_dn, e1023, event, imc, sa_dn, scm
 from tests.patch_check import check_written_patch, reread
 from tests.test_near_miss_properties import object_lists
 
@@ -180,7 +180,7 @@ def test_lockout_stops_a_misclassified_replacement_end_to_end(monkeypatch: pytes
     def old_find_entry(dn: str, entries: list[str]) -> tuple[str | None, list[NearMiss]]:
         return None, [NearMiss(e, dn, "typo", "typo") for e in entries if e == dsa_dn(1)]
 
-    monkeypatch.setattr(rules_base, "find_entry", old_find_entry)
+    monkeypatch.setattr(rules_logic, "find_entry", old_find_entry)
     monkeypatch.setattr(remedy, "near_miss", lambda dn, e: NearMiss(e, dn, "typo", "typo"))
     dx = diagnose_objects([e1023(MTA1)], [loa(sa_dn(1), dsa_dn(1), ADMIN_DN)], replace_near_misses=True)
     assert dx.remediation is None

@@ -14,12 +14,14 @@ import analyzer.rules as rules_pkg
 from analyzer import messages
 from analyzer.cli import main
 from analyzer.diagnosis import diagnose, diagnose_objects
-from analyzer.evidence import WATCHED, CaseFacts, collect
+from analyzer.evidence import CaseFacts, collect
 from analyzer.model import Severity
 from analyzer.report.diagnosis import render_text
-from analyzer.rules import all_rules, corroboration, get_rule, run_fixture, run_rules
-from analyzer.rules.base import event, logon_only_as_of, registry_facts_of, scm
-from analyzer.rules.engine import RuleFormatError, load_data_rules, load_text
+from analyzer.rules import all_rules, get_rule, watched_events
+from analyzer.rules.engine import RuleFormatError, load_text
+from analyzer.rules.factories import event, logon_only_as_of, registry_facts_of, scm
+from analyzer.rules.run import corroboration, run_rules
+from analyzer.rules.selftest import run_fixture
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "analyzer" / "rules" / "data"
@@ -42,7 +44,7 @@ fixtures:
 
 def test_every_shipped_data_file_loads() -> None:
     errors: list[str] = []
-    loaded = load_data_rules(errors)
+    loaded = rules_pkg.rules_in(DATA, errors)
     assert errors == []
     assert len(loaded) == len(list(DATA.glob("*.yaml"))) >= 9
     assert {r.id for r in loaded} <= {r.id for r in all_rules()}
@@ -58,7 +60,7 @@ def test_minimal_rule_and_its_fixtures() -> None:
     ("change", "message"),
     [
         (("contains: 'x'", "contains: 0xc00206b7"), "quote codes"),
-        (("id: 1002, contains", "id: 4242, contains"), "not kept by the evidence extraction"),
+        (("source: MSExchangeDS, id: 1002, contains", "source: Service Control Manager, id: 7036, contains"), "SCM"),
         (("level: error", "level: fatal"), "level must be"),
         (("status: documented", "status: maybe"), "status must be"),
         (("references: [KB999999]", "references: [Q999999]"), "KB numbers"),
@@ -67,7 +69,17 @@ def test_minimal_rule_and_its_fixtures() -> None:
         (("title: t", "title: [unclosed"), "not valid YAML"),
         (("match:\n  - {source: MSExchangeDS, id: 1002, contains: 'x'}", "match: []"), "needs match events"),
     ],
-    ids=["unquoted-hex", "unwatched-id", "level", "status", "reference", "unknown-field", "regex", "yaml", "no-match"],
+    ids=[
+        "unquoted-hex",
+        "scm-not-a-failure",
+        "level",
+        "status",
+        "reference",
+        "unknown-field",
+        "regex",
+        "yaml",
+        "no-match",
+    ],
 )
 def test_broken_rules_are_refused_with_the_file_name(change: tuple[str, str], message: str) -> None:
     text = MINIMAL.replace(*change)
@@ -88,24 +100,23 @@ def test_registry_predicate_validation() -> None:
     assert load_text(base % "key_present", "r.yaml").registry_keys == ("HKLM\\SYSTEM\\X",)
 
 
-def test_a_broken_file_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from analyzer.rules import engine
-
-    shipped = list(engine.data_files())
-    monkeypatch.setattr(engine, "data_files", lambda: [*shipped, ("analyzer/rules/data/zz.yaml", lambda: "id: [")])
-    rules_pkg._loaded.cache_clear()
+def test_a_broken_file_is_skipped_and_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    (tmp_path / "zz.yaml").write_text("id: [", encoding="utf-8")
+    monkeypatch.setattr(rules_pkg, "RULE_DIRS", (*rules_pkg.RULE_DIRS, tmp_path))
+    rules_pkg.reload()
     try:
-        assert "analyzer/rules/data/zz.yaml" in " ".join(rules_pkg.load_errors())
+        assert "zz.yaml" in " ".join(rules_pkg.load_errors())
         assert len(rules_pkg.all_rules()) == len(all_rules())  # the other rules still load
         errors: list[str] = []
         run_rules(CaseFacts(collect([]), logon_only_as_of(None)), errors=errors)
         assert any("zz.yaml" in e for e in errors)
         assert main(["rules", "--test"]) == 1
         captured = capsys.readouterr()
-        assert "rule file skipped: analyzer/rules/data/zz.yaml" in captured.err
+        assert f"rule file skipped: {tmp_path / 'zz.yaml'}" in captured.err
         assert "1 rule file(s) not loaded" in captured.out
     finally:
-        rules_pkg._loaded.cache_clear()
+        monkeypatch.undo()
+        rules_pkg.reload()
 
 
 def test_docs_example_is_the_shipped_rule_and_passes() -> None:
@@ -128,7 +139,7 @@ def test_data_rule_metadata(rule) -> None:
         assert inferred
     for fx in rule.fixtures:  # a fixture that fires must produce a finding that repeats the assumptions
         if fx.fires:
-            found = [f for f in rule.check(fx.facts()) if f.rule == rule.id]
+            found = [f for f in rule.check(fx.facts(watched_events())) if f.rule == rule.id]
             assert found and all(f.assumptions == rule.assumptions for f in found)
 
 
@@ -145,7 +156,7 @@ def test_ranking_event_and_registry_before_event_alone_before_registry_alone() -
             r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeMTA": {"ObjectName": "LocalSystem"},
         }
     )
-    findings = run_rules(CaseFacts(collect(events), logon_only_as_of("absent"), True, keys))
+    findings = run_rules(CaseFacts(collect(events, watched=watched_events()), logon_only_as_of("absent"), True, keys))
     order = [f.rule for f in findings]
     assert order.index("KB267573") < order.index("KB262371") < order.index("KB185154")
     by = {f.rule: f for f in findings}
@@ -175,7 +186,7 @@ def test_show_and_list_include_data_rules(capsys) -> None:
 
 
 def test_every_event_a_rule_reads_has_a_catalog_entry() -> None:
-    for source, ids in WATCHED.items():
+    for source, ids in watched_events().items():
         for event_id in ids:
             assert messages.lookup(source, event_id) is not None, (source, event_id)
 

@@ -10,8 +10,10 @@ import pytest
 from analyzer.cli import main
 from analyzer.evidence import CaseFacts, collect
 from analyzer.model import Severity
-from analyzer.rules import all_rules, get_rule, run_fixture, run_rules
-from analyzer.rules.base import ADMIN_DN, IMS_DN, e1023, imc, logon_only_as_of, sa_dn, user_dn
+from analyzer.rules import all_rules, get_rule
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, logon_only_as_of, sa_dn, user_dn
+from analyzer.rules.run import run_rules
+from analyzer.rules.selftest import run_fixture
 
 RULES = all_rules()
 FIXTURES = [pytest.param(r, f, id=f"{r.id}-{f.name}") for r in RULES for f in r.fixtures]
@@ -93,11 +95,11 @@ def test_cli_list_show_test(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_test_exit_1_on_failure(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import analyzer.rules as rules_pkg
+    import analyzer.rules.selftest as selftest
 
     rule = RULES[0]
     broken = dataclasses.replace(rule, fixtures=(dataclasses.replace(rule.fixtures[0], fires=False),))
-    monkeypatch.setattr(rules_pkg, "all_rules", lambda: [broken])
+    monkeypatch.setattr(selftest, "all_rules", lambda: [broken])
     assert main(["rules", "--test"]) == 1
     assert "FAIL" in capsys.readouterr().out
 

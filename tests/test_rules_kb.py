@@ -17,8 +17,9 @@ from analyzer.evidence import RegistryFacts, collect, snapshot_key
 from analyzer.model import Event, RegistryFile, RegistryKey, RegistryValue
 from analyzer.registry import Registry, read_registry
 from analyzer.report.diagnosis import load_schema
-from analyzer.rules import corroboration
-from analyzer.rules.base import ORG, event, scm, user_dn
+from analyzer.rules import watched_events
+from analyzer.rules.factories import ORG, event, scm, user_dn
+from analyzer.rules.run import corroboration
 
 evt_writer = pytest.importorskip("tests.writers.evt_writer")
 hive_writer = pytest.importorskip("tests.writers.hive_writer")
@@ -214,6 +215,6 @@ def test_diagnose_objects_reads_watched_keys() -> None:
 
 def test_raw_events_are_capped() -> None:
     huge = event(1005, "MSExchangeSA", ("0xc00206b7" + "A" * 100_000,) * 50)
-    raw = collect([huge]).raw[0]
+    raw = collect([huge], watched=watched_events()).raw[0]
     assert len(raw.strings) <= 16 and all(len(s) <= 1024 for s in raw.strings)
     assert len(raw.ref.text or "") <= 600

@@ -18,18 +18,7 @@ import pytest
 from analyzer.diagnosis import Diagnosis, diagnose, diagnose_objects
 from analyzer.model import Event, RegistryFile, RegistryKey, RegistryValue
 from analyzer.registry import Registry
-from analyzer.rules.base import (
-    ADMIN_DN,
-    IMS_DN,
-    ORG,
-    dsa_dn,
-    e1023,
-    es11,
-    imc,
-    sa_dn,
-    scm,
-    user_dn,
-)
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, ORG, dsa_dn, e1023, es11, imc, sa_dn, scm, user_dn
 from tests.patch_check import check_written_patch
 
 evt_writer = pytest.importorskip("tests.writers.evt_writer")

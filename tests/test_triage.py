@@ -31,7 +31,7 @@ from analyzer.triage import (
 )
 from tests.conftest import REPO
 
-HAVE_DIAGNOSIS = (REPO / "analyzer" / "diagnosis.py").exists()
+HAVE_DIAGNOSIS = any((REPO / "analyzer" / name).exists() for name in ("diagnosis.py", "diagnosis"))
 PARAMS = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
 
 

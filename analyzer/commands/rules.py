@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """``analyzer rules [--show ID] [--test] [--format table|json]``; exit 1 when a fixture fails."""
     # Imported here, not at the top: loading every rule would slow every other command's start.
-    from analyzer.rules import all_rules, get_rule, load_errors, self_test
+    from analyzer.rules import all_rules, get_rule, load_errors
+    from analyzer.rules.selftest import self_test
 
     fmt = getattr(args, "format", "table")
     broken = load_errors()

@@ -22,22 +22,23 @@ Evaluation of one rule (``DataRule.check``):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from analyzer.dn import parse_dn
 from analyzer.evidence import (
     SCM_FAILURE_IDS,
     SCM_SOURCE,
-    WATCHED,
     CaseFacts,
+    EventNeed,
     KeyState,
     within,
 )
 from analyzer.model import EventType, EvidenceRef, Finding, Severity
-from analyzer.rules.base import Fixture, Rule, event, span
+from analyzer.rules.factories import event
+from analyzer.rules.logic import span
+from analyzer.rules.records import Fixture, Rule
 
 LEVELS = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 STATUSES = ("documented", "inferred")
@@ -76,6 +77,10 @@ class EventMatch:
     @property
     def scm(self) -> bool:
         return self.source.casefold() == SCM_SOURCE
+
+    def need(self) -> EventNeed:
+        """What the evidence extraction must keep for this entry: SCM events are parsed, others kept whole."""
+        return EventNeed(self.source, self.ids, whole=not self.scm)
 
     def label(self) -> str:
         ids = "/".join(str(i) for i in sorted(self.ids))
@@ -398,11 +403,10 @@ def _event_match(doc: object, where: str) -> EventMatch:
         raise RuleFormatError(f"{where}: id must be an event number or a list of them") from None
     source = str(doc["source"]).strip()
     folded = source.casefold()
-    allowed = SCM_FAILURE_IDS if folded == SCM_SOURCE else WATCHED.get(folded, frozenset())
-    if not ids or not ids <= allowed:
+    if not ids or (folded == SCM_SOURCE and not ids <= SCM_FAILURE_IDS):
         raise RuleFormatError(
-            f"{where}: {source} {sorted(ids)} is not kept by the evidence extraction (add it to "
-            "analyzer.evidence.WATCHED, or use an SCM failure id 7000/7001/7023/7024/7031)"
+            f"{where}: {source} {sorted(ids)}: Service Control Manager events are matched through the SCM parser, "
+            "which keeps the failures 7000/7001/7023/7024/7031 only"
         )
     code = doc.get("code")
     contains = _as_list(doc.get("contains"))
@@ -561,7 +565,15 @@ def parse_rule(doc: object, where: str) -> Rule:
         next_step=data.next_step,
         kind="data",
         origin=where,
+        events=tuple(m.need() for m in (*match, *corroborate)),
+        advice=next_step_advice,
     )
+
+
+def next_step_advice(finding: Finding) -> str:
+    """The verdict repeats the "Next step: …" sentence a data rule ends its explanation with."""
+    _, sep, step = finding.explanation.rpartition("Next step: ")
+    return f" Next step: {step}" if sep else ""
 
 
 def load_text(text: str, where: str) -> Rule:
@@ -584,21 +596,9 @@ def load_text(text: str, where: str) -> Rule:
         raise RuleFormatError(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
-def data_files() -> Iterable[tuple[str, Callable[[], str]]]:
-    """(display name, reader) of every shipped ``analyzer/rules/data/*.yaml``, sorted by name."""
-    folder = resources.files("analyzer.rules") / "data"
-    entries = sorted((p for p in folder.iterdir() if p.name.endswith((".yaml", ".yml"))), key=lambda p: p.name)
-    for p in entries:
-        yield f"analyzer/rules/data/{p.name}", lambda p=p: p.read_text(encoding="utf-8")
-
-
-def load_data_rules(errors: list[str] | None = None) -> list[Rule]:
-    """Every data rule; a broken file goes to ``errors`` (one line) and is skipped."""
-    rules: list[Rule] = []
-    for where, read in data_files():
-        try:
-            rules.append(load_text(read(), where))
-        except (RuleFormatError, OSError, UnicodeDecodeError) as exc:
-            if errors is not None:
-                errors.append(str(exc))
-    return rules
+def load_file(path: Path, where: str) -> Rule:
+    """One data rule file (``where`` names it in messages); RuleFormatError when it cannot be used."""
+    try:
+        return load_text(path.read_text(encoding="utf-8"), where)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleFormatError(f"{where}: cannot read ({exc})") from None

@@ -8,9 +8,11 @@ scanning the Exchsrvr folders.
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts
+from analyzer.evidence import SCM_FAILURES, CaseFacts
 from analyzer.model import Finding, Severity
-from analyzer.rules.base import IMS_DN, Fixture, Rule, e1023, scm, span
+from analyzer.rules.factories import IMS_DN, e1023, scm
+from analyzer.rules.logic import span
+from analyzer.rules.records import Fixture, Rule
 
 ID = "IS-DOWN"
 JET_INVALID_LOG_SEQUENCE = 4294966781
@@ -58,6 +60,16 @@ def check(facts: CaseFacts) -> list[Finding]:
     ]
 
 
+def advice(finding: Finding) -> str:
+    """The verdict's next step: repair the store first (KB 262375's cause when its error code was logged)."""
+    if "KB262375" in finding.references:
+        return (
+            " Service-specific error 4294966781: transaction logs out of sequence, typically antivirus scanning "
+            "Exchsrvr (KB 262375); repair the store first."
+        )
+    return " Find why the store stopped (System log, SCM events) before looking at logons."
+
+
 _DOWN = (
     scm(7024, "Microsoft Exchange Information Store", "4294966781"),
     scm(
@@ -77,6 +89,9 @@ RULE = Rule(
     diagnoses="SCM 7000/7023/7024/7031 for the Information Store or 7001 naming it as the failed dependency.",
     assumptions=("(inferred) the SCM events are in the System log even where KB 262375 shows 7024 under MSExchangeIS",),
     check=check,
+    events=SCM_FAILURES,
+    advice=advice,
+    rank=60,
     fixtures=(
         Fixture("7024 4294966781 + 7001", True, _DOWN, (IMS_DN,), contains=("KB 262375",)),
         Fixture(

@@ -10,27 +10,19 @@
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts
-from analyzer.model import Finding, Severity
-from analyzer.rules.base import (
-    ADMIN_DN,
-    IMS_DN,
-    Fixture,
-    RefusalGroup,
-    Rule,
-    e1023,
-    match_list,
-    refusal_groups,
-    sa_dn,
-    span,
-    user_dn,
-)
+from analyzer.evidence import LOGONS, CaseFacts
+from analyzer.model import Finding, FindingKind, Severity
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, sa_dn, user_dn
+from analyzer.rules.logic import RefusalGroup, match_list, refusal_groups, span
 from analyzer.rules.lookalikes import explain
+from analyzer.rules.records import Fixture, Rule
 
 ID = "KB146764"
 
 
-def _finding(severity: Severity, title: str, text: str, groups: list[RefusalGroup], **kw: object) -> Finding:
+def _finding(
+    severity: Severity, kind: FindingKind, title: str, text: str, groups: list[RefusalGroup], **kw: object
+) -> Finding:
     events = [e for g in groups for e in g.events]
     first, last = span(e.time for e in events)
     accounts = sorted({e.account for e in events if e.account})
@@ -45,6 +37,7 @@ def _finding(severity: Severity, title: str, text: str, groups: list[RefusalGrou
         last_seen=last,
         evidence=tuple(e.ref for e in events),
         references=kw.pop("references", ("KB146764",)),  # type: ignore[arg-type]
+        kind=kind,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -65,6 +58,7 @@ def check(facts: CaseFacts) -> list[Finding]:
             out.append(
                 _finding(
                     Severity.WARNING,
+                    FindingKind.STATE,
                     "'Enable Tracing' exists but Logon Only As does not",
                     "ParametersSystem holds an 'Enable Tracing' value and no 'Logon Only As'. Late revisions of "
                     "KB 146764 show 'Enable Tracing' (REG_DWORD) in the step that should create 'Logon Only As' "
@@ -89,7 +83,13 @@ def check(facts: CaseFacts) -> list[Finding]:
                     + ": look at mailbox permissions, the service account and the client profiles."
                 )
             out.append(
-                _finding(Severity.INFO, "The 1023s are not caused by Logon Only As (value absent)", text, groups)
+                _finding(
+                    Severity.INFO,
+                    FindingKind.STATE,
+                    "The 1023s are not caused by Logon Only As (value absent)",
+                    text,
+                    groups,
+                )
             )
         return out
     if loa.state == "empty":
@@ -101,11 +101,16 @@ def check(facts: CaseFacts) -> list[Finding]:
                 "IS); to keep the restriction, list the DNs that must keep working instead — the component DNs "
                 "refused above and an administrator's mailbox."
             )
-            out.append(_finding(Severity.ERROR, "Logon Only As is blank: nobody can log on", text, groups))
+            out.append(
+                _finding(
+                    Severity.ERROR, FindingKind.BLANK_LIST, "Logon Only As is blank: nobody can log on", text, groups
+                )
+            )
         else:
             out.append(
                 _finding(
                     Severity.WARNING,
+                    FindingKind.BLANK_LIST,
                     "Logon Only As is blank: nobody can log on",
                     "The value exists but is blank, which blocks every logon to the IS once it restarts (KB 146764). "
                     "Delete it after maintenance.",
@@ -136,6 +141,7 @@ def check(facts: CaseFacts) -> list[Finding]:
             out.append(
                 _finding(
                     sev,
+                    FindingKind.LISTED_REFUSED,
                     "Refused although listed: not a Logon Only As problem",
                     text,
                     [g],
@@ -150,6 +156,7 @@ def check(facts: CaseFacts) -> list[Finding]:
         out.append(
             _finding(
                 Severity.INFO,
+                FindingKind.LOCKOUT,
                 "Mailboxes refused while logons are limited (maintenance lock-out by design)",
                 f"Logon Only As admits only its {len(loa.entries)} entr{'y' if len(loa.entries) == 1 else 'ies'}; "
                 f"the IS refused {_names(lockout)} as designed (KB 146764). Remember to delete the value after the "
@@ -173,6 +180,8 @@ RULE = Rule(
     ),
     assumptions=("(inferred) the validated-as DN (DN-A) is the one compared with the list",),
     check=check,
+    events=LOGONS,
+    rank=50,
     fixtures=(
         Fixture("absent with 1023", True, (e1023(user_dn("jdoe")),), "absent", contains=("another cause",)),
         Fixture("absent, no 1023", False, (), "absent"),

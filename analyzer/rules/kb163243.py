@@ -10,9 +10,11 @@ service pack (KB 316616).
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts, KeyState, within
+from analyzer.evidence import IMC_FAILURES, LOGONS, SCM_FAILURES, CaseFacts, KeyState, within
 from analyzer.model import EvidenceRef, Finding, Severity
-from analyzer.rules.base import ADMIN_DN, IMS_DN, Fixture, Rule, e1023, imc, scm, span
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, scm
+from analyzer.rules.logic import span
+from analyzer.rules.records import Fixture, Rule
 
 ID = "KB163243"
 IMC_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters"
@@ -118,6 +120,14 @@ def check(facts: CaseFacts) -> list[Finding]:
     ]
 
 
+def advice(finding: Finding) -> str:
+    """The verdict's next step: the documented causes of a lonely 4018."""
+    return (
+        " Check Mapisvc.inf and the service account's rights on System32, the private IS, and CommonName/HomeDSA "
+        "under MSExchangeIMC\\Parameters (KB 163243, 186739)."
+    )
+
+
 _IMS_FAIL = (imc(4018), imc(4116, seconds=1), scm(7023, "Microsoft Exchange Internet Mail Service", "%%2140"))
 RULE = Rule(
     id=ID,
@@ -128,6 +138,9 @@ RULE = Rule(
     diagnoses="MSExchangeIMC 4018 with no 1023 for the IMS DN within the window and the IS running.",
     assumptions=(_FORMAT,),
     check=check,
+    events=IMC_FAILURES + LOGONS + SCM_FAILURES,
+    advice=advice,
+    rank=70,
     registry_keys=(IMC_PARAMETERS,),
     next_step="Check Mapisvc.inf and System32 rights, the private IS, CommonName/HomeDSA, Domain Admins membership, "
     "Mapi32.dll version; without the registry: send the SYSTEM hive.",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts
+from analyzer.evidence import LOGONS, CaseFacts
 from analyzer.model import Finding
-from analyzer.rules.base import ADMIN_DN, IMS_DN, Fixture, Rule, e1023, sa_dn
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, sa_dn
 from analyzer.rules.kb_sa_dsa import sa_dsa_findings
+from analyzer.rules.records import Fixture, Rule
 
 ID = "KB199954"
 
@@ -26,6 +27,8 @@ RULE = Rule(
     ),
     assumptions=("(inferred) the refusal shows as a 1023 with DN-A = DN-B = the SA DN",),
     check=check,
+    events=LOGONS,
+    rank=30,
     fixtures=(
         Fixture("own SA refused", True, (e1023(sa_dn(1)),), (IMS_DN, ADMIN_DN), dns=(sa_dn(1),)),
         Fixture("own SA refused, blank list", True, (e1023(sa_dn(1)),), "empty", dns=(sa_dn(1),)),

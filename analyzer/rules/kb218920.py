@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts
+from analyzer.evidence import LOGONS, CaseFacts
 from analyzer.model import Finding
-from analyzer.rules.base import Fixture, Rule, dsa_dn, e1023, sa_dn
+from analyzer.rules.factories import dsa_dn, e1023, sa_dn
 from analyzer.rules.kb_sa_dsa import sa_dsa_findings
+from analyzer.rules.records import Fixture, Rule
 
 ID = "KB218920"
 
@@ -27,6 +28,8 @@ RULE = Rule(
     ),
     assumptions=("(inferred) the failed move surfaces as a 1023 with the peer's SA/DSA DN; KB 218920 gives no event",),
     check=check,
+    events=LOGONS,
+    rank=20,
     fixtures=(
         Fixture("peer SA and DSA refused", True, _MOVE, (sa_dn(1), dsa_dn(1)), dns=(sa_dn(2), dsa_dn(2))),
         Fixture(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from analyzer.evidence import CaseFacts
 from analyzer.model import EvidenceRef, Finding, Severity
-from analyzer.rules.base import ADMIN_DN, Fixture, Rule, sa_dn
+from analyzer.rules.factories import ADMIN_DN, sa_dn
+from analyzer.rules.records import Fixture, Rule
 
 ID = "KB262225"
 
@@ -38,6 +39,7 @@ RULE = Rule(
     diagnoses="Logon Only As exists (set or blank): ExMerge cannot be used.",
     assumptions=(),
     check=check,
+    rank=150,
     fixtures=(
         Fixture("value set", True, (), (sa_dn(1), ADMIN_DN), contains=("ExMerge",)),
         Fixture("value blank", True, (), "empty"),

@@ -8,27 +8,20 @@ System Attendant and DSA DNs are handled by KB218920 / KB199954.
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts
-from analyzer.model import Finding, Severity
-from analyzer.rules.base import (
-    ADMIN_DN,
-    IMS_DN,
-    Fixture,
-    Rule,
+from analyzer.evidence import IMC_FAILURES, LOGONS, SCM_FAILURES, CaseFacts
+from analyzer.model import Finding, FindingKind, Severity
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, sa_dn, scm, user_dn
+from analyzer.rules.logic import (
     by_dn_a,
     corroborate,
-    e1023,
-    imc,
     match_list,
     near_miss_sentence,
     refusal_groups,
     restricted,
-    sa_dn,
-    scm,
     service_of,
     span,
-    user_dn,
 )
+from analyzer.rules.records import Fixture, Rule
 
 ID = "KB306308"
 EDK_ASSUMPTION = (
@@ -119,6 +112,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 references=("KB306308", "KB146764") if ims else ("KB146764", "KB306308"),
                 replaces=mistyped.entry if mistyped else None,
                 add_dn=True,
+                kind=FindingKind.MISSING_ENTRY,
                 assumptions=tuple(assumptions),
             )
         )
@@ -148,6 +142,8 @@ RULE = Rule(
         EDK_ASSUMPTION,
     ),
     check=check,
+    events=LOGONS + IMC_FAILURES + SCM_FAILURES,
+    rank=10,
     fixtures=(
         Fixture("classic: IMS DN missing", True, _CLASSIC, (sa_dn(1), ADMIN_DN), dns=(IMS_DN,)),
         Fixture("blank value also blocks the IMS", True, (e1023(IMS_DN),), "empty", dns=(IMS_DN,)),

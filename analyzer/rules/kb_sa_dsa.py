@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from analyzer.dn import classify
 from analyzer.evidence import CaseFacts
-from analyzer.model import Finding, Severity
-from analyzer.rules.base import RefusalGroup, by_dn_a, match_list, near_miss_sentence, refusal_groups, restricted, span
+from analyzer.model import Finding, FindingKind, Severity
+from analyzer.rules.logic import RefusalGroup, by_dn_a, match_list, near_miss_sentence, refusal_groups, restricted, span
 
 SA, DSA = "microsoft system attendant", "microsoft dsa"
 
@@ -111,6 +111,7 @@ def sa_dsa_findings(facts: CaseFacts, *, peer: bool, rule: str) -> list[Finding]
                 references=refs,
                 replaces=mistyped.entry if mistyped else None,
                 add_dn=True,
+                kind=FindingKind.MISSING_ENTRY,
                 assumptions=assumptions,
             )
         )

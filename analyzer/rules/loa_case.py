@@ -7,9 +7,11 @@ exactly if the refusals happened after an IS restart with this list.
 
 from __future__ import annotations
 
-from analyzer.evidence import CaseFacts
-from analyzer.model import Finding, Severity
-from analyzer.rules.base import IMS_DN, Fixture, Rule, by_dn_a, e1023, imc, match_list, refusal_groups, span
+from analyzer.evidence import LOGONS, CaseFacts
+from analyzer.model import Finding, FindingKind, Severity
+from analyzer.rules.factories import IMS_DN, e1023, imc
+from analyzer.rules.logic import by_dn_a, match_list, refusal_groups, span
+from analyzer.rules.records import Fixture, Rule
 
 ID = "LOA-CASE"
 ASSUMPTION = "(unverified) the IS compares Logon Only As entries ignoring letter case"
@@ -47,6 +49,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 evidence=tuple(e.ref for e in events),
                 references=("KB146764", "KB306308"),
                 assumptions=(ASSUMPTION,),
+                kind=FindingKind.CASE_ONLY,
             )
         )
     return out
@@ -61,6 +64,8 @@ RULE = Rule(
     diagnoses="A 1023's validated-as DN equals a list entry except for letter case.",
     assumptions=(ASSUMPTION,),
     check=check,
+    events=LOGONS,
+    rank=40,
     fixtures=(
         Fixture("upper-cased entry", True, (e1023(IMS_DN), imc(4018, seconds=1)), (IMS_DN.upper(),)),
         Fixture("exact entry", False, (e1023(IMS_DN),), (IMS_DN,)),

@@ -10,25 +10,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from analyzer.evidence import CaseFacts, before, comparable
-from analyzer.model import EvidenceRef, Finding, Severity
-from analyzer.rules.base import (
-    IMS_DN,
-    T0,
-    Fixture,
-    Rule,
+from analyzer.evidence import LOGONS, SCM_STATES, CaseFacts, before, comparable
+from analyzer.model import EvidenceRef, Finding, FindingKind, Severity
+from analyzer.rules.factories import IMS_DN, T0, e1023, sa_dn, scm
+from analyzer.rules.logic import (
     by_dn_a,
-    e1023,
     fmt_time,
     is_start_before,
     is_starts,
     match_list,
     refusal_groups,
     restricted,
-    sa_dn,
-    scm,
     span,
 )
+from analyzer.rules.records import Fixture, Rule
 
 ID = "LOA-TIMING"
 ASSUMPTION = "(inferred) SCM 7036 'entered the running state' marks an IS start (Windows 2000 and later)"
@@ -85,6 +80,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 last_seen=last,
                 evidence=(key_ref, *(r.ref for r in refusals[-3:]), *((run.ref,) if run else ())),
                 references=("KB146764",),
+                kind=FindingKind.TIMING,
                 assumptions=(ASSUMPTION,) if starts else (),
             )
         ]
@@ -105,6 +101,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 last_seen=span(later)[1],
                 evidence=(key_ref, starts[-1].ref),
                 references=("KB146764",),
+                kind=FindingKind.TIMING,
                 assumptions=(ASSUMPTION,),
             )
         ]
@@ -131,6 +128,8 @@ RULE = Rule(
     diagnoses="The key's last-write time is after the last 1023, or after the last IS start seen in the logs.",
     assumptions=(ASSUMPTION,),
     check=check,
+    events=LOGONS + SCM_STATES,
+    rank=90,
     fixtures=(
         Fixture(
             "written after the refusal",

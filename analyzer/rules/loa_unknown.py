@@ -6,9 +6,11 @@ says exactly what to collect, for Windows NT 4.0 and Windows 2000.
 
 from __future__ import annotations
 
-from analyzer.evidence import PARAMETERS_SYSTEM, CaseFacts
-from analyzer.model import Finding, Severity
-from analyzer.rules.base import IMS_DN, Fixture, Rule, by_dn_a, e1023, refusal_groups, span, user_dn
+from analyzer.evidence import LOGONS, PARAMETERS_SYSTEM, CaseFacts
+from analyzer.model import Finding, FindingKind, Severity
+from analyzer.rules.factories import IMS_DN, e1023, user_dn
+from analyzer.rules.logic import by_dn_a, refusal_groups, span
+from analyzer.rules.records import Fixture, Rule
 
 ID = "LOA-UNKNOWN"
 FULL_KEY = PARAMETERS_SYSTEM.replace("HKLM\\", "HKEY_LOCAL_MACHINE\\")
@@ -50,6 +52,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 last_seen=last,
                 evidence=tuple(e.ref for e in events),
                 references=("KB146764", "KB306308"),
+                kind=FindingKind.REGISTRY_NEEDED,
             )
         ]
     return [
@@ -66,6 +69,7 @@ def check(facts: CaseFacts) -> list[Finding]:
             last_seen=last,
             evidence=tuple(e.ref for e in events),
             references=("KB146764",),
+            kind=FindingKind.REGISTRY_NEEDED,
         )
     ]
 
@@ -79,6 +83,8 @@ RULE = Rule(
     diagnoses="1023 refusals and no export of ...\\MSExchangeIS\\ParametersSystem in the case.",
     assumptions=(),
     check=check,
+    events=LOGONS,
+    rank=80,
     fixtures=(
         Fixture("IMS refused, no registry", True, (e1023(IMS_DN),), None, contains=("regedit /e", "reg query")),
         Fixture("mailbox refused, no registry", True, (e1023(user_dn("jdoe")),), None),

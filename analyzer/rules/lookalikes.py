@@ -1,22 +1,25 @@
-"""Documented causes of Event 1023 that have nothing to do with Logon Only As (DOMAIN.md §2.1, §5).
+"""Documented causes of Event 1023 that have nothing to do with Logon Only As: one table, five rules.
 
-Each ``explain_*`` tells whether one refusal group fits the pattern of a KB article and returns a
-sentence naming the cause; the look-alike rules (KB259578, KB188594, KB237481, KB158028, KB173776)
-turn matches into informational findings, and KB146764 uses them to name the cause when the value
-is absent.  They apply only when Logon Only As cannot be the cause: the value is absent, unknown (then
-worded as a possibility), or the validated-as DN is listed.
+Each row names a KB article, tells by its ``explain_*`` function whether one refusal group fits the
+article's pattern (returning a sentence naming the cause), and carries its rule metadata and fixtures;
+``RULES`` turns every row into a ``Rule`` whose findings are informational (``FindingKind.LOOKALIKE``)
+and whose ``explains`` lets KB146764 name the cause when the value is absent or the DN is listed.  They
+apply only when Logon Only As cannot be the cause: the value is absent, unknown (then worded as a
+possibility), or the validated-as DN is listed.  A look-alike is one row here (or, elsewhere, any rule
+file that sets ``explains``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from analyzer.dn import parse_dn
-from analyzer.evidence import CaseFacts, within
-from analyzer.model import EvidenceRef, Finding, Severity
-from analyzer.rules.base import RefusalGroup, match_list, refusal_groups, span
-
-Explainer = Callable[[CaseFacts, RefusalGroup], tuple[str, tuple[EvidenceRef, ...]] | None]
+from analyzer.evidence import EVENT_SERVICE, IMAP_LOGONS, LOGONS, CaseFacts, EventNeed, within
+from analyzer.model import EventType, EvidenceRef, Finding, FindingKind, Severity
+from analyzer.rules import all_rules
+from analyzer.rules.factories import IMS_DN, ORG, e1023, es11, event, sa_dn, user_dn
+from analyzer.rules.logic import RefusalGroup, match_list, refusal_groups, span
+from analyzer.rules.records import Explainer, Fixture, Rule
 
 
 def not_logon_only_as(facts: CaseFacts, group: RefusalGroup) -> bool:
@@ -97,33 +100,23 @@ def explain_173776(facts: CaseFacts, group: RefusalGroup) -> tuple[str, tuple[Ev
     )
 
 
-EXPLAINERS: dict[str, Explainer] = {
-    "KB259578": explain_259578,
-    "KB188594": explain_188594,
-    "KB237481": explain_237481,
-    "KB158028": explain_158028,
-    "KB173776": explain_173776,
-}
-
-
 def explain(facts: CaseFacts, group: RefusalGroup) -> list[tuple[str, str]]:
-    """(rule id, sentence) of every look-alike that fits the group."""
+    """(rule id, sentence) of every look-alike rule that fits the group."""
     out = []
-    for rule, fn in EXPLAINERS.items():
-        found = fn(facts, group)
+    for rule in all_rules():
+        found = rule.explains(facts, group) if rule.explains is not None else None
         if found is not None:
-            out.append((rule, found[0]))
+            out.append((rule.id, found[0]))
     return out
 
 
-def lookalike_findings(facts: CaseFacts, rule: str, title: str) -> list[Finding]:
+def lookalike_findings(facts: CaseFacts, rule: str, title: str, explainer: Explainer) -> list[Finding]:
     """Informational findings of one look-alike rule over all refusal groups it explains."""
-    fn = EXPLAINERS[rule]
     out: list[Finding] = []
     for group in refusal_groups(facts):
         if not not_logon_only_as(facts, group):
             continue
-        found = fn(facts, group)
+        found = explainer(facts, group)
         if found is None:
             continue
         sentence, extra = found
@@ -146,6 +139,122 @@ def lookalike_findings(facts: CaseFacts, rule: str, title: str) -> list[Finding]
                 evidence=group.refs + extra,
                 references=(rule,),
                 assumptions=(("(inferred) the identity this component logs on with",) if group.info.inferred else ()),
+                kind=FindingKind.LOOKALIKE,
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class LookAlike:
+    """One row of the table: a KB article whose 1023s look like a Logon Only As refusal."""
+
+    id: str
+    title: str
+    status: str
+    diagnoses: str
+    assumptions: tuple[str, ...]
+    explains: Explainer
+    fixtures: tuple[Fixture, ...]
+    rank: int
+    extra_events: tuple[EventNeed, ...] = ()
+
+    def rule(self) -> Rule:
+        def check(facts: CaseFacts) -> list[Finding]:
+            return lookalike_findings(facts, self.id, self.title, self.explains)
+
+        return Rule(
+            id=self.id,
+            title=self.title,
+            references=(self.id,),
+            status=self.status,
+            level="info",
+            diagnoses=self.diagnoses,
+            assumptions=self.assumptions,
+            check=check,
+            fixtures=self.fixtures,
+            origin="",
+            events=LOGONS + self.extra_events,
+            explains=self.explains,
+            rank=self.rank,
+        )
+
+
+_ES = (e1023(sa_dn(1), user_dn("user-3")), es11(seconds=1))
+_OLD_DN = "/o=OldOrg/ou=Berlin/cn=Recipients/cn=jdoe"
+_MBCLEAN_DN = f"{ORG}/cn=Recipients, Utility/cn=MSExchangeMCA"
+_MCA_DN = f"{ORG}/cn=Configuration/cn=Add-Ins/cn=EXCH02"
+_IMAP = event(13003, "IMAP4Svc", ("jdoe",), type=EventType.ERROR, seconds=1)
+
+TABLE = (
+    LookAlike(
+        id="KB259578",
+        title="Event Service script points at a deleted mailbox (harmless 1023, not Logon Only As)",
+        status="documented",
+        diagnoses="1023 validated as the System Attendant, target a mailbox, with MSExchangeES 11 0x8004011d.",
+        assumptions=("(inferred) the Event Service logs on as the System Attendant DN",),
+        explains=explain_259578,
+        fixtures=(
+            Fixture("SA listed, user target, ES 11", True, _ES, (sa_dn(1), IMS_DN), contains=("MSExchangeES 11",)),
+            Fixture("value absent", True, _ES, "absent"),
+            Fixture("SA self-logon is not this", False, (e1023(sa_dn(1)),), "absent"),
+            Fixture("SA not listed: Logon Only As first", False, _ES, (IMS_DN,)),
+        ),
+        rank=100,
+        extra_events=EVENT_SERVICE,
+    ),
+    LookAlike(
+        id="KB188594",
+        title="MBClean acting on remote mailboxes (harmless 1023, not Logon Only As)",
+        status="inferred",
+        diagnoses="1023 validated as cn=Recipients, Utility/cn=MSExchangeMCA (MBClean) while no restriction applies.",
+        assumptions=("(inferred) MBClean's identity is the DN printed in KB 188594",),
+        explains=explain_188594,
+        fixtures=(
+            Fixture("MBClean DN, value absent", True, (e1023(_MBCLEAN_DN, user_dn("jdoe")),), "absent"),
+            Fixture("ordinary mailbox", False, (e1023(user_dn("jdoe")),), "absent"),
+        ),
+        rank=110,
+    ),
+    LookAlike(
+        id="KB237481",
+        title="Mailbox Manager acting on remote mailboxes (harmless 1023, not Logon Only As)",
+        status="inferred",
+        diagnoses="1023 validated as a cn=Add-Ins object with a mailbox as target while no restriction applies.",
+        assumptions=("(inferred) Mailbox Manager logs on as cn=Configuration/cn=Add-Ins/cn=<server>",),
+        explains=explain_237481,
+        fixtures=(
+            Fixture("add-in -> mailbox, value absent", True, (e1023(_MCA_DN, user_dn("jdoe")),), "absent"),
+            Fixture("add-in self-logon", False, (e1023(_MCA_DN),), "absent"),
+        ),
+        rank=120,
+    ),
+    LookAlike(
+        id="KB158028",
+        title="Client profile from before an organisation/site rename (1023, not Logon Only As)",
+        status="documented",
+        diagnoses="1023 whose DN-A and DN-B differ in /o or /ou.",
+        assumptions=(),
+        explains=explain_158028,
+        fixtures=(
+            Fixture("different /o", True, (e1023(user_dn("jdoe"), _OLD_DN),), "absent", contains=("profile",)),
+            Fixture("same org and site", False, (e1023(user_dn("jdoe"), user_dn("boss")),), "absent"),
+        ),
+        rank=130,
+    ),
+    LookAlike(
+        id="KB173776",
+        title="IMAP4/POP3 logon to a custom recipient (1023 by design, not Logon Only As)",
+        status="documented",
+        diagnoses="1023 for a recipient with an IMAP4 13003 logged at the same time.",
+        assumptions=("(inferred) the IMAP4 event source is named IMAP4Svc / IMAP4",),
+        explains=explain_173776,
+        fixtures=(
+            Fixture("1023 + 13003", True, (e1023(user_dn("custom")), _IMAP), "absent"),
+            Fixture("1023 alone", False, (e1023(user_dn("custom")),), "absent"),
+        ),
+        rank=140,
+        extra_events=IMAP_LOGONS,
+    ),
+)
+RULES = tuple(row.rule() for row in TABLE)

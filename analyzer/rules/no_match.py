@@ -10,9 +10,12 @@ so errors of other IDs are not seen: the finding says so.
 
 from __future__ import annotations
 
-from analyzer.evidence import SCM_FAILURE_IDS, CaseFacts
-from analyzer.model import EvidenceRef, Finding, Severity
-from analyzer.rules.base import IMS_DN, Fixture, Rule, e1023, es11, event, imc, sa_dn, scm, span, user_dn
+from analyzer.evidence import IMC_FAILURES, SCM_FAILURE_IDS, SCM_FAILURES, SCM_STATES, CaseFacts, EventNeed
+from analyzer.model import EvidenceRef, Finding, FindingKind, Severity
+from analyzer.rules import all_rules
+from analyzer.rules.factories import IMS_DN, e1023, es11, event, imc, sa_dn, scm, user_dn
+from analyzer.rules.logic import span
+from analyzer.rules.records import Fixture, Rule
 
 ID = "NO-MATCH"
 
@@ -73,18 +76,23 @@ def summarize(facts: CaseFacts, findings: list[Finding], rules: list[Rule]) -> l
             first_seen=first,
             last_seen=last,
             evidence=tuple(errors),
+            kind=FindingKind.NO_MATCH,
         )
     ]
 
 
 def check(facts: CaseFacts) -> list[Finding]:
     """Stand-alone form (fixtures, ``analyzer rules --test``): run the other rules first."""
-    from analyzer.rules import all_rules, run_rules
-
     others = [r for r in all_rules() if r.id != ID]
-    return summarize(facts, run_rules(facts, others), others)
+    return summarize(facts, [f for r in others for f in r.check(facts)], others)
 
 
+#: Errors kept whole so that the summary counts them and names where they were logged (the data rules'
+#: events are kept whole too): the IMC start failures and the Event Service's script errors.
+WHOLE = (
+    EventNeed("MSExchangeIMC", frozenset({4018, 4086, 4116}), whole=True),
+    EventNeed("MSExchangeES", frozenset({5, 11}), whole=True),
+)
 _UNKNOWN_MTA = event(9999, "MSExchangeMTA", ("x",))  # an MTA error no rule knows (and not watched: not kept)
 RULE = Rule(
     id=ID,
@@ -96,6 +104,8 @@ RULE = Rule(
     "error or warning finding from any other rule.",
     assumptions=(),
     check=check,
+    events=IMC_FAILURES + SCM_FAILURES + SCM_STATES + WHOLE,
+    rank=160,
     fixtures=(
         Fixture(
             "SCM failure of the MTA, nothing else",

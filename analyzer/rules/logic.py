@@ -1,164 +1,26 @@
-"""What every rule shares: the Rule/Fixture records, refusal grouping, list matching, evidence helpers.
+"""Logic the rules share: refusals grouped by DN, how a DN stands against the list, corroborating
+events of the same start attempt, IS restarts, and time helpers.
 
-A rule is metadata plus a pure function ``(CaseFacts) -> list[Finding]``.  Fixtures are data (events,
-the ``Logon Only As`` state, the expected outcome) so that ``analyzer rules --test`` and the test
-suite run the same checks, and ``analyzer rules --show ID`` can print them.
+Pure functions of ``CaseFacts``; results that several rules need are cached on the facts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from analyzer.dn import DnInfo, NearMiss, OtherServerEntry, classify, find_entry, other_server_entries, same_dn
 from analyzer.evidence import (
     CORROBORATION_WINDOW,
     CaseFacts,
-    KeyState,
     Logon,
-    LogonOnlyAs,
-    RegistryFacts,
     ServiceEvent,
     SimpleEvent,
     before,
-    collect,
     within,
 )
-from analyzer.model import Event, EventType, EvidenceRef, Finding, RegistryValue
-
-
-@dataclass(frozen=True)
-class Fixture:
-    """One self-test of a rule.
-
-    ``registry``: None = no registry export (state unknown), "absent", "empty", or the list entries.
-    ``keys``: other registry keys: path -> {value name: data} (key present) or "absent" (the export
-    holds the parent but not the key); keys not named are not covered by the case.
-    ``fires``: whether the rule must produce a finding; ``dns``: the DNs it must put in dns_to_add
-    (exactly); ``replaces``: the near-miss entry it must name; ``contains``: words the explanation of
-    some finding must contain; ``severity``: the severity the finding must have, when given.
-    """
-
-    name: str
-    fires: bool
-    events: tuple[Event, ...]
-    registry: tuple[str, ...] | str | None
-    dns: tuple[str, ...] = ()
-    replaces: str | None = None
-    contains: tuple[str, ...] = ()
-    last_write: datetime | None = None
-    enable_tracing: bool = False
-    keys: Mapping[str, Mapping[str, Any] | str] | None = None
-    severity: str | None = None
-
-    def facts(self) -> CaseFacts:
-        loa = logon_only_as_of(self.registry, self.last_write, self.enable_tracing)
-        keys = registry_facts_of(self.keys or {})
-        return CaseFacts(
-            collect(self.events), loa, registry_read=self.registry is not None or bool(keys.keys), registry=keys
-        )
-
-
-def registry_facts_of(keys: Mapping[str, Mapping[str, Any] | str]) -> RegistryFacts:
-    """``RegistryFacts`` for fixtures: {path: {value: data} | "absent"}.  Data types follow the value:
-    str -> REG_SZ, int -> REG_DWORD, list -> REG_MULTI_SZ."""
-    out = RegistryFacts()
-    for path, spec in keys.items():
-        if isinstance(spec, str):
-            if spec != "absent":
-                raise ValueError(f"fixture key {path!r}: expected a mapping of values or 'absent', got {spec!r}")
-            out.add(KeyState(path, False, None, "fixture"))
-            continue
-        values: dict[str, RegistryValue] = {}
-        for name, data in spec.items():
-            kind = "REG_DWORD" if isinstance(data, int) else "REG_MULTI_SZ" if isinstance(data, list) else "REG_SZ"
-            values[str(name).casefold()] = RegistryValue(str(name), kind, data)
-        out.add(KeyState(path, True, path, "fixture", None, values))
-        hive = path.split("\\")[1].upper() if path.count("\\") >= 1 else ""
-        if hive in ("SYSTEM", "SOFTWARE"):
-            out.hives.add(hive)
-    return out
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Metadata + check + fixtures.  ``status``: documented (a KB says so) or inferred."""
-
-    id: str
-    title: str
-    references: tuple[str, ...]
-    status: str
-    level: str
-    diagnoses: str
-    assumptions: tuple[str, ...]
-    check: Callable[[CaseFacts], list[Finding]]
-    fixtures: tuple[Fixture, ...] = field(default=())
-    #: registry keys beyond Logon Only As that the rule reads (snapshotted from every export of a case)
-    registry_keys: tuple[str, ...] = ()
-    falsepositives: tuple[str, ...] = ()
-    next_step: str = ""
-    kind: str = "python"  # "python" (a module) or "data" (a YAML file evaluated by rules.engine)
-    origin: str = ""  # module or data file it comes from
-
-    def to_dict(self, fixtures: bool = False) -> dict[str, object]:
-        out: dict[str, object] = {
-            "id": self.id,
-            "title": self.title,
-            "references": list(self.references),
-            "status": self.status,
-            "level": self.level,
-            "diagnoses": self.diagnoses,
-            "assumptions": list(self.assumptions),
-            "falsepositives": list(self.falsepositives),
-            "registry_keys": list(self.registry_keys),
-            "next_step": self.next_step,
-            "kind": self.kind,
-            "origin": self.origin,
-        }
-        if fixtures:
-            out["fixtures"] = [
-                {
-                    "name": f.name,
-                    "fires": f.fires,
-                    "registry": f.registry if isinstance(f.registry, str | None) else list(f.registry),
-                    "keys": _plain_keys(f.keys),
-                    "events": [_event_line(e) for e in f.events],
-                    "dns": list(f.dns),
-                    "replaces": f.replaces,
-                    "severity": f.severity,
-                    "contains": list(f.contains),
-                }
-                for f in self.fixtures
-            ]
-        return out
-
-
-def _plain_keys(keys: Mapping[str, Mapping[str, Any] | str] | None) -> dict[str, object]:
-    if not keys:
-        return {}
-    return {k: (v if isinstance(v, str) else dict(v)) for k, v in keys.items()}
-
-
-def _event_line(e: Event) -> str:
-    when = e.time_generated.isoformat() if e.time_generated else "?"
-    return f"{when} {e.computer} {e.source} {e.event_id} {e.type.value}: " + " | ".join(e.strings)
-
-
-def logon_only_as_of(
-    registry: tuple[str, ...] | str | None, last_write: datetime | None = None, tracing: bool = False
-) -> LogonOnlyAs:
-    """A ``LogonOnlyAs`` reading for fixtures and in-memory tests."""
-    key = r"HKLM\SYSTEM\ControlSet001\Services\MSExchangeIS\ParametersSystem"
-    if registry is None:
-        return LogonOnlyAs("unknown")
-    if registry == "absent":
-        return LogonOnlyAs("absent", key=key, source="fixture", last_write=last_write, enable_tracing=tracing)
-    if registry == "empty":
-        return LogonOnlyAs("empty", key=key, source="fixture", last_write=last_write, enable_tracing=tracing)
-    return LogonOnlyAs("set", list(registry), key=key, source="fixture", last_write=last_write, enable_tracing=tracing)
-
+from analyzer.model import EvidenceRef
 
 # --------------------------------------------------------------------------- refusal groups
 
@@ -401,83 +263,3 @@ def fmt_time(when: datetime | None) -> str:
     if when.tzinfo is None:
         return when.strftime("%Y-%m-%d %H:%M:%S") + " (local time of the export)"
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-# --------------------------------------------------------------------------- fixture event builders
-
-T0 = datetime(2002, 6, 3, 9, 15, 0, tzinfo=UTC)
-_RECORD = iter(range(1, 1_000_000))
-
-
-def event(
-    event_id: int,
-    source: str,
-    strings: tuple[str, ...] = (),
-    *,
-    type: EventType = EventType.ERROR,
-    seconds: float = 0,
-    computer: str = "EXCH01",
-    category: int = 0,
-    event_id_full: int | None = None,
-    path: str = "AppEvent.Evt",
-) -> Event:
-    """An in-memory Event for fixtures and tests (time = T0 + seconds)."""
-    when = T0 + timedelta(seconds=seconds)
-    return Event(
-        path=path,
-        record=next(_RECORD),
-        offset=None,
-        time_generated=when,
-        time_written=when,
-        event_id=event_id,
-        event_id_full=event_id if event_id_full is None else event_id_full,
-        type=type,
-        category=category,
-        source=source,
-        computer=computer,
-        sid=None,
-        strings=strings,
-    )
-
-
-def e1023(dn_a: str, dn_b: str | None = None, *, account: str = "CONTOSO\\exsvc", **kw: object) -> Event:
-    """MSExchangeIS Private 1023 (Failure Audit, Logons) with strings account, DN-A, DN-B."""
-    return event(
-        1023,
-        "MSExchangeIS Private",
-        (account, dn_a, dn_b or dn_a),
-        type=EventType.FAILURE_AUDIT,
-        category=1,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def imc(event_id: int, **kw: object) -> Event:
-    return event(event_id, "MSExchangeIMC", (), **kw)  # type: ignore[arg-type]
-
-
-def scm(event_id: int, *strings: str, **kw: object) -> Event:
-    kw.setdefault("path", "SysEvent.Evt")
-    return event(event_id, "Service Control Manager", tuple(strings), **kw)  # type: ignore[arg-type]
-
-
-def es11(code: str = "0x8004011d", **kw: object) -> Event:
-    return event(11, "MSExchangeES", (code,), **kw)  # type: ignore[arg-type]
-
-
-# Placeholders of DOMAIN.md's fixture scenarios.
-ORG = "/o=Contoso/ou=Berlin"
-IMS_DN = f"{ORG}/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
-ADMIN_DN = f"{ORG}/cn=Recipients/cn=admin"
-
-
-def sa_dn(n: int) -> str:
-    return f"{ORG}/cn=Configuration/cn=Servers/cn=EXCH0{n}/cn=Microsoft System Attendant"
-
-
-def dsa_dn(n: int) -> str:
-    return f"{ORG}/cn=Configuration/cn=Servers/cn=EXCH0{n}/cn=Microsoft DSA"
-
-
-def user_dn(alias: str) -> str:
-    return f"{ORG}/cn=Recipients/cn={alias}"

@@ -1,0 +1,282 @@
+"""Diagnose one case: read every input, extract the evidence, run the rules, build verdict and fix.
+
+The package reads as the steps of a diagnosis:
+
+* ``reading`` — case reading: every file of an opened case into ``CaseFacts`` (events streamed through
+  the pushdown filter the loaded rules need, registry exports snapshotted), per-file error handling and
+  the patch's REGEDIT version;
+* this module — the pure core: ``diagnose_facts`` runs the rules on facts and assembles the result (so
+  tests and notebooks can diagnose in-memory objects with ``diagnose_objects``); ``diagnose_case`` and
+  ``diagnose`` (paths: folders, .zip, files; ``case.open_case``) add the reading;
+* ``verdict`` — the first paragraph, composed from the findings' kinds and their rules' advice;
+* ``result`` — the result model, ``Diagnosis``, and its JSON contract.
+
+Several logs are all read.  Several registry exports are all read; the one used is the one whose
+key was written last, then a binary hive over text (``evidence.choose_logon_only_as``), and the
+verdict says which and why when they disagree.  A broken file among good ones is a warning; a case
+without any usable input is reported per file (CLI exit 2).
+
+``--reg-patch FILE`` writes the patch to FILE and the rollback beside it as ``<stem>-rollback.reg``
+(``remedy.rollback_path``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from datetime import tzinfo
+from typing import Any
+
+from analyzer.case import Case, open_case
+from analyzer.diagnosis.reading import read_case
+from analyzer.diagnosis.result import FINDING_COLUMNS, SCHEMA, Diagnosis
+from analyzer.diagnosis.verdict import compose_verdict, needs_action
+from analyzer.dn import classify
+from analyzer.evidence import (
+    PARAMETERS_SYSTEM,
+    CaseFacts,
+    Evidence,
+    LogonOnlyAs,
+    RegistryFacts,
+    choose_logon_only_as,
+    read_logon_only_as,
+)
+from analyzer.limits import CaseLimits, ReadLimits
+from analyzer.lockout import working_components
+from analyzer.model import Event, EvidenceRef, Finding, FindingKind, Severity
+from analyzer.remedy import LockOutError, Remediation, RemediationError, build_remediation
+from analyzer.rules import watched_events, watched_keys
+from analyzer.rules.run import run_rules
+
+__all__ = [
+    "FINDING_COLUMNS",
+    "SCHEMA",
+    "Diagnosis",
+    "LogonOnlyAs",
+    "diagnose",
+    "diagnose_case",
+    "diagnose_facts",
+    "diagnose_objects",
+]
+
+#: Evidence references kept per finding (``count`` keeps the total); keeps JSON small for huge logs.
+MAX_EVIDENCE = 500
+
+
+def diagnose_facts(
+    facts: CaseFacts,
+    *,
+    case: str = "case",
+    inputs: Sequence[Any] = (),
+    warnings: Sequence[str] = (),
+    reg_version: int | None = None,
+    usable: bool = True,
+    errors: Sequence[str] = (),
+    replace_near_misses: bool = False,
+) -> Diagnosis:
+    """Run the rules on the facts and assemble the Diagnosis (no file access).
+
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
+    rule_errors: list[str] = []
+    findings = run_rules(facts, errors=rule_errors)
+    dns_to_add: list[str] = []
+    near_misses: dict[str, str] = {}
+    for f in findings:
+        if f.add_dn and f.dn and f.dn.casefold() not in {d.casefold() for d in dns_to_add}:
+            dns_to_add.append(f.dn)
+        if f.add_dn and f.dn and f.replaces:
+            near_misses[f.replaces] = f.dn
+    all_warnings = list(warnings) + rule_errors
+    findings = [_capped(f, all_warnings) for f in findings]
+    all_warnings.extend(_evidence_warnings(facts))
+    remediation, lockout = _remediation(facts, dns_to_add, near_misses, reg_version, all_warnings, replace_near_misses)
+    if lockout is not None:
+        findings.append(lockout)
+    verdict = compose_verdict(facts, findings, dns_to_add, remediation, usable=usable, errors=errors)
+    return Diagnosis(
+        case=case,
+        inputs=list(inputs),
+        logon_only_as=facts.logon_only_as,
+        finding_list=findings,
+        dns_to_add=dns_to_add,
+        remediation=remediation,
+        verdict=verdict,
+        warnings=all_warnings,
+        needs_action=needs_action(findings, dns_to_add) and usable,
+        usable=usable,
+        errors=list(errors),
+    )
+
+
+def _evidence_warnings(facts: CaseFacts) -> list[str]:
+    """What the reader of the diagnosis must know about the evidence itself."""
+    out: list[str] = []
+    loa = facts.logon_only_as
+    if facts.evidence.unparsed:
+        refs = ", ".join(f"{r.path} record {r.record}" for r in facts.evidence.unparsed[:5])
+        out.append(f"{len(facts.evidence.unparsed)} event(s) 1023 hold no readable /o= DN and were not used ({refs})")
+    computers = sorted({r.computer for r in facts.evidence.refusals if r.computer}, key=str.casefold)
+    if len(computers) > 1 and loa.state != "unknown":
+        out.append(
+            f"the refusals were logged on several servers ({', '.join(computers)}), but Logon Only As is a "
+            f"per-server value: {loa.source} was read as the list of each of them; check each server's own list"
+        )
+    refusal_times = [r.time for r in facts.evidence.refusals if r.time is not None]
+    if loa.last_write is not None and refusal_times and all(t.tzinfo is None for t in refusal_times):
+        out.append(
+            "the refusals carry local times of a text export (zone unknown), so they were not compared with the "
+            "registry's last-write time; give --tz ZONE to compare them"
+        )
+    return out
+
+
+def _capped(finding: Finding, warnings: list[str]) -> Finding:
+    if len(finding.evidence) <= MAX_EVIDENCE:
+        return finding
+    warnings.append(
+        f"finding {finding.rule} ({finding.title}): evidence list cut to the first {MAX_EVIDENCE} of "
+        f"{len(finding.evidence)} references; its count keeps the total"
+    )
+    return dataclasses.replace(finding, evidence=finding.evidence[:MAX_EVIDENCE])
+
+
+def diagnose_objects(
+    events: Iterable[Event],
+    registries: Iterable[Any] = (),
+    *,
+    case: str = "in-memory",
+    reg_version: int | None = None,
+    replace_near_misses: bool = False,
+) -> Diagnosis:
+    """Diagnose in-memory objects: Events and ``registry.Registry`` views (or LogonOnlyAs readings)."""
+    evidence = Evidence(watched=watched_events())
+    evidence.feed_all(events)
+    evidence.logs = 1
+    registries = list(registries)
+    readings = [r if isinstance(r, LogonOnlyAs) else read_logon_only_as(r) for r in registries]
+    views = [(r, None) for r in registries if not isinstance(r, LogonOnlyAs)]
+    keys = RegistryFacts.from_registries(views, watched_keys())
+    facts = CaseFacts(evidence, choose_logon_only_as(readings), registry_read=bool(readings), registry=keys)
+    return diagnose_facts(facts, case=case, reg_version=reg_version, replace_near_misses=replace_near_misses)
+
+
+#: The rule id of the finding that says why no patch is offered (it comes from the diagnosis, not a rule).
+LOCKOUT_RULE = "LOCK-OUT"
+
+
+def _remediation(
+    facts: CaseFacts,
+    dns: list[str],
+    near_misses: dict[str, str],
+    version: int | None,
+    warnings: list[str],
+    replace_near_misses: bool = False,
+) -> tuple[Remediation | None, Finding | None]:
+    """The .reg patch when the list must change (set: add; blank: delete the value), or the finding
+    that says why no patch is offered when it would lock out what works today."""
+    loa = facts.logon_only_as
+    if loa.state not in ("set", "empty") or not dns:
+        return None, None
+    try:
+        return build_remediation(
+            state=loa.state,
+            current=list(loa.raw_entries if loa.raw_entries is not None else loa.entries),
+            add=list(dns),
+            near_misses=dict(near_misses),
+            replace_near_misses=replace_near_misses,
+            working=working_components(facts),
+            key=loa.key or PARAMETERS_SYSTEM,
+            version=version or 4,
+            delete_value=loa.state == "empty",
+            restart_imc=any(classify(d).key == "internet mail connector" for d in dns),
+        ), None
+    except LockOutError as exc:
+        return None, _lockout_finding(exc.problems, loa)
+    except RemediationError as exc:
+        warnings.append(f"no .reg patch: {exc}")
+        return None, None
+
+
+def _lockout_finding(problems: list[str], loa: LogonOnlyAs) -> Finding:
+    """No patch: the one that would fix the refusals would also refuse something that works today."""
+    return Finding(
+        rule=LOCKOUT_RULE,
+        severity=Severity.ERROR,
+        title="No .reg patch: it would lock out what works today",
+        explanation=(
+            "A patch for Logon Only As must keep every entry of the current list and go on admitting every "
+            "component the case shows working; the patch that would add the refused DNs does not: "
+            + "; ".join(problems)
+            + ". Add the DNs above by hand in Regedt32 without removing any entry, then restart the Information "
+            "Store."
+        ),
+        evidence=(EvidenceRef(path=loa.source or "registry", key=loa.key, value="Logon Only As"),),
+        references=("KB146764",),
+        kind=FindingKind.PATCH_WITHHELD,
+    )
+
+
+def diagnose_case(
+    case: Case,
+    *,
+    tz: tzinfo | None = None,
+    evtx_backend: str | None = None,
+    encoding: str | None = None,
+    reg_version: int | str | None = None,
+    read_limits: ReadLimits | None = None,
+    language: str | None = None,
+    replace_near_misses: bool = False,
+) -> Diagnosis:
+    """Read every usable input of an opened case (events streamed, filtered by ID) and diagnose.
+
+    ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings.
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
+    read = read_case(
+        case,
+        tz=tz,
+        evtx_backend=evtx_backend,
+        encoding=encoding,
+        reg_version=reg_version,
+        read_limits=read_limits,
+        language=language,
+    )
+    return diagnose_facts(
+        read.facts,
+        case=case.name,
+        inputs=case.inputs,
+        warnings=read.warnings,
+        reg_version=read.reg_version,
+        usable=read.usable,
+        errors=read.errors,
+        replace_near_misses=replace_near_misses,
+    )
+
+
+def diagnose(
+    paths: str | Sequence[str],
+    *,
+    tz: tzinfo | None = None,
+    evtx_backend: str | None = None,
+    encoding: str | None = None,
+    reg_version: int | str | None = None,
+    read_limits: ReadLimits | None = None,
+    case_limits: CaseLimits | None = None,
+    language: str | None = None,
+    replace_near_misses: bool = False,
+) -> Diagnosis:
+    """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists).
+
+    ``read_limits`` / ``case_limits``: see analyzer.limits and analyzer.case.CaseLimits (documented defaults).
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it (by default
+    it keeps every current entry and the verdict names the entry to remove after the fix works)."""
+    with open_case(paths, limits=case_limits) as case:
+        return diagnose_case(
+            case,
+            tz=tz,
+            evtx_backend=evtx_backend,
+            encoding=encoding,
+            reg_version=reg_version,
+            read_limits=read_limits,
+            language=language,
+            replace_near_misses=replace_near_misses,
+        )
