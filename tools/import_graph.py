@@ -72,7 +72,6 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 _START = "start-up: every command would load the rules, the renderers and pandas"
 _API = "start-up: ``import analyzer`` stays cheap in a notebook until a function is used"
-_PENDING = "not yet moved: diagnosis.py and rules/ are being split (issue 15, results part)"
 
 #: Imports that stay inside functions on purpose, with the reason (module -> imported module).
 #: Anything else inside a function is reported: move it to the top of the module.
@@ -85,22 +84,12 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.commands.diagnose", "analyzer.remedy"): _START,
     ("analyzer.commands.diagnose", "analyzer.report.diagnosis"): _START,
     ("analyzer.commands.rules", "analyzer.rules"): _START,
+    ("analyzer.commands.rules", "analyzer.rules.selftest"): _START,
     ("analyzer.commands.triage", "analyzer.triage"): _START,
-    ("analyzer.diagnosis", "analyzer.report.diagnosis"): _PENDING,
-    ("analyzer.diagnosis", "analyzer.rules"): _PENDING,
-    ("analyzer.diagnosis", "analyzer.remedy"): _PENDING,
-    ("analyzer.diagnosis", "analyzer.events"): _PENDING,
-    ("analyzer.diagnosis", "analyzer.registry"): _PENDING,
-    ("analyzer.diagnosis", "analyzer.case"): _PENDING,
-    ("analyzer.rules", "analyzer.rules.engine"): _PENDING,
-    ("analyzer.rules", "analyzer.rules.no_match"): _PENDING,
-    ("analyzer.rules.no_match", "analyzer.rules"): _PENDING,
 }
 
 #: Cycles that exist today and are being removed by the work named; any other cycle is an error.
-PENDING_CYCLES: dict[tuple[str, ...], str] = {
-    ("analyzer.rules", "analyzer.rules.no_match"): _PENDING,
-}
+PENDING_CYCLES: dict[tuple[str, ...], str] = {}
 
 
 @dataclass(frozen=True)
