@@ -8,46 +8,218 @@ Public notebook API (everything else is internal)::
     reg = analyzer.read_registry("SYSTEM")          # Registry: .value(path, name), .key(), .walk(), .to_frame()
     dx = analyzer.diagnose("cases/1234/")            # Diagnosis: .findings, .dns_to_add, .to_json()
     summary = analyzer.triage(["archive/"], jobs=4)   # pandas.DataFrame, one row per case
+
+The functions below carry the real signatures (``help(analyzer.diagnose)`` and tab completion show
+every option); each imports its implementation when first called, so that ``import analyzer`` stays
+cheap in a notebook (the readers, the rules and pandas load only when used).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from analyzer.model import ignore_warning
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analyzer.diagnosis import Diagnosis
+    from analyzer.limits import CaseLimits, ReadLimits
+    from analyzer.model import Event, EventType, WarningSink
+    from analyzer.registry import Registry
+    from analyzer.triage.cases import CaseFunction
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "diagnose", "iter_events", "read_events", "read_registry", "triage"]
 
 
-def iter_events(*args: Any, **kwargs: Any) -> Any:
-    """Stream ``Event`` objects from .evt/.evtx/text exports (filters: ids, sources, types, since, until)."""
-    from analyzer.events import iter_events as _impl
+def iter_events(
+    paths: str | Iterable[str],
+    *,
+    ids: Iterable[int] = (),
+    sources: Iterable[str] = (),
+    types: Iterable[EventType | str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    warn: WarningSink | None = None,
+    evtx_backend: str | None = None,
+    tz: tzinfo | None = None,
+    encoding: str | None = None,
+    on_error: WarningSink | None = None,
+    limits: ReadLimits | None = None,
+) -> Iterator[Event]:
+    """Stream ``Event`` objects from .evt, .evtx, Event Viewer text/CSV and DUMPEL files, one at a time.
 
-    return _impl(*args, **kwargs)
+    ``ids``/``sources``/``types``/``since``/``until`` keep only matching events (the readers skip the
+    others before decoding them).  ``warn`` receives each ``ReadWarning`` (damaged records: every
+    readable record is still yielded); ``on_error`` makes an unreadable file a warning instead of an
+    ``InputError``.  ``tz`` is the zone of local times in text exports; ``encoding`` their code page;
+    ``evtx_backend`` picks the .evtx parser; ``limits`` bounds file size, records and strings.
+    """
+    from analyzer.events import iter_events as impl
+
+    return impl(
+        paths,
+        ids=ids,
+        sources=sources,
+        types=types,
+        since=since,
+        until=until,
+        warn=warn or ignore_warning,
+        evtx_backend=evtx_backend,
+        tz=tz,
+        encoding=encoding,
+        on_error=on_error,
+        limits=limits,
+    )
 
 
-def read_events(*args: Any, **kwargs: Any) -> Any:
-    """Read events into a pandas DataFrame (same filters as ``iter_events``)."""
-    from analyzer.events import read_events as _impl
+def read_events(
+    paths: str | Iterable[str],
+    *,
+    ids: Iterable[int] = (),
+    sources: Iterable[str] = (),
+    types: Iterable[EventType | str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    warn: WarningSink | None = None,
+    evtx_backend: str | None = None,
+    tz: tzinfo | None = None,
+    encoding: str | None = None,
+    on_error: WarningSink | None = None,
+    limits: ReadLimits | None = None,
+) -> pd.DataFrame:
+    """Read events into a pandas DataFrame, one row per event (options as ``iter_events``).
 
-    return _impl(*args, **kwargs)
+    Columns: path, log, record, offset, time_generated, time_written, event_id, event_id_full, type,
+    category, source, computer, sid, strings, message, recovered.
+    """
+    from analyzer.events import events_frame
+
+    return events_frame(
+        iter_events(
+            paths,
+            ids=ids,
+            sources=sources,
+            types=types,
+            since=since,
+            until=until,
+            warn=warn,
+            evtx_backend=evtx_backend,
+            tz=tz,
+            encoding=encoding,
+            on_error=on_error,
+            limits=limits,
+        )
+    )
 
 
-def read_registry(*args: Any, **kwargs: Any) -> Any:
-    """Read a hive, .reg, regedt32 text or reg query export into a ``Registry`` view."""
-    from analyzer.registry import read_registry as _impl
+def read_registry(
+    path: str,
+    *,
+    encoding: str | None = None,
+    warn: WarningSink | None = None,
+    fmt: str | None = None,
+    limits: ReadLimits | None = None,
+) -> Registry:
+    """Read a binary hive, .reg file, Regedt32 text or ``reg query`` export into a ``Registry`` view.
 
-    return _impl(*args, **kwargs)
+    The format is recognised from the content unless ``fmt`` names it; ``encoding`` overrides the
+    text exports' code page; ``warn`` receives each ``ReadWarning``; ``limits`` bounds the file size.
+    Raises ``InputError`` (one line naming the file and the problem) when the file cannot be used.
+    """
+    from analyzer.registry import read_registry as impl
+
+    return impl(path, encoding=encoding, warn=warn, fmt=fmt, limits=limits)
 
 
-def diagnose(*args: Any, **kwargs: Any) -> Any:
-    """Diagnose one case (path or list of paths: files, folders, .zip) -> ``Diagnosis``."""
-    from analyzer.diagnosis import diagnose as _impl
+def diagnose(
+    paths: str | Sequence[str],
+    *,
+    tz: tzinfo | None = None,
+    evtx_backend: str | None = None,
+    encoding: str | None = None,
+    reg_version: int | str | None = None,
+    read_limits: ReadLimits | None = None,
+    case_limits: CaseLimits | None = None,
+) -> Diagnosis:
+    """Diagnose one case: files, folders and/or .zip archives that belong to one server's problem.
 
-    return _impl(*args, **kwargs)
+    Returns a ``Diagnosis`` (``.verdict``, ``.dns_to_add``, ``.findings`` as a DataFrame,
+    ``.remediation``, ``.to_json()``/``.to_markdown()``, an HTML view in Jupyter).  ``reg_version``
+    (4 or 5) forces the REGEDIT version of the patch; ``read_limits``/``case_limits`` bound each file
+    and the archives of the case.  Raises ``InputError`` when no path exists.
+    """
+    from analyzer.diagnosis import diagnose as impl
+
+    return impl(
+        paths,
+        tz=tz,
+        evtx_backend=evtx_backend,
+        encoding=encoding,
+        reg_version=reg_version,
+        read_limits=read_limits,
+        case_limits=case_limits,
+    )
 
 
-def triage(*args: Any, **kwargs: Any) -> Any:
-    """Diagnose every case under the given roots -> summary DataFrame (one row per case)."""
-    from analyzer.triage import triage as _impl
+def triage(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    engine: str = "local",
+    *,
+    resume: bool = False,
+    scheduler: str | None = None,
+    case_timeout: float | None = 600.0,
+    memory_limit: int | None = 3 << 30,
+    limits: CaseLimits | None = None,
+    progress: str = "none",
+    kill_grace: float = 10.0,
+    case_function: CaseFunction | None = None,
+    tz: tzinfo | None = None,
+    evtx_backend: str | None = None,
+    encoding: str | None = None,
+    reg_version: int | str | None = None,
+    read_limits: ReadLimits | None = None,
+) -> pd.DataFrame:
+    """Diagnose every case (each immediate sub-folder or .zip) under ``paths``: one summary row per case.
 
-    return _impl(*args, **kwargs)
+    ``out`` receives cases/<case>.json, summary.csv and summary.parquet (None: only the DataFrame is
+    kept).  ``jobs`` worker processes (default: one per CPU) on the ``local`` pool or ``dask``
+    (``scheduler`` address); ``resume`` skips cases whose inputs did not change since the JSON in
+    ``out``.  A case that runs longer than ``case_timeout`` seconds or needs more than ``memory_limit``
+    bytes becomes an error row, never the end of the run.  ``progress``: "bar", "log" or "none".
+    ``tz`` … ``read_limits`` are passed to the diagnosis of each case (as ``diagnose``).
+    """
+    from analyzer.triage import triage as impl
+
+    # Loading the ``analyzer.triage`` package binds that name to the package (callable, but with a
+    # ``*args, **kwargs`` signature): put this typed function back so help() and completion keep it.
+    globals()["triage"] = API["triage"]
+    given = {"tz": tz, "evtx_backend": evtx_backend, "encoding": encoding, "reg_version": reg_version}
+    options: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    if read_limits is not None:
+        options["read_limits"] = read_limits
+    return impl(
+        paths,
+        out,
+        jobs,
+        engine,
+        resume=resume,
+        scheduler=scheduler,
+        case_timeout=case_timeout,
+        memory_limit=memory_limit,
+        limits=limits,
+        progress=progress,
+        kill_grace=kill_grace,
+        case_function=case_function,
+        **options,
+    )
+
+
+#: The public functions by name (the typed originals, whatever a later import binds to these names).
+API = {f.__name__: f for f in (iter_events, read_events, read_registry, diagnose, triage)}
