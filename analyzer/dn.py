@@ -5,7 +5,7 @@ Why a module of its own: the whole diagnosis turns on one question, "is the DN t
 the DN to add is always the text copied from the event — so parsing here only serves classification
 (what component, which server) and explanation (why an entry is *almost* the refused DN).
 
-Facts (DOMAIN.md §3): component objects live under ``cn=Configuration`` (``cn=Servers/cn=S/cn=Microsoft
+Facts: component objects live under ``cn=Configuration`` (``cn=Servers/cn=S/cn=Microsoft
 System Attendant | DSA | MTA | Private MDB | Public MDB | DXA``, ``cn=Connections/cn=Internet Mail
 Connector (S) | MS Mail Connector (S) | cc:Mail Connector (S) | …``, ``cn=Add-Ins/cn=…``); a mailbox is
 anything else under /o/ou.  How the IS compares entries (case) is undocumented: ``same_dn`` compares
@@ -121,7 +121,7 @@ def same_dn(a: str, b: str) -> bool:
     """True when the two DNs are the same text ignoring letter case (the analyzer's comparison rule).
 
     Whitespace is *not* ignored: the IS compares strings, and an entry with a double space is a
-    different string (DOMAIN.md §1.7).
+    different string.
     """
     return a.casefold() == b.casefold()
 

@@ -5,13 +5,13 @@ each parsed into fields (account, validated-as DN, target DN, service name, erro
 keeps just those (``Evidence.feed`` counts everything else), so memory does not grow with log size.
 
 * 1023 / 1009 / 1013 / 1016 of MSExchangeIS Private/Public: the account and the DNs are taken by
-  shape, not by position, because the insertion-string order is undocumented (DOMAIN.md §2.1): the
+  shape, not by position, because the insertion-string order is undocumented: the
   ``DOMAIN\account`` string is the account, the ``/o=`` strings in order of appearance are DN-A
   (validated as) and DN-B (target).  Without strings (text exports) the rendered description is used,
   including the "description … could not be found … insertion string(s):" wrapper.
 * MSExchangeIMC start failures (4018, 4116, 4086, …), MSExchangeES 11, IMAP4 13003.
 * Service Control Manager 7000/7001/7023/7024/7031 naming Exchange services, and 7036 (service
-  entered the running/stopped state) to place IS restarts — 7036 is not in DOMAIN.md: its use is
+  entered the running/stopped state) to place IS restarts — no KB article used here names 7036: its use is
   **(inferred)** from the standard Windows 2000+ SCM messages; NT 4.0 does not log it.
 * The ``Logon Only As`` value of each registry export: state, entries, key, control set, last write.
 """
@@ -34,7 +34,7 @@ from analyzer.registry import PARAMETERS_SYSTEM as _PARAMETERS_SYSTEM_PARTS
 
 LOGON_IDS = frozenset({1023, 1009, 1013, 1016})
 IS_SOURCES = frozenset({"msexchangeis private", "msexchangeis public"})
-#: MSExchangeIMC start/processing failures (DOMAIN.md §2.2).
+#: MSExchangeIMC start/processing failures.
 IMC_IDS = frozenset({4018, 4116, 4086, 4023, 4182, 3039, 4087, 4074, 4007, 4020, 4014, 4032, 4057})
 SCM_FAILURE_IDS = frozenset({7000, 7001, 7023, 7024, 7031})
 SCM_STATE_ID = 7036  # (inferred) "The X service entered the running/stopped state."

@@ -10,7 +10,7 @@ This module bridges both directions for the handful of events the rules need:
   entry, never Microsoft's message-table text, and must be shown to users as such.
 * ``recover_strings(source, event_id, text)`` parses a description rendered by a real viewer back into
   insertion strings.  It keys on short phrases the KBs quote (e.g. "but was unable to log on to" for
-  1023) rather than on our paraphrased template, and it follows DOMAIN.md §2.1's order-independent
+  1023) rather than on our paraphrased template, and it follows the order-independent
   approach for the logon events: the ``DOMAIN\\account`` string first, then the ``/o=`` DNs in order.
 * ``split_joined(source, event_id, text, sep)`` splits insertion strings that a viewer or DUMPEL joined
   with a separator that may also occur inside a string (", " or " "), using the DN shapes to find the
@@ -50,7 +50,7 @@ _IMC = ("MSExchangeIMC",)
 _SCM = ("Service Control Manager",)
 _F = re.IGNORECASE | re.DOTALL
 
-# A DN in event text always starts with /o= (DOMAIN.md §3); an NT account is DOMAIN\user.
+# A DN in event text always starts with /o= ; an NT account is DOMAIN\user.
 _DN = r"/o=.*?"
 _ANY = r".+?"
 _END = r"\s*\.?\s*$"
@@ -106,7 +106,7 @@ CATALOG: tuple[Template, ...] = (
         _IMC, 4018, "The Internet Mail Service cannot start because MAPI could not be initialised",
         kb=("KB306308", "KB163243", "KB157042", "KB186739", "KB262939", "KB316616"),
         type="error", category="Initialization/Termination", event_id_full=0xC0000FB2,
-        note="full message ID 0xC0000FB2 seen on disk (DESIGN.md); insertion strings not documented",
+        note="full message ID 0xC0000FB2 seen on disk; insertion strings not documented",
     ),
     Template(
         _IMC, 4116, "The messaging software reported an error to the Internet Mail Service; the message being "
@@ -315,7 +315,7 @@ def recover_strings(source: str, event_id: int, text: str) -> tuple[str, ...] | 
     not in the catalog or the text does not have the expected shape.
 
     For the logon events the ``DOMAIN\\account`` part is put first and the DNs follow in their order of
-    appearance (DOMAIN.md §2.1), whatever the true template order.  One period at the very end is taken
+    appearance, whatever the true template order.  One period at the very end is taken
     for the sentence's, not the last string's (ambiguous: whether the real messages end with one is not
     documented; a last string that itself ends in "." loses it).
     """
@@ -367,7 +367,7 @@ ACCOUNT_RE = re.compile(r"^[^\\/]+\\[^\\]+$")
 
 
 def looks_like_account(text: str) -> bool:
-    r"""True for ``DOMAIN\user`` (DOMAIN.md §2.1); used to tell the account from the DNs."""
+    r"""True for ``DOMAIN\user``; used to tell the account from the DNs."""
     return bool(ACCOUNT_RE.match(text.strip()))
 
 

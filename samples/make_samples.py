@@ -5,14 +5,14 @@ each case's README.md (between the ``analyzer output`` markers).
 
 Every file is made with the project's own writers (``tests/writers/``) from fixed events and
 registry values, so the output never depends on the clock, the machine or the locale.  The names
-follow the fixture placeholders of DOMAIN.md: organisation ``/o=Contoso/ou=Berlin``, servers EXCH01 and
+follow the fixture placeholders of ``analyzer.rules.factories``: organisation ``/o=Contoso/ou=Berlin``, servers EXCH01 and
 EXCH02, service account ``CONTOSO\\exsvc``.  The per-case README.md files are written by hand and not
 touched here.
 
 Event facts used below: 1023 is a Failure Audit of MSExchangeIS Private in the Application log, with
-the account and two DNs as insertion strings (KB 306308; the string order is inferred, DOMAIN.md §2.1);
-4018 and 4116 are MSExchangeIMC errors (KB 306308); 4018's full message ID 0xC0000FB2 is documented in
-DESIGN.md, the other full IDs follow the severity-bit convention (inferred); MSExchangeES 11 with
+the account and two DNs as insertion strings (KB 306308; the string order is inferred);
+4018 and 4116 are MSExchangeIMC errors (KB 306308); 4018's full message ID 0xC0000FB2 is the one seen in
+exported logs, the other full IDs follow the severity-bit convention (inferred); MSExchangeES 11 with
 0x8004011d is the KB 259578 pairing.  No ``Event`` here is Microsoft's message text: the .evt/.evtx
 files hold insertion strings only, and text exports use ``analyzer.messages`` paraphrases.
 """

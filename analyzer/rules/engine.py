@@ -1,6 +1,6 @@
 r"""Rules as data: YAML files in ``analyzer/rules/data`` evaluated by one small engine.
 
-Why: most KB articles of DOMAIN.md §5 say "these events (+ this registry state) -> this cause".  Writing
+Why: most KB articles about these failures say "these events (+ this registry state) -> this cause".  Writing
 each as a Python module repeats the same code; as data a support engineer can read, edit and self-test a
 rule (``analyzer rules --test``) without touching the program.  The format is documented in
 docs/rules.md.  A file is loaded with ``yaml.safe_load`` and validated; a broken file is reported by name

@@ -20,7 +20,7 @@ ID = "KB163243"
 IMC_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIMC\Parameters"
 NAMES = ("CommonName", "HomeDSA")
 _FORMAT = (
-    "(unverified) the expected format of CommonName and HomeDSA is not documented in DOMAIN.md: only their presence "
+    "(unverified) the expected format of CommonName and HomeDSA is not documented in the KB articles used here: only their presence "
     "is checked, and HomeDSA is compared with the server name as a hint"
 )
 

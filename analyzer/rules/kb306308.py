@@ -92,7 +92,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 f"(unverified) no KB ties the {info.component} to Logon Only As; the 1023 shows it was refused"
             )
         if info.inferred:
-            assumptions.append(f"(inferred) {info.component} logs on with this DN (DOMAIN.md §1.6)")
+            assumptions.append(f"(inferred) {info.component} logs on with this DN")
         if mistyped and mistyped.reason == "typo":
             assumptions.append("a typo is judged by edit distance; check the entry before removing it")
         first_seen, last_seen = span(times)

@@ -3,7 +3,7 @@
 The IS reads Logon Only As when it starts (KB 146764, 218920, 199954).  When the key's last-write time
 (hives, regedt32 text) is later than the last refusal, the export shows the list *after* a change the
 logs do not reflect.  IS (re)starts are placed with SCM 7036 "entered the running state" events —
-their use here is (inferred): DOMAIN.md documents no MSExchangeIS start/stop event ID.
+their use here is (inferred): no KB article used here documents an MSExchangeIS start/stop event ID.
 """
 
 from __future__ import annotations
