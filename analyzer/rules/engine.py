@@ -26,6 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:
+    import yaml
+except ImportError:  # a broken install must not cost the Python rules: each data rule file says why it is skipped
+    yaml = None  # type: ignore[assignment]
+
 from analyzer.dn import parse_dn
 from analyzer.evidence import (
     SCM_FAILURE_IDS,
@@ -577,11 +582,9 @@ def next_step_advice(finding: Finding) -> str:
 
 
 def load_text(text: str, where: str) -> Rule:
-    try:
-        import yaml
-    except ImportError:  # a broken install must not cost the Python rules
-        raise RuleFormatError(f"{where}: PyYAML is not installed (pip install PyYAML): data rule skipped") from None
-
+    """One data rule from its YAML text (``where`` names it in errors)."""
+    if yaml is None:
+        raise RuleFormatError(f"{where}: PyYAML is not installed (pip install PyYAML): data rule skipped")
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -9,17 +9,14 @@ System Attendant and DSA DNs are handled by KB218920 / KB199954.
 from __future__ import annotations
 
 from analyzer.evidence import IMC_FAILURES, LOGONS, SCM_FAILURES, CaseFacts
-from analyzer.model import Finding, FindingKind, Severity
+from analyzer.model import Finding
 from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, sa_dn, scm, user_dn
 from analyzer.rules.logic import (
-    by_dn_a,
     corroborate,
-    match_list,
+    missing_entry,
     near_miss_sentence,
-    refusal_groups,
-    restricted,
     service_of,
-    span,
+    unlisted,
 )
 from analyzer.rules.records import Fixture, Rule
 
@@ -35,22 +32,13 @@ def is_sa_or_dsa(kind: str, key: str | None) -> bool:
 
 
 def check(facts: CaseFacts) -> list[Finding]:
-    if not restricted(facts):
-        return []
     state = facts.logon_only_as.state
     out: list[Finding] = []
-    for groups in by_dn_a(refusal_groups(facts)).values():
-        first = groups[0]
-        info = first.info
-        if not info.is_component or is_sa_or_dsa(info.kind, info.key):
-            continue
-        match = match_list(facts, first.dn_a)
-        if match.held:
-            continue
-        events = [e for g in groups for e in g.events]
-        times = [e.time for e in events]
-        corr = corroborate(facts, times, service_of(info))
-        accounts = sorted({e.account for e in events if e.account})
+    for dn in unlisted(facts, lambda g: g.info.is_component and not is_sa_or_dsa(g.info.kind, g.info.key)):
+        first, info, match = dn.first, dn.first.info, dn.match
+        events = dn.events
+        corr = corroborate(facts, [e.time for e in events], service_of(info))
+        accounts = dn.accounts
         why = (
             "Logon Only As is blank, so nobody may log on (KB 146764)"
             if state == "empty"
@@ -95,27 +83,9 @@ def check(facts: CaseFacts) -> list[Finding]:
             assumptions.append(f"(inferred) {info.component} logs on with this DN")
         if mistyped and mistyped.reason == "typo":
             assumptions.append("a typo is judged by edit distance; check the entry before removing it")
-        first_seen, last_seen = span(times)
-        out.append(
-            Finding(
-                rule=ID,
-                severity=Severity.ERROR,
-                title=f"{info.label} is refused by the IS: its DN is not in Logon Only As",
-                explanation=explanation,
-                component=info.label,
-                dn=first.dn_a,
-                account=", ".join(accounts) or None,
-                count=len(events),
-                first_seen=first_seen,
-                last_seen=last_seen,
-                evidence=tuple(e.ref for e in events) + corr.refs,
-                references=("KB306308", "KB146764") if ims else ("KB146764", "KB306308"),
-                replaces=mistyped.entry if mistyped else None,
-                add_dn=True,
-                kind=FindingKind.MISSING_ENTRY,
-                assumptions=tuple(assumptions),
-            )
-        )
+        title = f"{info.label} is refused by the IS: its DN is not in Logon Only As"
+        refs = ("KB306308", "KB146764") if ims else ("KB146764", "KB306308")
+        out.append(missing_entry(ID, dn, title, explanation, refs, tuple(assumptions), corr.refs))
     return out
 
 

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from analyzer.dn import classify
 from analyzer.evidence import CaseFacts
-from analyzer.model import Finding, FindingKind, Severity
-from analyzer.rules.logic import RefusalGroup, by_dn_a, match_list, near_miss_sentence, refusal_groups, restricted, span
+from analyzer.model import Finding
+from analyzer.rules.logic import (
+    RefusalGroup,
+    by_dn_a,
+    missing_entry,
+    near_miss_sentence,
+    refusal_groups,
+    unlisted,
+)
 
 SA, DSA = "microsoft system attendant", "microsoft dsa"
 
@@ -24,21 +31,16 @@ def other_server(group: RefusalGroup) -> bool:
 
 def sa_dsa_findings(facts: CaseFacts, *, peer: bool, rule: str) -> list[Finding]:
     """Findings for refused SA/DSA DNs of a peer server (``peer``) or of the logging server."""
-    if not restricted(facts):
-        return []
     out: list[Finding] = []
     groups_by_dn = by_dn_a(refusal_groups(facts))
-    for groups in groups_by_dn.values():
-        first = groups[0]
-        info = first.info
-        if info.kind != "server_component" or info.key not in (SA, DSA) or other_server(first) != peer:
-            continue
-        match = match_list(facts, first.dn_a)
-        if match.held:
-            continue
-        events = [e for g in groups for e in g.events]
-        times = [e.time for e in events]
-        accounts = sorted({e.account for e in events if e.account})
+
+    def wanted(group: RefusalGroup) -> bool:
+        info = group.info
+        return info.kind == "server_component" and info.key in (SA, DSA) and other_server(group) == peer
+
+    for dn in unlisted(facts, wanted):
+        first, info, match, groups = dn.first, dn.first.info, dn.match, dn.groups
+        events = dn.events
         logged_on = ", ".join(first.computers) or "this server"
         targets = sorted({g.dn_b for g in groups if g.dn_b and g.dn_b.casefold() != first.dn_a.casefold()})
         head = (
@@ -93,26 +95,5 @@ def sa_dsa_findings(facts: CaseFacts, *, peer: bool, rule: str) -> list[Finding]
                 "between the two servers (KB 218920); listing only the source server's SA on the destination is "
                 "the classic mistake KB 199954 warns about."
             )
-        mistyped = match.mistyped
-        first_seen, last_seen = span(times)
-        out.append(
-            Finding(
-                rule=rule,
-                severity=Severity.ERROR,
-                title=title,
-                explanation=" ".join(p for p in (head, body, miss) if p),
-                component=info.label,
-                dn=first.dn_a,
-                account=", ".join(accounts) or None,
-                count=len(events),
-                first_seen=first_seen,
-                last_seen=last_seen,
-                evidence=tuple(e.ref for e in events),
-                references=refs,
-                replaces=mistyped.entry if mistyped else None,
-                add_dn=True,
-                kind=FindingKind.MISSING_ENTRY,
-                assumptions=assumptions,
-            )
-        )
+        out.append(missing_entry(rule, dn, title, " ".join(p for p in (head, body, miss) if p), refs, assumptions))
     return out

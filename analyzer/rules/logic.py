@@ -20,7 +20,7 @@ from analyzer.evidence import (
     before,
     within,
 )
-from analyzer.model import EvidenceRef
+from analyzer.model import EvidenceRef, Finding, FindingKind, Severity
 
 # --------------------------------------------------------------------------- refusal groups
 
@@ -263,3 +263,74 @@ def fmt_time(when: datetime | None) -> str:
     if when.tzinfo is None:
         return when.strftime("%Y-%m-%d %H:%M:%S") + " (local time of the export)"
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --------------------------------------------------------------------------- refused DNs the list lacks
+
+
+@dataclass(frozen=True)
+class Unlisted:
+    """One refused DN (all its refusal groups) that Logon Only As does not hold, and how it stands against
+    the list (near misses)."""
+
+    groups: list[RefusalGroup]
+    match: ListMatch
+
+    @property
+    def first(self) -> RefusalGroup:
+        return self.groups[0]
+
+    @property
+    def events(self) -> list[Logon]:
+        return [e for g in self.groups for e in g.events]
+
+    @property
+    def accounts(self) -> list[str]:
+        return sorted({e.account for e in self.events if e.account})
+
+
+def unlisted(facts: CaseFacts, wanted: Callable[[RefusalGroup], bool]) -> list[Unlisted]:
+    """The refused DNs ``wanted`` picks (by their first group) that the set or blank list does not hold."""
+    if not restricted(facts):
+        return []
+    out = []
+    for groups in by_dn_a(refusal_groups(facts)).values():
+        if not wanted(groups[0]):
+            continue
+        match = match_list(facts, groups[0].dn_a)
+        if not match.held:
+            out.append(Unlisted(groups, match))
+    return out
+
+
+def missing_entry(
+    rule: str,
+    dn: Unlisted,
+    title: str,
+    explanation: str,
+    references: tuple[str, ...],
+    assumptions: tuple[str, ...],
+    extra: tuple[EvidenceRef, ...] = (),
+) -> Finding:
+    """The error finding that puts a refused DN into dns_to_add (naming its probably mistyped entry, if any)."""
+    events = dn.events
+    first_seen, last_seen = span(e.time for e in events)
+    mistyped = dn.match.mistyped
+    return Finding(
+        rule=rule,
+        severity=Severity.ERROR,
+        title=title,
+        explanation=explanation,
+        component=dn.first.info.label,
+        dn=dn.first.dn_a,
+        account=", ".join(dn.accounts) or None,
+        count=len(events),
+        first_seen=first_seen,
+        last_seen=last_seen,
+        evidence=tuple(e.ref for e in events) + extra,
+        references=references,
+        replaces=mistyped.entry if mistyped else None,
+        add_dn=True,
+        kind=FindingKind.MISSING_ENTRY,
+        assumptions=assumptions,
+    )
