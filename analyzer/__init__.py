@@ -50,6 +50,7 @@ def iter_events(
     encoding: str | None = None,
     on_error: WarningSink | None = None,
     limits: ReadLimits | None = None,
+    language: str | None = None,
 ) -> Iterator[Event]:
     """Stream ``Event`` objects from .evt, .evtx, Event Viewer text/CSV and DUMPEL files, one at a time.
 
@@ -57,7 +58,8 @@ def iter_events(
     others before decoding them).  ``warn`` receives each ``ReadWarning`` (damaged records: every
     readable record is still yielded); ``on_error`` makes an unreadable file a warning instead of an
     ``InputError``.  ``tz`` is the zone of local times in text exports; ``encoding`` their code page;
-    ``evtx_backend`` picks the .evtx parser; ``limits`` bounds file size, records and strings.
+    ``evtx_backend`` picks the .evtx parser; ``limits`` bounds file size, records and strings;
+    ``language`` names the language of localised text exports (default: detected).
     """
     from analyzer.events import iter_events as impl
 
@@ -74,6 +76,7 @@ def iter_events(
         encoding=encoding,
         on_error=on_error,
         limits=limits,
+        language=language,
     )
 
 
@@ -91,6 +94,7 @@ def read_events(
     encoding: str | None = None,
     on_error: WarningSink | None = None,
     limits: ReadLimits | None = None,
+    language: str | None = None,
 ) -> pd.DataFrame:
     """Read events into a pandas DataFrame, one row per event (options as ``iter_events``).
 
@@ -113,6 +117,7 @@ def read_events(
             encoding=encoding,
             on_error=on_error,
             limits=limits,
+            language=language,
         )
     )
 
@@ -145,13 +150,14 @@ def diagnose(
     reg_version: int | str | None = None,
     read_limits: ReadLimits | None = None,
     case_limits: CaseLimits | None = None,
+    language: str | None = None,
 ) -> Diagnosis:
     """Diagnose one case: files, folders and/or .zip archives that belong to one server's problem.
 
     Returns a ``Diagnosis`` (``.verdict``, ``.dns_to_add``, ``.findings`` as a DataFrame,
     ``.remediation``, ``.to_json()``/``.to_markdown()``, an HTML view in Jupyter).  ``reg_version``
     (4 or 5) forces the REGEDIT version of the patch; ``read_limits``/``case_limits`` bound each file
-    and the archives of the case.  Raises ``InputError`` when no path exists.
+    and the archives of the case; ``language`` names the language of localised text exports.  Raises ``InputError`` when no path exists.
     """
     from analyzer.diagnosis import diagnose as impl
 
@@ -163,6 +169,7 @@ def diagnose(
         reg_version=reg_version,
         read_limits=read_limits,
         case_limits=case_limits,
+        language=language,
     )
 
 
@@ -185,6 +192,7 @@ def triage(
     encoding: str | None = None,
     reg_version: int | str | None = None,
     read_limits: ReadLimits | None = None,
+    language: str | None = None,
 ) -> pd.DataFrame:
     """Diagnose every case (each immediate sub-folder or .zip) under ``paths``: one summary row per case.
 
@@ -193,14 +201,20 @@ def triage(
     (``scheduler`` address); ``resume`` skips cases whose inputs did not change since the JSON in
     ``out``.  A case that runs longer than ``case_timeout`` seconds or needs more than ``memory_limit``
     bytes becomes an error row, never the end of the run.  ``progress``: "bar", "log" or "none".
-    ``tz`` … ``read_limits`` are passed to the diagnosis of each case (as ``diagnose``).
+    ``tz`` … ``language`` are passed to the diagnosis of each case (as ``diagnose``).
     """
     from analyzer.triage import triage as impl
 
     # Loading the ``analyzer.triage`` package binds that name to the package (callable, but with a
     # ``*args, **kwargs`` signature): put this typed function back so help() and completion keep it.
     globals()["triage"] = API["triage"]
-    given = {"tz": tz, "evtx_backend": evtx_backend, "encoding": encoding, "reg_version": reg_version}
+    given = {
+        "tz": tz,
+        "evtx_backend": evtx_backend,
+        "encoding": encoding,
+        "reg_version": reg_version,
+        "language": language,
+    }
     options: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     if read_limits is not None:
         options["read_limits"] = read_limits

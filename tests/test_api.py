@@ -26,7 +26,7 @@ SINK_DEFAULTS = {("iter_events", "warn"), ("read_events", "warn")}
 #: Internal bundles the public functions spell out as keywords (``ReadOptions`` holds encoding, limits, …).
 BUNDLES = {("read_registry", "options")}
 #: triage passes these to the diagnosis of each case (the implementation takes them as **options).
-TRIAGE_CASE_OPTIONS = {"tz", "evtx_backend", "encoding", "reg_version", "read_limits"}
+TRIAGE_CASE_OPTIONS = {"tz", "evtx_backend", "encoding", "reg_version", "read_limits", "language"}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
@@ -62,7 +62,8 @@ def test_signatures_of_the_api() -> None:
     assert str(inspect.signature(analyzer.diagnose)) == (
         "(paths: 'str | Sequence[str]', *, tz: 'tzinfo | None' = None, evtx_backend: 'str | None' = None, "
         "encoding: 'str | None' = None, reg_version: 'int | str | None' = None, "
-        "read_limits: 'ReadLimits | None' = None, case_limits: 'CaseLimits | None' = None) -> 'Diagnosis'"
+        "read_limits: 'ReadLimits | None' = None, case_limits: 'CaseLimits | None' = None, "
+        "language: 'str | None' = None) -> 'Diagnosis'"
     )
     assert list(inspect.signature(analyzer.read_registry).parameters) == ["path", "encoding", "warn", "fmt", "limits"]
     assert inspect.signature(analyzer.iter_events).return_annotation == "Iterator[Event]"
