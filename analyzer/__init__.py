@@ -151,13 +151,15 @@ def diagnose(
     read_limits: ReadLimits | None = None,
     case_limits: CaseLimits | None = None,
     language: str | None = None,
+    replace_near_misses: bool = False,
 ) -> Diagnosis:
     """Diagnose one case: files, folders and/or .zip archives that belong to one server's problem.
 
     Returns a ``Diagnosis`` (``.verdict``, ``.dns_to_add``, ``.findings`` as a DataFrame,
     ``.remediation``, ``.to_json()``/``.to_markdown()``, an HTML view in Jupyter).  ``reg_version``
     (4 or 5) forces the REGEDIT version of the patch; ``read_limits``/``case_limits`` bound each file
-    and the archives of the case; ``language`` names the language of localised text exports.  Raises ``InputError`` when no path exists.
+    and the archives of the case; ``language`` names the language of localised text exports.  The patch
+    keeps every current entry; ``replace_near_misses`` lets it replace a probably mistyped one instead.  Raises ``InputError`` when no path exists.
     """
     from analyzer.diagnosis import diagnose as impl
 
@@ -170,6 +172,7 @@ def diagnose(
         read_limits=read_limits,
         case_limits=case_limits,
         language=language,
+        replace_near_misses=replace_near_misses,
     )
 
 

@@ -41,10 +41,10 @@ CASES = {
 def test_rewording_titles_keeps_the_verdict(name: str) -> None:
     facts, expected = CASES[name]
     findings = run_rules(facts)
-    verdict = compose_verdict(facts, findings, [], {})
+    verdict = compose_verdict(facts, findings, [])
     assert expected in verdict
     reworded = _reworded(findings)
-    again = compose_verdict(facts, reworded, [], {})
+    again = compose_verdict(facts, reworded, [])
     for old, new in zip(findings, reworded, strict=True):  # titles are only echoed, never matched
         again = again.replace(new.title, old.title)
     assert again == verdict
