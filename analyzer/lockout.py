@@ -101,12 +101,18 @@ def _names(entries: Iterable[str], key: str, computer: str | None) -> list[str]:
 
 
 def lockout_problems(
-    found: Sequence[str], patched: Sequence[str], *, delete_value: bool = False, working: Iterable[Working] = ()
+    found: Sequence[str],
+    patched: Sequence[str],
+    *,
+    delete_value: bool = False,
+    working: Iterable[Working] = (),
+    admits_all: bool = False,
 ) -> list[str]:
     """One sentence per thing the patched list would stop admitting (empty: the patch is safe).
 
     ``found``: the list as found; ``patched``: the list the patch writes; ``delete_value``: the patch
-    deletes the value (no restriction left, nothing can be locked out)."""
+    deletes the value (no restriction left, nothing can be locked out); ``admits_all``: the value is
+    absent today, so everything is admitted and everything working must be in the patched list."""
     if delete_value:
         return []
     current = [e for e in found if e.strip()]
@@ -124,7 +130,7 @@ def lockout_problems(
             )
     for w in working:
         if w.dn is not None:
-            if w.dn.casefold() in current_folded and w.dn.casefold() not in patched_folded:
+            if (admits_all or w.dn.casefold() in current_folded) and w.dn.casefold() not in patched_folded:
                 problems.append(f"{w.label} logs on today as {w.dn!r} ({w.evidence}); the patched list would refuse it")
         elif w.key is not None:
             listed = _names(current, w.key, w.computer)
@@ -132,5 +138,10 @@ def lockout_problems(
                 problems.append(
                     f"{w.label} is running ({w.evidence}) and the list names it as {listed[0]!r}; "
                     "the patched list no longer does"
+                )
+            elif admits_all and not _names(patched, w.key, w.computer):
+                problems.append(
+                    f"{w.label} is running ({w.evidence}) with no Logon Only As value; the list the patch "
+                    "creates does not name it"
                 )
     return list(dict.fromkeys(problems))

@@ -140,7 +140,9 @@ def build_remediation(
     wanted = [*add, *(near_misses or {}).values()]  # a near miss's DN belongs in the list either way
     entries = [] if delete_value else merge_entries(found, wanted, replaced)
     problems = [] if delete_value else dropped_entries(found, entries, replaced)
-    problems += lockout_problems(found, entries, delete_value=delete_value, working=working)
+    problems += lockout_problems(
+        found, entries, delete_value=delete_value, working=working, admits_all=state == "absent"
+    )
     if problems:
         raise LockOutError(problems)
     if delete_value:

@@ -147,6 +147,19 @@ def test_lockout_working_dn_and_started_service() -> None:
     assert lockout_problems([sa_dn(1)], [sa_dn(1), IMS_DN], working=working) == []
 
 
+def test_lockout_creating_the_value_must_list_what_works() -> None:
+    """With the value absent everyone is admitted: a patch that creates it must list what works."""
+    working = [
+        Working("mailbox admin", "1009", "EXCH01", dn=ADMIN_DN),
+        Working("MSExchangeSA on EXCH01", "SCM 7036", "EXCH01", key="microsoft system attendant"),
+    ]
+    with pytest.raises(LockOutError) as info:
+        build_remediation(state="absent", current=[], add=[IMS_DN], working=working)
+    assert len(info.value.problems) == 2
+    rem = build_remediation(state="absent", current=[], add=[IMS_DN, ADMIN_DN, sa_dn(1)], working=working)
+    assert rem.entries == [IMS_DN, ADMIN_DN, sa_dn(1)]
+
+
 def test_working_components_from_events() -> None:
     facts_events = [
         logon_1009(ADMIN_DN),
