@@ -43,7 +43,8 @@ def _wrapped_hex(data: bytes, per_line: int = 20) -> str:
         ("\ufeffWindows Registry Editor Version 5.00\r\n", True),
         ("\r\n\r\nREGEDIT4\r\n", True),
         ("regedit4\r\n", True),
-        ("REGEDIT\r\nHKEY_CLASSES_ROOT\\.txt = txtfile\r\n", False),  # Windows 3.1 format, not ours
+        ("REGEDIT\r\nHKEY_CLASSES_ROOT\\.txt = txtfile\r\n", True),  # Windows 3.1 format: regedit reads it
+        ("Windows Registry Editor Version 4.00\r\n", True),  # refused by regedit; the reader says why
         ("WINE REGISTRY Version 2\n", False),
         ('[HKEY_LOCAL_MACHINE\\SYSTEM]\n"a"="b"\n', False),
         ("Key Name: SYSTEM\\X\nClass Name: <NO CLASS>\n", False),
@@ -183,7 +184,9 @@ def test_value_names_with_equals_colon_quotes_and_backslashes(tmp_path: Path) ->
         "ascii",
     )
     file, warnings = read_collecting(regfile, path)
-    assert warnings == [] or all("text after" in w.message for w in warnings)
+    assert [w.message.split(":")[0] for w in warnings] == ["line 7"] and "text after the closing quote" in warnings[
+        0
+    ].message
     key = key_at(file.root, "HKEY_CURRENT_USER\\Software\\T")
     got = {v.name: v.data for v in key.values()}
     assert got["a=b"] == "1"
@@ -193,8 +196,7 @@ def test_value_names_with_equals_colon_quotes_and_backslashes(tmp_path: Path) ->
     assert got["@"] == "at sign"
     assert got["Logon Only As"] == "spaces"
     assert got["ends\\"] == 1
-    assert got["x"] == "y"  # stray text after the closing quote is reported, not merged
-    assert any("line 7" in w.message for w in warnings)
+    assert "x" not in got  # text after the closing quote: regedit rejects the value
 
 
 @pytest.mark.parametrize("version", [4, 5])
@@ -219,7 +221,6 @@ def test_every_hex_type(tmp_path: Path, version: int) -> None:
         '"Qw"=hex(b):08,07,06,05,04,03,02,01',
         '"Big"=hex(1234):aa',
         '"Dword"=dword:0000002a',
-        '"DwordLong"=dword:0ffffffff',
         '"Empty"=hex:',
         '"Str"="plain"',
     ]
@@ -241,7 +242,6 @@ def test_every_hex_type(tmp_path: Path, version: int) -> None:
         "Qw": ("REG_QWORD", 0x0102030405060708),
         "Big": ("REG_0x1234", b"\xaa"),
         "Dword": ("REG_DWORD", 42),
-        "DwordLong": ("REG_DWORD", 0xFFFFFFFF),
         "Empty": ("REG_BINARY", b""),
         "Str": ("REG_SZ", "plain"),
     }
@@ -304,7 +304,9 @@ def test_deletions_merges_comments_and_line_ends(tmp_path: Path) -> None:
     path = tmp_path / "del.reg"
     path.write_bytes(text.encode("cp1252"))
     file, warnings = read_collecting(regfile, path)
-    assert warnings == []
+    assert [w.message for w in warnings] == [
+        "line 17: value 'orphan' follows the key deletion on line 16; regedit ignores it"
+    ]
     software = key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE")
     assert [k.name for k in software.subkeys()] == ["A"]
     a = key_at(software, "A")
@@ -357,7 +359,7 @@ def test_damage_is_reported_with_line_numbers_and_reading_goes_on(tmp_path: Path
     path.write_text(text, "ascii")
     file, warnings = read_collecting(regfile, path)
     lines = [int(re.match(r"line (\d+):", w.message).group(1)) for w in warnings]  # type: ignore[union-attr]
-    assert lines == [4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 18]
+    assert lines == [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 18]
     assert all(w.path == str(path) for w in warnings)
     assert "bad hex" in warnings[0].message and "unknown data type 'qword'" in warnings[1].message
     good = key_at(file.root, "HKEY_LOCAL_MACHINE\\SOFTWARE\\Good")
@@ -528,11 +530,28 @@ def _independent_count(text: str) -> tuple[set[str], set[tuple[str, str]]]:
     return keys, values
 
 
+# What regedit rejects in the corpus files: (line, key, quoted value name, why).  The 9-digit
+# ``dword:0ffffffff`` is refused by regedit (a 9-digit dword with a leading zero is not imported).
+CORPUS_REJECTED = {
+    "debloat__lower-ram-usage.reg": [
+        (
+            9,
+            r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Multimedia\SystemProfile",
+            '"NetworkThrottlingIndex"',
+            "dword data must be 1 to 8 hex digits",
+        )
+    ]
+}
+
+
 @pytest.mark.parametrize("path", corpus_files("reg", "*.reg"), ids=lambda p: p.name)
 def test_corpus_reg_counts(path: Path) -> None:
     file, warnings = read_collecting(regfile, path)
-    assert warnings == []
+    rejected = CORPUS_REJECTED.get(path.name, [])
+    assert [w.message.split(":")[0] for w in warnings] == [f"line {line}" for line, *_ in rejected]
+    assert all(why in w.message for w, (*_, why) in zip(warnings, rejected, strict=True))
     keys, values = _independent_count(path.read_text("ascii"))
+    values -= {(key.casefold(), name.casefold()) for _, key, name, _ in rejected}
     assert file.keys_read == len(keys)
     assert file.values_read == len(values)
     assert tree_dict(file.root).keys() == keys
@@ -544,7 +563,7 @@ def test_corpus_sampled_values() -> None:
         pytest.skip("reg corpus not found")
     root = regfile.read(str(files["debloat__lower-ram-usage.reg"])).root
     profile = key_at(root, r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Multimedia\SystemProfile")
-    assert profile.value("NetworkThrottlingIndex").data == 0xFFFFFFFF  # type: ignore[union-attr]
+    assert profile.value("NetworkThrottlingIndex") is None  # dword:0ffffffff has 9 digits: regedit refuses it
     audio = key_at(profile, "Tasks\\Audio")
     assert audio.value("Background Only").data == "True"  # type: ignore[union-attr]
     assert audio.value("Clock Rate").data == 10000  # type: ignore[union-attr]
