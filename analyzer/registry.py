@@ -47,8 +47,11 @@ class KeyNode(Protocol):
 
 
 def split_path(path: str) -> list[str]:
-    """``HKLM\\System\\X`` -> ``['HKEY_LOCAL_MACHINE', 'System', 'X']``; a relative path stays relative."""
-    parts = [p for p in path.replace("/", "\\").split("\\") if p]
+    """``HKLM\\System\\X`` -> ``['HKEY_LOCAL_MACHINE', 'System', 'X']``; a relative path stays relative.
+
+    ``\\`` is the only separator: ``/`` is an ordinary character in key names (``https://example``),
+    and blanks at either end of a name are part of it."""
+    parts = [p for p in path.split("\\") if p]
     if parts and parts[0].casefold() in ROOT_ALIASES:
         parts[0] = ROOT_ALIASES[parts[0].casefold()]
     return parts

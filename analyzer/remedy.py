@@ -226,7 +226,7 @@ def dropped_entries(current: Sequence[str], patched: Sequence[str], replaced: Ma
 
 def live_key(key: str) -> str:
     """Full root name and ``CurrentControlSet`` in place of an offline ``ControlSet00N``."""
-    parts = [p for p in key.replace("/", "\\").split("\\") if p]
+    parts = [p for p in key.split("\\") if p]  # "/" is part of a key name, never a separator
     if not parts:
         raise RemediationError("empty registry key")
     parts[0] = ROOT_ALIASES.get(parts[0].casefold(), parts[0])

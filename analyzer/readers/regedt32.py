@@ -153,7 +153,7 @@ class _Reader:
         self.finish_value()
         self.finish_key_name()
         self.key = None
-        self.key_parts = [text.strip()]
+        self.key_parts = [text.lstrip()]  # blanks after the name are part of it
         self.key_line = line_no
 
     def finish_key_name(self) -> None:

@@ -123,7 +123,7 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
             if not stripped or stripped.upper().startswith(HEADER) or stripped.startswith("End of search"):
                 continue
             if not line[0].isspace():
-                m = _KEY_LINE.match(stripped)
+                m = _KEY_LINE.match(line)  # not stripped: blanks after a key name are part of it
                 if m is None:
                     if stripped.upper().startswith("ERROR:"):
                         report(line_no, f"reg reported: {stripped[:100]}")
