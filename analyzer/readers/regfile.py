@@ -311,13 +311,15 @@ def _rest_is_comment(rest: str) -> bool:
 class _Parser:
     """State of one streaming parse: current key, header version, warnings."""
 
-    def __init__(self, path: str, warn: WarningSink, ansi: str, max_value_bytes: int) -> None:
+    def __init__(
+        self, path: str, warn: WarningSink, ansi: str, max_value_bytes: int, root: RegistryKey | None = None
+    ) -> None:
         self.path = path
         self.warn_sink = warn
         self.ansi = ansi
         self.max_value_bytes = max_value_bytes
         self.wide = True
-        self.root = RegistryKey("")
+        self.root = RegistryKey("") if root is None else root
         self.current: RegistryKey | None = None
         self.section_line = 0  # line of the key line the values below belong to
         self.section_state = "none"  # "key" | "none" (before any) | "rejected" | "deleted"
@@ -563,8 +565,23 @@ def read(
 
     The tree is what regedit would put into the registry from this file; every line regedit skips
     or rejects is reported through ``warn`` with its line number and the reason."""
+    return import_into(RegistryKey(""), path, warn=warn, encoding=encoding, max_value_bytes=max_value_bytes)
+
+
+def import_into(
+    root: RegistryKey,
+    path: str,
+    *,
+    warn: WarningSink = ignore_warning,
+    encoding: str | None = None,
+    max_value_bytes: int = MAX_VALUE_BYTES,
+) -> RegistryFile:
+    """Import a .reg file into an existing tree (a nameless root), as regedit imports into the registry.
+
+    ``"name"=-`` and ``[-key]`` delete what ``root`` holds, so a patch and its rollback can be
+    applied to the state found and the result checked.  ``root`` is changed in place."""
     path = str(path)
-    parser = _Parser(path, warn, _ansi_for(encoding), max_value_bytes)
+    parser = _Parser(path, warn, _ansi_for(encoding), max_value_bytes, root)
     try:
         stream = open_text(path, encoding)
     except (OSError, LookupError) as exc:
@@ -612,6 +629,7 @@ __all__ = [
     "decode_typed_bytes",
     "detect",
     "encode_string",
+    "import_into",
     "read",
     "split_multi_sz",
     "type_name",
