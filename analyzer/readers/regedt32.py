@@ -255,6 +255,8 @@ class _Reader:
             self.warn(line_no, f"{label}: line outside a Value block: {line.strip()[:80]!r}")
             return
         col = len(line) - len(rest) + (len(rest) - len(rest.lstrip()))
+        if label in ("name", "type") and (v.name if label == "name" else v.type) is not None:
+            self.warn(line_no, f"second {label.title()}: line in one value block; this one is used")
         if label == "name":
             v.name = rest.strip()
         elif label == "type":

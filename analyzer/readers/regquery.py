@@ -112,6 +112,24 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
 
     current: RegistryKey | None = None
     keys = 0
+    # A REG_SZ / REG_EXPAND_SZ holding a line break goes on over the next line(s): the last string
+    # value set and its line, so such a line is joined to it instead of being lost.
+    last: tuple[int, RegistryKey, RegistryValue] | None = None
+
+    def join(line_no: int, line: str) -> bool:
+        nonlocal last
+        if last is None or last[0] != line_no - 1:
+            return False
+        _, key, value = last
+        joined = RegistryValue(value.name, value.type, f"{value.data}\n{line}", None)
+        key.set_value(joined)
+        last = (line_no, key, joined)
+        report(
+            line_no,
+            f"value {value.name or '(Default)'!r}: data goes on over this line (a line break in the data); joined",
+        )
+        return True
+
     try:
         stream = open_text(path, encoding)
     except (OSError, LookupError) as exc:
@@ -125,6 +143,8 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
             if not line[0].isspace():
                 m = _KEY_LINE.match(line)  # not stripped: blanks after a key name are part of it
                 if m is None:
+                    if join(line_no, line):
+                        continue
                     if stripped.upper().startswith("ERROR:"):
                         report(line_no, f"reg reported: {stripped[:100]}")
                     else:
@@ -138,6 +158,8 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
                 continue
             vm = split_value_line(line)
             if vm is None:
+                if join(line_no, line):
+                    continue
                 report(line_no, f"unreadable value line skipped: {stripped[:80]!r}")
                 continue
             if current is None:
@@ -155,7 +177,9 @@ def read(path: str, *, warn: WarningSink = ignore_warning, encoding: str | None 
                 report(line_no, f"value {name or '(Default)'!r}: {problem}")
                 if decoded is None:
                     continue
-            current.set_value(RegistryValue(name, vtype, decoded, decoded if isinstance(decoded, bytes) else None))
+            value = RegistryValue(name, vtype, decoded, decoded if isinstance(decoded, bytes) else None)
+            current.set_value(value)
+            last = (line_no, current, value) if vtype in ("REG_SZ", "REG_EXPAND_SZ") else None
     if keys == 0:
         raise InputError(path, "no registry key found in reg query output")
     keys, values = count_tree(root)
