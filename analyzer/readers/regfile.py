@@ -63,6 +63,9 @@ _QUOTED = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')
 _HEX_TYPE = re.compile(r"hex(?:\(([0-9a-fA-F]{1,8})\))?:", re.IGNORECASE)
 _HEX_RUN = re.compile(r"(?:[0-9a-fA-F]{2},)*(?:[0-9a-fA-F]{2})?")
 _HEX_BYTE = re.compile(r"^[0-9a-fA-F]{1,2}$")
+_TERMINATOR = re.compile(r"[;\\]")
+# A whole hex line in regedit's layout: items ending in a comma then a continuation, or a last item.
+_HEX_FAST = re.compile(r"((?:[0-9a-fA-F]{2},)*(?:[0-9a-fA-F]{2},?)?)[ \t]*(\\[ \t]*)?")
 _DWORD = re.compile(r"[ \t]*([0-9a-fA-F]{1,8})(?![0-9a-fA-F])")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _V31_LINE = re.compile(r"HKEY_CLASSES_ROOT((?:\\[^ \t]*)?)((?:[ \t=].*)?)$")
@@ -207,6 +210,13 @@ class _HexData:
         self.size = 0
         self.cap = cap
         self.after_comma = True  # at data start a continuation is allowed (``hex(2):\``)
+        self.pending: list[str] = []  # whole lines in regedit's layout, not decoded yet
+        self.pending_chars = 0
+
+    def flush(self) -> None:
+        if self.pending:
+            self._append(bytes.fromhex("".join(self.pending).replace(",", "")))
+            self.pending, self.pending_chars = [], 0
 
     def add(self, body: str) -> None:
         """Parse complete items of ``body`` (no ``;`` or ``\\`` inside)."""
@@ -240,7 +250,7 @@ class _HexData:
         carry = ""
         while True:
             buf = carry + text
-            cut = _first_of(buf, ";\\")
+            cut = _first_of(buf)
             if cut < 0 and lines.open:
                 comma = buf.rfind(",")
                 self.add(buf[: comma + 1])
@@ -272,9 +282,10 @@ class _HexData:
             rest = more
 
 
-def _first_of(text: str, chars: str) -> int:
-    found = [i for i in (text.find(c) for c in chars) if i >= 0]
-    return min(found) if found else -1
+def _first_of(text: str) -> int:
+    """Index of the first ';' (comment) or '\\' (continuation), -1 when there is none."""
+    m = _TERMINATOR.search(text)
+    return -1 if m is None else m.start()
 
 
 def _byte(item: str) -> int:
@@ -338,6 +349,8 @@ class _Parser:
             text = lines.next()
             if text is None:
                 raise InputError(self.path, "empty .reg file (no header)")
+            while lines.open and len(text) < 256:  # a header is short: gather it whatever the chunk size
+                text += lines.more() or ""
             header = text.lstrip("\ufeff").strip(" \t") or None
         if lines.open:
             raise InputError(self.path, "not a .reg file (first line is not a regedit header)")
@@ -458,7 +471,21 @@ class _Parser:
         them are skipped, as regedit does)."""
         data = _HexData(self.max_value_bytes)
         first = True
-        while self._hex_line(data, text, lines, first):
+        while True:
+            fast = None if lines.open else _HEX_FAST.fullmatch(text)
+            items = fast.group(1) if fast is not None else ""
+            if items and (not fast.group(2) or items[-1] == ","):  # type: ignore[union-attr]
+                # regedit's own layout, "xx,xx,...,xx,\" or "...,xx": collected, decoded in bulk
+                data.pending.append(items)
+                data.pending_chars += len(items)
+                if data.pending_chars > LINE_CHUNK:
+                    data.flush()
+                if not fast.group(2):  # type: ignore[union-attr]
+                    break
+            else:
+                data.flush()
+                if not self._hex_line(data, text, lines, first):
+                    break
             first = False
             while True:
                 nxt = lines.next()
@@ -470,6 +497,7 @@ class _Parser:
                     break
             if nxt is None:
                 break
+        data.flush()
         if data.size > self.max_value_bytes:
             raise _Reject(
                 f"{data.size:,} bytes of data, over this reader's limit of {self.max_value_bytes:,} bytes per value "
@@ -588,7 +616,7 @@ def import_into(
         raise InputError(path, f"cannot open: {exc}") from None
     with stream:
         try:
-            parser.run(_Lines(stream))
+            parser.run(_Lines(stream, LINE_CHUNK))
         except UnicodeError as exc:  # a wrong --encoding; errors='replace' covers bad bytes
             raise InputError(path, f"cannot decode: {exc}") from None
     if not parser.sections:
