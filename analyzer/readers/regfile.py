@@ -336,6 +336,7 @@ class _Parser:
         self.section_state = "none"  # "key" | "none" (before any) | "rejected" | "deleted"
         self.sections = 0
         self.warnings: list[ReadWarning] = []
+        self.names: dict[str, str] = {}  # one string object per distinct value name (exports repeat them)
 
     def warn(self, line_no: int, message: str) -> None:
         w = ReadWarning(self.path, f"line {line_no}: {message}")
@@ -410,6 +411,7 @@ class _Parser:
             else:
                 name, pos = _quoted(text, 0, "the value name")
                 shown = name
+            name = self.names.setdefault(name, name) if len(self.names) < 65536 else name
             if len(name) > MAX_VALUE_NAME:
                 raise _Reject(f"value name longer than {MAX_VALUE_NAME} characters")
             rest = text[pos:].lstrip(" \t")
