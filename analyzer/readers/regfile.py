@@ -196,6 +196,14 @@ class _Lines:
 class _Reject(Exception):
     """regedit rejects the value being read (the message says why)."""
 
+    verdict = "regedit does not import it"
+
+
+class _OverLimit(_Reject):
+    """A limit of this reader (memory), not of regedit: the value is skipped although regedit takes it."""
+
+    verdict = "skipped by this reader (regedit would import it)"
+
 
 class _HexData:
     """Bytes of one ``hex:`` value as regedit joins them, line by line and chunk by chunk.
@@ -388,7 +396,8 @@ class _Parser:
         self.current, self.section_line, self.section_state = None, line_no, "rejected"
         problem, parts, delete = _key_path(text.rstrip(" \t"), truncated)
         if problem is not None:
-            self.warn(line_no, f"{problem}: regedit ignores this key line and the values below it")
+            verdict = "skipped by this reader" if truncated else "regedit ignores this key line"
+            self.warn(line_no, f"{problem}: {verdict} and the values below it")
             return
         if delete:
             self.section_state = "deleted"
@@ -421,7 +430,7 @@ class _Parser:
             value = self.parse_data(lines, name, data)
         except _Reject as reason:
             where = "" if lines.line_no == line_no else f" (value starts on line {line_no})"
-            self.warn(lines.line_no, f"value {shown!r}{where}: {reason}; regedit does not import it")
+            self.warn(lines.line_no, f"value {shown!r}{where}: {reason}; {reason.verdict}")
             return
         if self.current is None:
             why = {
@@ -444,7 +453,7 @@ class _Parser:
             raise _Reject(f"text after '=-': {data[1:].strip()[:20]!r}")
         if data.startswith('"'):
             if lines.open:
-                raise _Reject(f"string longer than {LINE_CHUNK} characters (a limit of this reader)")
+                raise _OverLimit(f"string longer than {LINE_CHUNK} characters")
             text, end = _quoted(data, 0, "the string")
             if not _rest_is_comment(data[end:]):
                 raise _Reject(f"text after the closing quote: {data[end:].strip()[:20]!r}")
@@ -501,9 +510,8 @@ class _Parser:
                 break
         data.flush()
         if data.size > self.max_value_bytes:
-            raise _Reject(
-                f"{data.size:,} bytes of data, over this reader's limit of {self.max_value_bytes:,} bytes per value "
-                "(regedit would import it)"
+            raise _OverLimit(
+                f"{data.size:,} bytes of data, over this reader's limit of {self.max_value_bytes:,} bytes per value"
             )
         return bytes(data.out)
 
