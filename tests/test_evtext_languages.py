@@ -212,3 +212,17 @@ def test_other_regedt32_languages(tmp_path: Path, code: str) -> None:
     node = _find(reg.root, key)
     assert node.value("Logon Only As").data == [IMS_DN]  # type: ignore[union-attr]
     assert node.value("").data == "default"  # type: ignore[union-attr]  # the localised <NO NAME>
+
+
+def test_a_partial_language_file_gives_its_type_words_and_date_order(tmp_path: Path) -> None:
+    """Dutch has only confirmed type words and its date format: an export without header is read with them."""
+    lines = [
+        "03-02-2002\t17:02:00\tMSExchangeIMC\tFout\tGeen\t4018\tN/B\tEXCH01\tx",
+        "04-02-2002\t17:03:00\tMSExchangeIMC\tWaarschuwing\tGeen\t4116\tN/B\tEXCH01\ty",
+    ]
+    path = tmp_path / "nl.txt"
+    path.write_bytes(encode_lines(lines))
+    got, warnings, notes = read_all(path)
+    assert [e.type for e in got] == [EventType.ERROR, EventType.WARNING]
+    assert [e.time_generated for e in got] == [datetime(2002, 2, 3, 17, 2), datetime(2002, 2, 4, 17, 3)]
+    assert warnings == [] and notes[0].message.startswith("read as Dutch Event Viewer text")
