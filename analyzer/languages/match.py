@@ -153,9 +153,10 @@ class TemplateMatch:
 
 
 @functools.cache
-def _template_regexes(template: MessageTemplate) -> tuple[re.Pattern[str], re.Pattern[str], tuple[int, ...]]:
-    """(shortest-parse regex, longest-parse regex, placeholder numbers in group order)."""
-    pieces = _PLACEHOLDER.split(template.text)
+def _template_regexes(text: str) -> tuple[re.Pattern[str], re.Pattern[str], tuple[int, ...]]:
+    """(shortest-parse regex, longest-parse regex, placeholder numbers in group order) of a template text
+    (cached by the text: strings keep their hash, a dataclass would be hashed field by field each call)."""
+    pieces = _PLACEHOLDER.split(text)
     order: list[int] = []
     lazy, greedy = [], []
     for index, piece in enumerate(pieces):
@@ -192,6 +193,9 @@ def templates_for(
     source: str | None = None, event_id: int | None = None, language: str | None = None
 ) -> list[MessageTemplate]:
     """The localised templates that may have rendered an event of ``source`` / ``event_id``."""
+    if source and event_id is not None:  # the reader's case, once per description: a dictionary look-up
+        found = _by_event().get((source.strip().casefold(), event_id & 0xFFFF), ())
+        return [t for t in found if language is None or t.language == get(language).code]
     langs = [get(language)] if language else list(all_languages())
     key = source.strip().casefold() if source else None
     return [
@@ -201,6 +205,16 @@ def templates_for(
         if (key is None or key in (s.casefold() for s in t.sources))
         and (event_id is None or t.event_id == event_id & 0xFFFF)
     ]
+
+
+@functools.cache
+def _by_event() -> dict[tuple[str, int], tuple[MessageTemplate, ...]]:
+    table: dict[tuple[str, int], list[MessageTemplate]] = {}
+    for lang in all_languages():
+        for t in lang.messages:
+            for src in t.sources:
+                table.setdefault((src.casefold(), t.event_id), []).append(t)
+    return {key: tuple(found) for key, found in table.items()}
 
 
 def match_rendered(
@@ -217,7 +231,7 @@ def match_rendered(
         return None
     found: TemplateMatch | None = None
     for template in templates_for(source, event_id, language):
-        lazy, greedy, order = _template_regexes(template)
+        lazy, greedy, order = _template_regexes(template.text)
         short = lazy.fullmatch(text)
         if short is None:
             continue

@@ -71,6 +71,10 @@ _CLOCK = re.compile(
     rf"(?:(?P<pre>{_AMPM})\s*)?(?P<h>\d{{1,2}})[:.](?P<m>\d{{2}})(?:[:.](?P<s>\d{{2}}))?\s*(?P<post>{_AMPM})?"
 )
 _PM = frozenset(w.casefold() for w in _PM_WORDS)
+_SIMPLE_CLOCK = re.compile(
+    r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?: (?P<post>[AP]M))?"
+)  # the usual shapes, fast
+_UNSETTLED = (0, 0, 0)  # parse_date: the file's date order is not settled
 _DATE_RE = re.compile(rf"^(?:{_DATE})$")
 _TIME_RE = re.compile(rf"^(?:{_TIME})$")
 # Start of an entry, per layout.  DUMPEL has numbers where Event Viewer has words.
@@ -367,12 +371,13 @@ class _Parser:
         self.header_line = 0  # its line number
         self.unknown_types: dict[str, int] = {}  # type words no language knows -> first line
         self.orders: dict[str, str | None] = {}  # date separator -> dmy | mdy | ymd (None: not settled)
-        self.unsettled: list[tuple[int, str]] = []  # (line, date) whose order could not be settled
+        self.dates: dict[str, tuple[int, int, int]] = {}  # date text -> (year, month, day), bounded
         self.record = 0  # entry starts seen (the record number of the current entry)
         self.readable = 0  # entries converted, whether or not the filters kept them
         self.types: dict[str, EventType] = {}
         self.spoken: dict[str, int] = {}  # languages of the localised descriptions read (wrappers, templates)
         self.lang_how = " (--language)" if language is not None else ""  # how the language was found, for the note
+        self.english = language is not None and language.code == "en"  # then localised texts are not tried
         self.encoding_used: Encoding | None = None
         self.kind_read = ""  # type words seen so far
         self.warned_joined = False
@@ -412,9 +417,10 @@ class _Parser:
         for lineno, (offset, line) in lines:
             if not line.strip() and entry is None:
                 continue
-            if lineno == self.header_line or (not _START[kind].match(line) and _header_kind(line)):
+            starts = _START[kind].match(line) is not None
+            if lineno == self.header_line or (not starts and _header_kind(line)):
                 continue  # a header line (exports pasted together may repeat it)
-            if _START[kind].match(line):
+            if starts:
                 if entry is not None:
                     yield from self.finish(kind, entry)
                     entry = None
@@ -454,7 +460,8 @@ class _Parser:
         spoken: dict[str, int] = {}  # languages of the first descriptions a localised template or wrapper read
         tried = 0
         seen_entry = False
-        shapes: dict[str, list[tuple[int, int, int, int, str]]] = {}
+        shapes: dict[str, _DateEvidence] = {}  # per separator; constant memory however long the file
+        words: dict[str, tuple[str, ...] | None] = {}  # type word -> languages (a cache: few distinct words)
         for lineno, (_, line) in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -476,18 +483,29 @@ class _Parser:
             parts = _DATE_PARTS.match(date_text)
             if parts is not None and parts.group(2) != "." and len(parts.group(1)) < 4:
                 a, b, c = int(parts.group(1)), int(parts.group(3)), int(parts.group(4))
-                shapes.setdefault(parts.group(2), []).append((lineno, a, b, c, date_text))
+                evidence = shapes.get(parts.group(2))
+                if evidence is None:
+                    evidence = shapes[parts.group(2)] = _DateEvidence(lineno, date_text)
+                evidence.add(lineno, a, b, c, date_text)
             if kind != "dumpel":
                 word = fields[0][3].strip()
                 if word and not word.isdigit():
-                    found = languages.event_type(word)
-                    if found is None:
-                        if _english_type(word) is not None:
-                            votes["en"] = votes.get("en", 0) + 1
-                        elif len(self.unknown_types) < MAX_UNKNOWN_WORDS:
+                    codes = words.get(word, ())
+                    if codes == ():
+                        found = languages.event_type(word)
+                        if found is not None:
+                            codes = found[1]
+                        elif _english_type(word) is not None:
+                            codes = ("en",)
+                        else:
+                            codes = None
+                        if len(words) < 1000:
+                            words[word] = codes
+                    if codes is None:
+                        if len(self.unknown_types) < MAX_UNKNOWN_WORDS:
                             self.unknown_types.setdefault(word, lineno)
                     else:
-                        for code in found[1]:
+                        for code in codes:
                             votes[code] = votes.get(code, 0) + 1
                 if tried < PRESCAN_DESCRIPTIONS and self.lang is None and header_lang is None:
                     tried += 1
@@ -498,29 +516,23 @@ class _Parser:
                         spoken[code] = spoken.get(code, 0) + 1
         if self.lang is None:
             self.lang = header_lang or _vote(votes)
+            # English for sure: an English header, or type words only English uses ("Failure Audit")
+            self.english = (header_lang is not None and header_lang.code == "en") or (
+                header_lang is None and _only_english(votes)
+            )
             if spoken and (self.lang is None or self.lang.code == "en") and not _only_english(votes):
                 # type words English shares with others ("Error") leave it open: the descriptions decide
                 self.lang = languages.get(max(sorted(spoken), key=lambda code: spoken[code]))
                 self.lang_how = " (from its descriptions)"
         self.settle_dates(shapes)
 
-    def settle_dates(self, shapes: dict[str, list[tuple[int, int, int, int, str]]]) -> None:
+    def settle_dates(self, shapes: dict[str, _DateEvidence]) -> None:
         """Per separator ("/" or "-"; dots are always day.month.year): the one order every date of the
-        file allows, else the language's order if the dates allow it, else unsettled (times left out)."""
+        file allows, else the language's order if the dates allow it, else unsettled (times left out).
+        Two-digit years first (yy/mm/dd) count only for a language that writes year first."""
         default = None if self.uncovered else (self.lang or languages.get("en")).dates.order
-        for sep, dates in shapes.items():
-            orders = {"dmy", "mdy"} | ({"ymd"} if default == "ymd" else set())
-            proof: dict[str, tuple[int, str]] = {}
-            for lineno, a, b, c, text in dates:
-                possible = {o for o in orders if _valid_date(o, a, b, c)}
-                if not any(_valid_date(o, a, b, c) for o in ("dmy", "mdy", "ymd")):
-                    continue  # an impossible date is damage, reported with its entry
-                if possible != orders:  # this date rules an order out: it is the proof of what is left
-                    for kept in possible:
-                        proof.setdefault(kept, (lineno, text))
-                orders = possible
-                if not orders:
-                    break
+        for sep, evidence in shapes.items():
+            orders, proof = evidence.result(with_ymd=default == "ymd")
             if len(orders) == 1:
                 (order,) = orders
                 self.orders[sep] = order
@@ -541,9 +553,9 @@ class _Parser:
                 self.orders[sep] = default
             else:
                 self.orders[sep] = None
-                first = dates[0]
                 self.warn(
-                    f"dates such as {first[4]} (line {first[0]}) read as day/month or month/day and the export's "
+                    f"dates such as {evidence.first_text} (line {evidence.first_line}) read as day/month or "
+                    "month/day and the export's "
                     "language does not settle which: their times are left out, so no timing conclusion uses them",
                     None,
                 )
@@ -688,7 +700,7 @@ class _Parser:
             message = None
         else:
             strings, message, spoken = _description(
-                source, event_id, entry.rest, quoted=kind == "evcsv", lang=self.lang
+                source, event_id, entry.rest, quoted=kind == "evcsv", lang=self.lang, localised=not self.english
             )
             if spoken is not None:
                 self.spoken[spoken] = self.spoken.get(spoken, 0) + 1
@@ -734,28 +746,20 @@ class _Parser:
     def parse_when(self, date_text: str, time_text: str, entry: _Entry) -> datetime | None:
         """The entry's local time; None when the date order of the file could not be settled."""
         date_text, time_text = date_text.strip(), time_text.strip()
-        parts = _DATE_PARTS.match(date_text)
-        if parts is None:
-            raise ValueError(f"unreadable date {date_text!r}")
-        a, sep, b, c = int(parts.group(1)), parts.group(2), int(parts.group(3)), int(parts.group(4))
-        if len(parts.group(1)) == 4:
-            order: str | None = "ymd"
-        elif sep == ".":
-            order = "dmy"
-        else:
-            order = self.orders.get(sep, "mdy")
-            if order is None:
-                return None
-            if order != "ymd" and not _valid_date(order, a, b, c):  # a file that mixes orders
-                order = next((o for o in ("dmy", "mdy") if _valid_date(o, a, b, c)), order)
-        year, month, day = (a, b, c) if order == "ymd" else (c, b, a) if order == "dmy" else (c, a, b)
-        if year < 100:
-            year += 2000 if year < 70 else 1900
-        match = _CLOCK.fullmatch(time_text)
+        ymd = self.dates.get(date_text)
+        if ymd is None:
+            ymd = self.parse_date(date_text)
+            if len(self.dates) >= 4096:  # a cache: entries of one day share their date
+                self.dates.clear()
+            self.dates[date_text] = ymd
+        if ymd is _UNSETTLED:
+            return None
+        year, month, day = ymd
+        match = _SIMPLE_CLOCK.fullmatch(time_text) or _CLOCK.fullmatch(time_text)
         if match is None:
             raise ValueError(f"unreadable time {time_text!r}")
         hour, minute, second_ = int(match.group("h")), int(match.group("m")), int(match.group("s") or 0)
-        ampm = match.group("pre") or match.group("post")
+        ampm = match.group("post") or (match.group("pre") if match.re is _CLOCK else None)
         if ampm:
             if not 1 <= hour <= 12:
                 raise ValueError(f"unreadable time {time_text!r}")
@@ -768,6 +772,27 @@ class _Parser:
         if self.tz is not None:
             when = when.replace(tzinfo=self.tz).astimezone(UTC)
         return when
+
+    def parse_date(self, date_text: str) -> tuple[int, int, int]:
+        """(year, month, day) of a date in the file's settled order; ``_UNSETTLED`` when it has none."""
+        parts = _DATE_PARTS.match(date_text)
+        if parts is None:
+            raise ValueError(f"unreadable date {date_text!r}")
+        a, sep, b, c = int(parts.group(1)), parts.group(2), int(parts.group(3)), int(parts.group(4))
+        if len(parts.group(1)) == 4:
+            order: str | None = "ymd"
+        elif sep == ".":
+            order = "dmy"
+        else:
+            order = self.orders.get(sep, "mdy")
+            if order is None:
+                return _UNSETTLED
+            if order != "ymd" and not _valid_date(order, a, b, c):  # a file that mixes orders
+                order = next((o for o in ("dmy", "mdy") if _valid_date(o, a, b, c)), order)
+        year, month, day = (a, b, c) if order == "ymd" else (c, b, a) if order == "dmy" else (c, a, b)
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+        return year, month, day
 
     def dumpel_strings(self, source: str, event_id: int, entry: _Entry) -> tuple[str, ...]:
         """DUMPEL -t output has exact strings; without -t they come joined by spaces (see ``_SPACED``)."""
@@ -842,6 +867,36 @@ def _valid_date(order: str, a: int, b: int, c: int) -> bool:
     """Whether the three numbers read in ``order`` give a month 1-12 and a day 1-31."""
     day, month = {"dmy": (a, b), "mdy": (b, a), "ymd": (c, b)}[order]
     return 1 <= month <= 12 and 1 <= day <= 31
+
+
+class _DateEvidence:
+    """What the dates of one separator allow, gathered line by line in constant memory: the orders still
+    possible (with and without year-first two-digit dates) and, per order, the first date that ruled the
+    others out."""
+
+    __slots__ = ("first_line", "first_text", "orders", "orders_ymd", "proof", "proof_ymd")
+
+    def __init__(self, first_line: int, first_text: str) -> None:
+        self.first_line, self.first_text = first_line, first_text
+        self.orders, self.orders_ymd = {"dmy", "mdy"}, {"dmy", "mdy", "ymd"}
+        self.proof: dict[str, tuple[int, str]] = {}
+        self.proof_ymd: dict[str, tuple[int, str]] = {}
+
+    def add(self, lineno: int, a: int, b: int, c: int, text: str) -> None:
+        valid = {o for o in ("dmy", "mdy", "ymd") if _valid_date(o, a, b, c)}
+        if not valid:
+            return  # an impossible date is damage, reported with its entry
+        if self.orders and not self.orders <= valid:
+            for kept in self.orders & valid:  # this date rules an order out: the proof of what is left
+                self.proof.setdefault(kept, (lineno, text))
+            self.orders &= valid
+        if self.orders_ymd and not self.orders_ymd <= valid:
+            for kept in self.orders_ymd & valid:
+                self.proof_ymd.setdefault(kept, (lineno, text))
+            self.orders_ymd &= valid
+
+    def result(self, *, with_ymd: bool) -> tuple[set[str], dict[str, tuple[int, str]]]:
+        return (self.orders_ymd, self.proof_ymd) if with_ymd else (self.orders, self.proof)
 
 
 _ORDER_NAMES = {"dmy": "day/month/year", "mdy": "month/day/year", "ymd": "year/month/day"}
@@ -950,10 +1005,18 @@ _MULTIWORD_SOURCES = tuple(
 
 
 def _description(
-    source: str, event_id: int, lines: list[str], *, quoted: bool = False, lang: Language | None = None
+    source: str,
+    event_id: int,
+    lines: list[str],
+    *,
+    quoted: bool = False,
+    lang: Language | None = None,
+    localised: bool = True,
 ) -> tuple[tuple[str, ...], str | None, str | None]:
-    """(insertion strings, message, language of a localised wrapper or template that read it) from an Event Viewer description spread over ``lines``; ``quoted``:
-    a CSV description in double quotes loses them (and its doubled inner quotes).
+    """(insertion strings, message, language of a localised wrapper or template that read it) from an
+    Event Viewer description spread over ``lines``; ``quoted``: a CSV description in double quotes loses
+    them (and its doubled inner quotes); ``localised`` False: an export known to be English, whose texts
+    are not tried against the other languages (a third of the reading time saved).
 
     The message keeps the viewer's text in its own language.  Insertion strings come from the English or
     a localised "could not be found" wrapper, else from the English catalog's patterns, else from the
@@ -968,12 +1031,14 @@ def _description(
     wrapped = _unwrap(source, event_id, text)
     if wrapped is not None:
         return wrapped, None, None
-    localised = languages.unwrap(text, lang.code if lang is not None and lang.code != "en" else None)
-    if localised is not None:
-        return _split_payload(source, event_id, localised.payload), None, localised.language
+    unwrapped = (
+        languages.unwrap(text, lang.code if lang is not None and lang.code != "en" else None) if localised else None
+    )
+    if unwrapped is not None:
+        return _split_payload(source, event_id, unwrapped.payload), None, unwrapped.language
     recovered = messages.recover_strings(source, event_id, text)  # English Exchange on localised Windows too
-    if recovered is not None:
-        return recovered, text, None
+    if recovered is not None or not localised:
+        return recovered or (), text, None
     # the file's language, or every language when type words shared with English ("Error") left it open
     code = lang.code if lang is not None and lang.code != "en" else None
     found = languages.match_rendered(text, source=source, event_id=event_id, language=code)
