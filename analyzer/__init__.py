@@ -196,6 +196,7 @@ def triage(
     reg_version: int | str | None = None,
     read_limits: ReadLimits | None = None,
     language: str | None = None,
+    replace_near_misses: bool = False,
 ) -> pd.DataFrame:
     """Diagnose every case (each immediate sub-folder or .zip) under ``paths``: one summary row per case.
 
@@ -204,7 +205,7 @@ def triage(
     (``scheduler`` address); ``resume`` skips cases whose inputs did not change since the JSON in
     ``out``.  A case that runs longer than ``case_timeout`` seconds or needs more than ``memory_limit``
     bytes becomes an error row, never the end of the run.  ``progress``: "bar", "log" or "none".
-    ``tz`` … ``language`` are passed to the diagnosis of each case (as ``diagnose``).
+    ``tz`` … ``replace_near_misses`` are passed to the diagnosis of each case (as ``diagnose``).
     """
     from analyzer.triage import triage as impl
 
@@ -221,6 +222,8 @@ def triage(
     options: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     if read_limits is not None:
         options["read_limits"] = read_limits
+    if replace_near_misses:
+        options["replace_near_misses"] = True
     return impl(
         paths,
         out,

@@ -26,7 +26,15 @@ SINK_DEFAULTS = {("iter_events", "warn"), ("read_events", "warn")}
 #: Internal bundles the public functions spell out as keywords (``ReadOptions`` holds encoding, limits, …).
 BUNDLES = {("read_registry", "options")}
 #: triage passes these to the diagnosis of each case (the implementation takes them as **options).
-TRIAGE_CASE_OPTIONS = {"tz", "evtx_backend", "encoding", "reg_version", "read_limits", "language"}
+TRIAGE_CASE_OPTIONS = {
+    "tz",
+    "evtx_backend",
+    "encoding",
+    "reg_version",
+    "read_limits",
+    "language",
+    "replace_near_misses",
+}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))
