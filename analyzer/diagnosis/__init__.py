@@ -32,6 +32,7 @@ from analyzer.diagnosis.reading import read_case
 from analyzer.diagnosis.result import FINDING_COLUMNS, SCHEMA, Diagnosis
 from analyzer.diagnosis.verdict import compose_verdict, needs_action
 from analyzer.dn import classify
+from analyzer.events import read_options
 from analyzer.evidence import (
     PARAMETERS_SYSTEM,
     CaseFacts,
@@ -41,7 +42,7 @@ from analyzer.evidence import (
     choose_logon_only_as,
     read_logon_only_as,
 )
-from analyzer.limits import CaseLimits, ReadLimits
+from analyzer.limits import DEFAULT_LIMITS, CaseLimits, ReadLimits
 from analyzer.lockout import working_components
 from analyzer.model import Event, EvidenceRef, Finding, FindingKind, Severity
 from analyzer.remedy import LockOutError, Remediation, RemediationError, build_remediation
@@ -231,15 +232,10 @@ def diagnose_case(
 
     ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings.
     ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
-    read = read_case(
-        case,
-        tz=tz,
-        evtx_backend=evtx_backend,
-        encoding=encoding,
-        reg_version=reg_version,
-        read_limits=read_limits,
-        language=language,
+    options = read_options(
+        tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=read_limits or DEFAULT_LIMITS, language=language
     )
+    read = read_case(case, options, reg_version=reg_version)
     return diagnose_facts(
         read.facts,
         case=case.name,

@@ -10,13 +10,12 @@ exports are all read and the one used is chosen by ``evidence.choose_logon_only_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import tzinfo
 
 from analyzer.case import Case
 from analyzer.events import iter_file
 from analyzer.evidence import CaseFacts, Evidence, LogonOnlyAs, RegistryFacts, choose_logon_only_as, read_logon_only_as
-from analyzer.limits import DEFAULT_LIMITS, ReadLimits
 from analyzer.model import InputError, ReadWarning
+from analyzer.readers import ReadOptions
 from analyzer.readers.text import ReadNote
 from analyzer.registry import read_registry
 from analyzer.rules import evidence_filter, watched_events, watched_keys
@@ -39,20 +38,12 @@ def warning_text(w: ReadWarning) -> str:
     return f"{w.message}{where}"
 
 
-def read_case(
-    case: Case,
-    *,
-    tz: tzinfo | None = None,
-    evtx_backend: str | None = None,
-    encoding: str | None = None,
-    reg_version: int | str | None = None,
-    read_limits: ReadLimits | None = None,
-    language: str | None = None,
-) -> CaseReading:
+def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None = None) -> CaseReading:
     """Read every usable input of an opened case (events streamed, filtered by ID).
 
-    ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings."""
-    read_limits = read_limits or DEFAULT_LIMITS
+    ``options`` says how to read (``events.read_options``); its ``limits`` bound each file's size,
+    records and strings.  Registry exports are read with its code page and limits only."""
+    registry_options = ReadOptions(encoding=options.encoding, limits=options.limits)
     evidence = Evidence(watched=watched_events())
     wanted = evidence_filter()
     readings: list[LogonOnlyAs] = []
@@ -71,15 +62,7 @@ def read_case(
             before = evidence.event_count
             try:
                 stream = iter_file(
-                    item.real_path,
-                    fmt=item.format,
-                    filters=wanted,
-                    warn=sink_list.append,
-                    evtx_backend=evtx_backend,
-                    tz=tz,
-                    encoding=encoding,
-                    limits=read_limits,
-                    language=language,
+                    item.real_path, fmt=item.format, filters=wanted, warn=sink_list.append, options=options
                 )
                 evidence.feed_all(stream, item.path)
                 evidence.logs += 1
@@ -102,7 +85,7 @@ def read_case(
         elif item.format in REGISTRY_FORMATS:
             try:
                 registry = read_registry(
-                    item.real_path, fmt=item.format, encoding=encoding, warn=sink_list.append, limits=read_limits
+                    item.real_path, fmt=item.format, warn=sink_list.append, options=registry_options
                 )
                 reading = read_logon_only_as(registry, item.path)
                 readings.append(reading)
