@@ -117,6 +117,59 @@ def parse_dn(text: str) -> DN | None:
     return DN(text, tuple(rdns))
 
 
+#: Longest DN accepted as well-formed (real DNs are far shorter; keeps hostile input cheap).
+MAX_DN_LENGTH = 1024
+#: Longest RDN value accepted (directory names are short; a run-on sentence is not).
+MAX_VALUE_LENGTH = 256
+_GRAMMAR_RDN = re.compile(r"/(o|ou|cn)=([^/]*)", re.IGNORECASE)
+
+
+def dn_problem(text: str) -> str | None:
+    """Why ``text`` is not a well-formed Exchange DN, or None when it is one.
+
+    The grammar: ``/o=V`` then exactly one ``/ou=V`` then one or more ``/cn=V`` (attribute names in any
+    letter case); each value V is 1-256 characters, holds no ``/``, no control character and no blank at
+    either end (blanks, commas, parentheses, ``&``, colons and non-ASCII letters inside are allowed:
+    ``cn=Recipients, Utility``, ``cn=cc:Mail Connector (S)``).  A DN the analyzer proposes to add must
+    pass this check (see ``analyzer.dn_source``); it is deliberately strict: text that fails is shown
+    raw to the user instead of being proposed.
+    """
+    if not text:
+        return "empty"
+    if len(text) > MAX_DN_LENGTH:
+        return f"longer than {MAX_DN_LENGTH} characters"
+    if text[:3].casefold() != "/o=":
+        return "does not start with /o="
+    pos = 0
+    attrs: list[str] = []
+    for m in _GRAMMAR_RDN.finditer(text):
+        if m.start() != pos:
+            return f"unexpected text at position {pos}"
+        attr, value = m.group(1).lower(), m.group(2)
+        if not value:
+            return f"empty value of {attr}="
+        if value != value.strip():
+            return f"blank at the start or end of {attr}={value!r}"
+        if len(value) > MAX_VALUE_LENGTH:
+            return f"value of {attr}= longer than {MAX_VALUE_LENGTH} characters"
+        if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+            return f"control character in {attr}="
+        attrs.append(attr)
+        pos = m.end()
+    if pos != len(text):
+        return f"unexpected text at position {pos}"
+    if not attrs or attrs[0] != "o":
+        return "does not start with /o="
+    if len(attrs) < 3 or attrs[1] != "ou" or "ou" in attrs[2:] or "o" in attrs[1:]:
+        return "not of the form /o=…/ou=…/cn=…"
+    return None
+
+
+def is_well_formed(text: str) -> bool:
+    """True when ``text`` is a well-formed Exchange DN (``dn_problem`` returns None)."""
+    return dn_problem(text) is None
+
+
 def same_dn(a: str, b: str) -> bool:
     """True when the two DNs are the same text ignoring letter case (the analyzer's comparison rule).
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analyzer import messages
+from analyzer.dn_source import Unreadable, logon_dns
 from analyzer.model import Event, EventFilter, EvidenceRef, RegistryValue, iso_time
 from analyzer.registry import LOGON_ONLY_AS, display_path
 from analyzer.registry import PARAMETERS_SYSTEM as _PARAMETERS_SYSTEM_PARTS
@@ -102,11 +103,6 @@ _SERVICE_NAMES: list[tuple[str, str]] = sorted(
 #: How far apart two events of one start attempt may be (1023 -> 4018/4116/SCM).
 CORROBORATION_WINDOW = timedelta(minutes=5)
 
-_DN_AT = re.compile(r"(?i)(?:^|(?<=[\s,:;(\"']))/o=")
-_PHRASES = re.compile(
-    r"(?i)\s+(?:but\s+was\s+unable\s+to\s+log\s+on\s+to|and\s+logged\s+on\s+to|was\s+validated\s+as|logged\s+on\s+as)\b"
-)
-_ACCOUNT_IN_TEXT = re.compile(r"(?P<acct>[^\s\\/,:;()\"']+\\[^\s\\/,:;()\"']+)")
 _WRAPPER = re.compile(r"(?is)could\s+not\s+be\s+found.*?insertion\s+strings?\s*(?:\(s\))?\s*:\s*(?P<rest>.*)$")
 _HEX_CODE = re.compile(r"(?i)0x[0-9a-f]{6,8}")
 _INT = re.compile(r"(?<![\w.])(\d{3,10})(?![\w.])")
@@ -118,6 +114,8 @@ def _event_time(event: Event) -> datetime | None:
 
 #: Longest message kept on an evidence reference (the report shows it; JSON stays small).
 MESSAGE_CAP = 600
+#: Longest raw text kept for a refusal whose DN could not be read safely (the user reads the DN off it).
+UNCONFIRMED_CAP = 2000
 
 
 def viewer_message(event: Event) -> str | None:
@@ -144,54 +142,13 @@ def _text_of(event: Event) -> str:
     return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
 
 
-def dns_in_text(text: str) -> list[str]:
-    """The ``/o=`` DNs in free text, in order.  A DN runs to the next DN, to a phrase of the logon
-    messages ("but was unable to log on to", "and logged on to") or to the end; separators (", ",
-    a final ".") are trimmed."""
-    starts = [m.start() for m in _DN_AT.finditer(text)]
-    out: list[str] = []
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        chunk = text[start:end]
-        phrase = _PHRASES.search(chunk)
-        if phrase is not None:
-            chunk = chunk[: phrase.start()]
-        chunk = chunk.rstrip()
-        while chunk and chunk[-1] in ",.;":
-            chunk = chunk[:-1].rstrip()
-        if chunk:
-            out.append(chunk)
-    return out
-
-
-def _account_in_text(text: str) -> str | None:
-    head = re.split(r"(?i)\s+was\s+validated\s+as|\s+logged\s+on\s+as|/o=", text, maxsplit=1)[0]
-    wrapper = _WRAPPER.search(head)
-    if wrapper is not None:
-        head = wrapper.group("rest")
-    found = _ACCOUNT_IN_TEXT.findall(head)
-    return found[-1] if found else None
-
-
 def parse_logon_strings(strings: tuple[str, ...] | list[str], text: str = "") -> tuple[str | None, list[str], str]:
-    """(account, DNs in order, where they came from: "strings" | "message" | "none").
-
-    Insertion strings first: any string shaped ``DOMAIN\\user`` is the account, the ``/o=`` strings are
-    the DNs.  When the strings hold no DN (text exports, or one string holding the whole line) the
-    description is searched instead.
-    """
-    account = next((s.strip() for s in strings if messages.looks_like_account(s) and "/o=" not in s.casefold()), None)
-    dns = [s.strip() for s in strings if s.strip()[:3].casefold() == "/o="]
-    if dns:
-        return account, dns, "strings"
-    joined = " ".join(s for s in strings if s)
-    for source in (joined, text):
-        if not source:
-            continue
-        found = dns_in_text(source)
-        if found:
-            return account or _account_in_text(source), found, "strings" if source is joined else "message"
-    return account, [], "none"
+    """(account, DNs in order, where they came from) of a 1023/1013 under the DN-safety invariant
+    (``analyzer.dn_source``); origin "none" and no DNs when they cannot be taken safely."""
+    found = logon_dns("MSExchangeIS Private", 1023, strings, text)
+    if isinstance(found, Unreadable):
+        return None, [], "none"
+    return found.account, list(found.dns), found.origin
 
 
 def service_key(name: str) -> str | None:
@@ -236,11 +193,27 @@ class Logon:
     time: datetime | None
     computer: str
     ref: EvidenceRef
-    parsed_from: str  # "strings" | "message" | "none"
+    parsed_from: str  # "strings" | "template:<language>" | "structure" (analyzer.dn_source)
 
     @property
     def refused(self) -> bool:
         return self.event_id == 1023
+
+
+@dataclass(frozen=True, slots=True)
+class UnconfirmedRefusal:
+    """A refused logon (1023) whose DN could not be taken safely from the input (``analyzer.dn_source``):
+    reported with its raw text, never turned into a DN to add."""
+
+    ref: EvidenceRef
+    text: str  # the description or insertion strings as the input holds them (capped)
+    reason: str  # why no DN was taken
+    time: datetime | None
+    computer: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object of ``unconfirmed`` (path, record, text)."""
+        return {"path": self.ref.path, "record": self.ref.record, "text": self.text}
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +281,7 @@ class Evidence:
     raw: list[RawEvent] = field(default_factory=list)  # ``watched`` events, whole (data rules)
     seen: Counter[str] = field(default_factory=Counter)  # events fed, per display path
     kept: Counter[str] = field(default_factory=Counter)  # events kept, per display path
-    unparsed: list[EvidenceRef] = field(default_factory=list)  # 1023s whose DNs could not be found
+    unconfirmed: list[UnconfirmedRefusal] = field(default_factory=list)  # 1023s whose DNs could not be taken safely
     logs: int = 0  # event inputs that were read
     #: casefolded source -> IDs kept whole for the data rules (``watched_of`` the loaded rules' needs)
     watched: Mapping[str, frozenset[int]] = field(default_factory=dict)
@@ -395,19 +368,23 @@ class Evidence:
 
     def _logon(self, event: Event, path: str, eid: int, source: str) -> bool:
         text = _text_of(event)
-        account, dns, origin = parse_logon_strings(event.strings, text)
+        found = logon_dns(event.source, eid, event.strings, text, expect=1 if eid == 1009 else 2)
+        store = "Public" if source.endswith("public") else "Private"
+        if isinstance(found, Unreadable):
+            if eid == 1023:
+                raw = found.text[:UNCONFIRMED_CAP]
+                ref = self._ref(event, path, raw[:MESSAGE_CAP] or None)
+                self.unconfirmed.append(UnconfirmedRefusal(ref, raw, found.reason, _event_time(event), event.computer))
+            return True
+        account, dns = found.account, list(found.dns)
         if eid == 1016:
             dns = []
         dn_a = dns[0] if dns else None
         dn_b = dns[1] if len(dns) > 1 else (dn_a if eid == 1009 else None)
-        store = "Public" if source.endswith("public") else "Private"
         line = f"{account or '?'}: {dn_a or '?'}" + (f" -> {dn_b}" if dn_b and dn_b != dn_a else "")
         ref = self._ref(event, path, viewer_message(event) or line)
-        record = Logon(eid, store, account, dn_a, dn_b, _event_time(event), event.computer, ref, origin)
+        record = Logon(eid, store, account, dn_a, dn_b, _event_time(event), event.computer, ref, found.origin)
         if eid == 1023:
-            if dn_a is None:
-                self.unparsed.append(ref)
-                return True
             self.refusals.append(record)
         else:
             self.logons.append(record)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # ----------------------------------------------------------------------------------------------- data
@@ -310,6 +311,62 @@ def render(
     return Rendered(text=text, kb=template.kb)
 
 
+# ------------------------------------------------------------------------- templates per language
+
+#: Rendered-text templates per language tag.  "en" holds the English entries above (KB wordings and our
+#: paraphrases); other languages are registered by ``register_templates`` (``analyzer.languages``), so
+#: that a localised Event Viewer export parses back to insertion strings through a template known to
+#: match its message, never through guessing where a string ends.
+_LANGUAGE_TEMPLATES: dict[str, dict[tuple[str, int], list[Template]]] = {}
+
+
+def register_templates(language: str, templates: Iterable[Template]) -> None:
+    """Add rendered-text templates of one language (``Template.text`` with ``%1`` ``%2`` … placeholders,
+    optionally ``recover`` patterns with named groups ``s1`` ``s2`` …).  Templates of the same event are
+    tried in the order registered; languages in the order first registered."""
+    table = _LANGUAGE_TEMPLATES.setdefault(language, {})
+    for template in templates:
+        for source in template.sources:
+            table.setdefault((source.casefold(), template.event_id), []).append(template)
+
+
+def languages() -> tuple[str, ...]:
+    """The language tags whose templates ``match_rendered`` tries, in order."""
+    return tuple(_LANGUAGE_TEMPLATES)
+
+
+register_templates("en", CATALOG)
+
+
+def match_rendered_in(text: str, source: str, event_id: int) -> tuple[str, tuple[str, ...]] | None:
+    """(language, insertion strings) of the first template of any language that matches the whole
+    rendered description ``text`` of event ``event_id`` from ``source``; None when none matches.
+
+    A template matches only from the first character to the last (an optional final period and blanks
+    aside), so a string never runs on into text the template does not account for.
+    """
+    if not text:
+        return None
+    if text.startswith(RECONSTRUCTED_PREFIX):
+        text = text[len(RECONSTRUCTED_PREFIX) :]
+    key = (source.strip().casefold(), event_id & 0xFFFF)
+    for language, table in _LANGUAGE_TEMPLATES.items():
+        for template in table.get(key, ()):
+            for pattern in _patterns(template):
+                match = pattern.match(text)
+                if match is None:
+                    continue
+                groups = sorted((int(k[1:]), v) for k, v in match.groupdict().items() if v is not None)
+                return language, tuple(_clean(v) for _, v in groups)
+    return None
+
+
+def match_rendered(text: str, source: str, event_id: int) -> tuple[str, ...] | None:
+    """Insertion strings of a rendered description through any known template (see ``match_rendered_in``)."""
+    found = match_rendered_in(text, source, event_id)
+    return found[1] if found is not None else None
+
+
 def recover_strings(source: str, event_id: int, text: str) -> tuple[str, ...] | None:
     """Insertion strings parsed back out of a description a real viewer rendered; None when the event is
     not in the catalog or the text does not have the expected shape.
@@ -319,18 +376,7 @@ def recover_strings(source: str, event_id: int, text: str) -> tuple[str, ...] | 
     for the sentence's, not the last string's (ambiguous: whether the real messages end with one is not
     documented; a last string that itself ends in "." loses it).
     """
-    template = lookup(source, event_id)
-    if template is None or not text:
-        return None
-    if text.startswith(RECONSTRUCTED_PREFIX):
-        text = text[len(RECONSTRUCTED_PREFIX) :]
-    for pattern in _patterns(template):
-        match = pattern.match(text)
-        if match is None:
-            continue
-        groups = sorted((int(k[1:]), v) for k, v in match.groupdict().items() if v is not None)
-        return tuple(_clean(v) for _, v in groups)
-    return None
+    return match_rendered(text, source, event_id)
 
 
 def split_joined(source: str, event_id: int, text: str, sep: str) -> tuple[str, ...] | None:

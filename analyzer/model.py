@@ -384,6 +384,7 @@ class FindingKind(enum.StrEnum):
     REGISTRY_NEEDED = "registry_needed"  # refusals without a registry export that would settle them
     TIMING = "timing"  # the refusals against the value's last write and IS restarts
     NO_MATCH = "no_match"  # Exchange errors that no rule explains
+    DN_UNCONFIRMED = "dn_unconfirmed"  # refusals whose DN could not be read safely: raw text, what to collect
     PATCH_WITHHELD = "patch_withheld"  # no .reg patch: it would lock out what works today
 
 

@@ -11,7 +11,6 @@ from analyzer.evidence import (
     LogonOnlyAs,
     choose_logon_only_as,
     collect,
-    dns_in_text,
     parse_logon_strings,
     read_logon_only_as,
     service_key,
@@ -50,7 +49,7 @@ def test_1023_source_spelling_and_public_store() -> None:
 def test_1023_from_rendered_message() -> None:
     msg = f"CONTOSO\\exsvc was validated as {IMS_DN} but was unable to log on to {IMS_DN}."
     (r,) = collect([text_event(1023, "MSExchangeIS Private", msg)]).refusals
-    assert (r.account, r.dn_a, r.dn_b, r.parsed_from) == ("CONTOSO\\exsvc", IMS_DN, IMS_DN, "message")
+    assert (r.account, r.dn_a, r.dn_b, r.parsed_from) == ("CONTOSO\\exsvc", IMS_DN, IMS_DN, "template:en")
 
 
 def test_1023_from_kb_wrapped_message() -> None:
@@ -86,7 +85,8 @@ def test_1013_is_a_logon_not_a_refusal() -> None:
 
 def test_1023_without_dn_is_reported_not_guessed() -> None:
     ev = collect([event(1023, "MSExchangeIS Private", ("CONTOSO\\exsvc",))])
-    assert ev.refusals == [] and len(ev.unparsed) == 1
+    assert ev.refusals == [] and len(ev.unconfirmed) == 1
+    assert ev.unconfirmed[0].to_dict()["text"] == "CONTOSO\\exsvc"
 
 
 def test_other_sources_with_same_ids_are_counted_not_kept() -> None:
@@ -147,11 +147,6 @@ def test_imc_es_imap() -> None:
     assert [e.event_id for e in ev.imc] == [4018]
     assert ev.event_service[0].code == "0x8004011d"
     assert len(ev.imap) == 1
-
-
-def test_dns_in_text_trims_separators() -> None:
-    assert dns_in_text(f"x: {ADMIN_DN}, {IMS_DN}.") == [ADMIN_DN, IMS_DN]
-    assert dns_in_text("no dn here") == []
 
 
 def test_parse_logon_strings_prefers_strings() -> None:

@@ -31,7 +31,7 @@ from analyzer.case import Case, open_case
 from analyzer.diagnosis.reading import read_case
 from analyzer.diagnosis.result import FINDING_COLUMNS, SCHEMA, Diagnosis
 from analyzer.diagnosis.verdict import compose_verdict, needs_action
-from analyzer.dn import classify
+from analyzer.dn import classify, dn_problem
 from analyzer.events import read_options
 from analyzer.evidence import (
     PARAMETERS_SYSTEM,
@@ -88,6 +88,7 @@ def diagnose_facts(
         if f.add_dn and f.dn and f.replaces:
             near_misses[f.replaces] = f.dn
     all_warnings = list(warnings) + rule_errors
+    dns_to_add, near_misses = _proven_only(facts, dns_to_add, near_misses, all_warnings)
     findings = [_capped(f, all_warnings) for f in findings]
     all_warnings.extend(_evidence_warnings(facts))
     remediation, lockout = _remediation(facts, dns_to_add, near_misses, reg_version, all_warnings, replace_near_misses)
@@ -106,16 +107,32 @@ def diagnose_facts(
         needs_action=needs_action(findings, dns_to_add) and usable,
         usable=usable,
         errors=list(errors),
+        unconfirmed=[u.to_dict() for u in facts.evidence.unconfirmed],
     )
+
+
+def _proven_only(
+    facts: CaseFacts, dns: list[str], near_misses: dict[str, str], warnings: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The DN-safety invariant, checked where every proposed DN passes (verdict, JSON, patch): a DN is
+    proposed only when it is well-formed and is, character for character, the DN-A of a refusal that
+    ``analyzer.dn_source`` took safely from the input.  Anything else is dropped with a warning."""
+    proven = {r.dn_a for r in facts.evidence.refusals if r.dn_a}
+    kept: list[str] = []
+    for dn in dns:
+        problem = dn_problem(dn)
+        if problem is None and dn in proven:
+            kept.append(dn)
+        else:
+            why = problem or "it is not the DN of a refusal read from the input"
+            warnings.append(f"internal check: {dn!r} was not proposed ({why})")
+    return kept, {old: new for old, new in near_misses.items() if new in kept}
 
 
 def _evidence_warnings(facts: CaseFacts) -> list[str]:
     """What the reader of the diagnosis must know about the evidence itself."""
     out: list[str] = []
     loa = facts.logon_only_as
-    if facts.evidence.unparsed:
-        refs = ", ".join(f"{r.path} record {r.record}" for r in facts.evidence.unparsed[:5])
-        out.append(f"{len(facts.evidence.unparsed)} event(s) 1023 hold no readable /o= DN and were not used ({refs})")
     computers = sorted({r.computer for r in facts.evidence.refusals if r.computer}, key=str.casefold)
     if len(computers) > 1 and loa.state != "unknown":
         out.append(

@@ -41,6 +41,7 @@ class Diagnosis:
     needs_action: bool
     usable: bool = True  # at least one input could be read (CLI: exit 2 otherwise)
     errors: list[str] = field(default_factory=list)  # one line per unusable file ("path: why")
+    unconfirmed: list[dict[str, Any]] = field(default_factory=list)  # refusals without a safely read DN
 
     @property
     def findings(self) -> pd.DataFrame:
@@ -68,6 +69,7 @@ class Diagnosis:
             "logon_only_as": self.logon_only_as.to_dict(),
             "findings": [f.to_dict() for f in self.finding_list],
             "dns_to_add": list(self.dns_to_add),
+            "unconfirmed": [dict(u) for u in self.unconfirmed],
             "remediation": self.remediation.to_dict() if self.remediation is not None else None,
             "warnings": list(self.warnings),
         }

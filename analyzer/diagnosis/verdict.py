@@ -21,7 +21,10 @@ def needs_action(findings: Sequence[Finding], dns_to_add: Sequence[str]) -> bool
     return (
         bool(dns_to_add)
         or any(f.severity is Severity.ERROR for f in findings)
-        or any(f.kind is FindingKind.REGISTRY_NEEDED and f.severity is Severity.WARNING for f in findings)
+        or any(
+            f.kind in (FindingKind.REGISTRY_NEEDED, FindingKind.DN_UNCONFIRMED) and f.severity is Severity.WARNING
+            for f in findings
+        )
     )
 
 
@@ -102,9 +105,11 @@ def compose_verdict(
         parts.append(f"{f.title}." + _advice(f))
     if not parts:
         parts.append(_without_action(facts, findings))
+    if facts.evidence.unconfirmed:
+        parts.append(_unconfirmed_sentence(facts))
     if loa.choice:
         parts.append(loa.choice)
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)
 
 
 def _without_action(facts: CaseFacts, findings: list[Finding]) -> str:
@@ -146,7 +151,21 @@ def _without_action(facts: CaseFacts, findings: list[Finding]) -> str:
             "Nothing found: the logs hold no 1023 logon refusal and no Exchange service failure, and no "
             "registry export shows Logon Only As."
         )
-    warn = next((f for f in findings if f.severity is Severity.WARNING), None) or next(
-        (f for f in findings if f.kind is FindingKind.NO_MATCH), None
+    warn = next(
+        (f for f in findings if f.severity is Severity.WARNING and f.kind is not FindingKind.DN_UNCONFIRMED), None
+    ) or next((f for f in findings if f.kind is FindingKind.NO_MATCH), None)
+    if warn is not None:
+        return f"{warn.title}."
+    if facts.evidence.unconfirmed:
+        return ""  # the sentence about the unconfirmed refusals follows
+    return f"Nothing to fix in Logon Only As (value {_state_word(loa.state)})."
+
+
+def _unconfirmed_sentence(facts: CaseFacts) -> str:
+    pending = facts.evidence.unconfirmed
+    files = sorted({u.ref.path for u in pending})
+    return (
+        f"{len(pending)} refused logon(s) (1023) in {', '.join(files)} name a DN that cannot be read safely from "
+        "that file, so no DN is proposed for them: collect the Application log itself (.evt), or a text export "
+        "made on a machine with the Exchange message files."
     )
-    return f"{warn.title}." if warn else f"Nothing to fix in Logon Only As (value {_state_word(loa.state)})."

@@ -94,7 +94,7 @@ def es11(code: str = "0x8004011d", **kw: Any) -> Event:
 def event_line(e: Event) -> str:
     """One line per fixture event for ``analyzer rules --show``."""
     when = e.time_generated.isoformat() if e.time_generated else "?"
-    return f"{when} {e.computer} {e.source} {e.event_id} {e.type.value}: " + " | ".join(e.strings)
+    return f"{when} {e.computer} {e.source} {e.event_id} {e.type.value}: " + (" | ".join(e.strings) or e.message or "")
 
 
 def logon_only_as_of(
