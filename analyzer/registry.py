@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from analyzer.hivekind import identify
 from analyzer.limits import ReadLimits, check_file_size
 from analyzer.model import InputError, ReadWarning, RegistryFile, RegistryValue, WarningSink
 from analyzer.readers import REGISTRY_FORMATS, ReadOptions, format_named
@@ -88,34 +89,20 @@ class Registry:
         self.path = file.path
         self.format = file.format
         self.warnings: list[ReadWarning] = file.warnings
+        self.hive_kind: str | None = None  # SYSTEM, SOFTWARE, … for binary hives (analyzer.hivekind)
         self._mount, self.mapping = self._find_mount()
         self._select = self._read_select()
 
     # -- placement ------------------------------------------------------------------------
     def _find_mount(self) -> tuple[list[str], str | None]:
-        """Where the file's root sits, as canonical parts (``[]`` for full-path text exports)."""
+        """Where the file's root sits, as canonical parts (``[]`` for full-path text exports); a hive is
+        placed by its content (``analyzer.hivekind``), never by its file name."""
         if self.file.root_path is not None:
             return split_path(self.file.root_path), None
-        root = self.file.root
-        names = {k.name.casefold() for k in _safe_subkeys(root)}
-        root_name = (root.name or "").casefold()
-        if "select" in names and any(_CONTROL_SET.match(n) for n in names):
-            return ["HKEY_LOCAL_MACHINE", "SYSTEM"], None
-        if root_name == "parameterssystem" or root.value(LOGON_ONLY_AS) is not None:
-            return list(PARAMETERS_SYSTEM), "file root = ParametersSystem key (Save Key hive)"
-        if "parameterssystem" in names or root_name == "msexchangeis":
-            return list(EXCHANGE_IS), "file root = MSExchangeIS key (Save Key hive)"
-        if "msexchangeis" in names or root_name == "services":
-            return list(EXCHANGE_IS[:-1]), "file root = Services key (Save Key hive)"
-        if "services" in names and ("control" in names or "enum" in names):
-            return list(EXCHANGE_IS[:3]), "file root = a control set (Save Key hive)"
-        if "microsoft" in names and names & {"classes", "clients", "policies", "wow6432node"}:
-            return ["HKEY_LOCAL_MACHINE", "SOFTWARE"], None
-        if "sam" in names and "domains" not in names:
-            return ["HKEY_LOCAL_MACHINE", "SAM"], None
-        if "policy" in names:
-            return ["HKEY_LOCAL_MACHINE", "SECURITY"], None
-        return [], "hive of unknown kind: paths are taken relative to its root"
+        header = getattr(self.file.root, "header", None)
+        found = identify(self.file.root, getattr(header, "file_name", None))
+        self.hive_kind = found.kind
+        return list(found.mount), found.mapping
 
     def _read_select(self) -> dict[str, int]:
         # Full-path exports and SYSTEM hives hold HKLM\SYSTEM\Select; a hive of unknown kind has it at its root.

@@ -185,7 +185,11 @@ def evaluate(test: RegistryTest, facts: CaseFacts) -> Outcome:
     state: KeyState = facts.registry.key(test.key)
     shown = state.path or test.key
     if state.present is None:
-        advice = HIVE_ADVICE.get(test.hive.upper(), "send an export of {key}").format(key=test.key)
+        hive = test.hive.upper()
+        if hive in facts.registry.hives:  # the hive was given: it just does not reach this key
+            advice = f"the {hive} export(s) in the case do not hold it; send a .reg export of {test.key}"
+        else:
+            advice = HIVE_ADVICE.get(hive, "send an export of {key}").format(key=test.key)
         return Outcome(None, f"The case holds no registry export covering {test.key}: {advice} to settle it.")
     if test.test in ("key_present", "key_absent"):
         exists = state.present is True
