@@ -121,6 +121,10 @@ def _checked(strings: tuple[str, ...], origin: str, expect: int) -> LogonDns | s
         return "no insertion string is a DN"
     if len(dns) > expect:
         return f"{len(dns)} DN-shaped strings where the event has {expect}"
+    if len(dns) == 2 and dns[1] + "." == dns[0]:
+        # The description's final period was taken for the sentence's; DN-A, followed by more text,
+        # shows the DN keeps it.
+        dns[1] = dns[0]
     for dn in dns:
         problem = dn_problem(dn)
         if problem is not None:
@@ -129,10 +133,6 @@ def _checked(strings: tuple[str, ...], origin: str, expect: int) -> LogonDns | s
     if any(part in s.casefold() for s in others for part in ("/o=", "/ou=", "/cn=")):
         return "an insertion string holds part of a DN (the strings were cut apart)"
     account = next((s.strip() for s in others if _ACCOUNT.match(s.strip())), None)
-    if len(dns) == 2 and dns[1] + "." == dns[0]:
-        # The description's final period was taken for the sentence's; DN-A, followed by more text,
-        # shows the DN keeps it.
-        dns[1] = dns[0]
     return LogonDns(account, tuple(dns), origin)
 
 

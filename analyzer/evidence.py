@@ -210,6 +210,7 @@ class UnconfirmedRefusal:
     reason: str  # why no DN was taken
     time: datetime | None
     computer: str
+    store: str = "Private"
 
     def to_dict(self) -> dict[str, object]:
         """The JSON object of ``unconfirmed`` (path, record, text)."""
@@ -285,11 +286,16 @@ class Evidence:
     logs: int = 0  # event inputs that were read
     #: casefolded source -> IDs kept whole for the data rules (``watched_of`` the loaded rules' needs)
     watched: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    binary_paths: set[str] = field(default_factory=set)  # inputs that are binary logs (real record numbers)
+    duplicates_merged: int = 0  # events dropped because another file held the same event (analyzer.dedup)
+    merged_files: set[str] = field(default_factory=set)  # the files those events were seen in
 
     def feed(self, event: Event, path: str | None = None) -> bool:
         """Parse one event; True when it was kept.  ``path`` is the display path (default event.path)."""
         shown = path or event.path
         self.seen[shown] += 1
+        if event.time_written is not None:  # only binary logs carry a written time (and real record numbers)
+            self.binary_paths.add(shown)
         kept = self._parse(event, shown)
         if kept:
             self.kept[shown] += 1
@@ -374,7 +380,9 @@ class Evidence:
             if eid == 1023:
                 raw = found.text[:UNCONFIRMED_CAP]
                 ref = self._ref(event, path, raw[:MESSAGE_CAP] or None)
-                self.unconfirmed.append(UnconfirmedRefusal(ref, raw, found.reason, _event_time(event), event.computer))
+                self.unconfirmed.append(
+                    UnconfirmedRefusal(ref, raw, found.reason, _event_time(event), event.computer, store)
+                )
             return True
         account, dns = found.account, list(found.dns)
         if eid == 1016:

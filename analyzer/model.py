@@ -355,6 +355,7 @@ class EvidenceRef:
     key: str | None = None  # registry evidence: key path
     value: str | None = None  # registry evidence: value name
     text: str | None = None  # short human description (e.g. the account/DN line)
+    also_in: tuple[str, ...] = ()  # other files holding the same event (counted once, analyzer.dedup)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -367,6 +368,8 @@ class EvidenceRef:
         for name in ("key", "value", "text"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
+        if self.also_in:
+            out["also_in"] = list(self.also_in)
         return out
 
 

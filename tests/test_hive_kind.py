@@ -111,7 +111,7 @@ def test_corpus_system_hives(corpus_xz, name: str) -> None:
 
 def _sa_case(tmp_path: Path, software_keys: tuple[str, ...]) -> Path:
     from analyzer.model import Event, EventType
-    from analyzer.rules.base import T0
+    from analyzer.rules.factories import T0
 
     case = tmp_path / "case"
     case.mkdir()

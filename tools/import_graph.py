@@ -59,7 +59,14 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "domain",
         "DNs, the evidence the rules read, .reg remediation and its lock-out check",
-        ("analyzer.dn", "analyzer.dn_source", "analyzer.evidence", "analyzer.lockout", "analyzer.remedy"),
+        (
+            "analyzer.dn",
+            "analyzer.dn_source",
+            "analyzer.evidence",
+            "analyzer.dedup",
+            "analyzer.lockout",
+            "analyzer.remedy",
+        ),
     ),
     ("rules", "the knowledge: one rule per KB article or inferred check", ("analyzer.rules",)),
     ("report", "renderers of the JSON contract, event and registry listings", ("analyzer.report",)),

@@ -28,6 +28,7 @@ from datetime import tzinfo
 from typing import Any
 
 from analyzer.case import Case, open_case
+from analyzer.dedup import merge_duplicates
 from analyzer.diagnosis.reading import read_case
 from analyzer.diagnosis.result import FINDING_COLUMNS, SCHEMA, Diagnosis
 from analyzer.diagnosis.verdict import compose_verdict, needs_action
@@ -78,6 +79,7 @@ def diagnose_facts(
     """Run the rules on the facts and assemble the Diagnosis (no file access).
 
     ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
+    merge_duplicates(facts.evidence)
     rule_errors: list[str] = []
     findings = run_rules(facts, errors=rule_errors)
     dns_to_add: list[str] = []
@@ -133,6 +135,11 @@ def _evidence_warnings(facts: CaseFacts) -> list[str]:
     """What the reader of the diagnosis must know about the evidence itself."""
     out: list[str] = []
     loa = facts.logon_only_as
+    if facts.evidence.duplicates_merged:
+        out.append(
+            f"{facts.evidence.duplicates_merged} event(s) appear in more than one file "
+            f"({', '.join(sorted(facts.evidence.merged_files))}) and are counted once"
+        )
     computers = sorted({r.computer for r in facts.evidence.refusals if r.computer}, key=str.casefold)
     if len(computers) > 1 and loa.state != "unknown":
         out.append(

@@ -196,7 +196,7 @@ def _evidence_rows(finding: Mapping[str, Any]) -> list[list[str]]:
         events.append(
             [
                 str(ev.get("time") or ""),
-                str(ev.get("path") or ""),
+                str(ev.get("path") or "") + (f" (also in {', '.join(ev['also_in'])})" if ev.get("also_in") else ""),
                 "" if record is None else str(record),
                 event,
                 str(finding.get("account") or "") if names else "",
