@@ -286,6 +286,7 @@ class Evidence:
     logs: int = 0  # event inputs that were read
     #: casefolded source -> IDs kept whole for the data rules (``watched_of`` the loaded rules' needs)
     watched: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    other_dns: list[tuple[str, EvidenceRef]] = field(default_factory=list)  # DNs of 1016s (org/site cross-checks)
     binary_paths: set[str] = field(default_factory=set)  # inputs that are binary logs (real record numbers)
     duplicates_merged: int = 0  # events dropped because another file held the same event (analyzer.dedup)
     merged_files: set[str] = field(default_factory=set)  # the files those events were seen in
@@ -385,7 +386,8 @@ class Evidence:
                 )
             return True
         account, dns = found.account, list(found.dns)
-        if eid == 1016:
+        if eid == 1016:  # %2 is the mailbox's display name; a DN there only serves org/site cross-checks
+            self.other_dns.extend((d, self._ref(event, path)) for d in dns)
             dns = []
         dn_a = dns[0] if dns else None
         dn_b = dns[1] if len(dns) > 1 else (dn_a if eid == 1009 else None)

@@ -212,8 +212,8 @@ SCENARIOS = [
         [IMS_DN],
         "set",
         [],
-        {"IS-DOWN"},
-        {"KB306308", "KB163243"},
+        {"KB262375"},
+        {"KB306308", "KB163243", "IS-DOWN"},
         verdict_has=("Information Store", "KB 262375"),
     ),
     Scenario(
@@ -460,11 +460,14 @@ def test_scenario_9_reports_other_control_set(built) -> None:
     assert any("ControlSet001 differs" in n for n in dx.logon_only_as.notes)
 
 
-def test_scenario_11_cites_kb262375(built) -> None:
+def test_scenario_11_is_kb262375_on_the_scm_event(built) -> None:
+    """KB 262375 fires on the realistic form: the Service Control Manager's 7024 in the System log."""
     s = next(s for s in SCENARIOS if s.name == "11-is-down")
     dx = run(s, "evtx", "reg5", built)
-    down = next(f for f in dx.finding_list if f.rule == "IS-DOWN")
-    assert "KB262375" in down.references
+    (found,) = [f for f in dx.finding_list if f.rule == "KB262375"]
+    assert found.severity.value == "error" and {e.event_id for e in found.evidence} == {7024, 7001}
+    assert all(e.source == "Service Control Manager" for e in found.evidence)
+    assert not any(f.rule == "IS-DOWN" for f in dx.finding_list)  # one finding for one cause
 
 
 def test_scenario_5_points_at_mapisvc(built) -> None:

@@ -21,6 +21,7 @@ Evaluation of one rule (``DataRule.check``):
 
 from __future__ import annotations
 
+import ntpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ TESTS = (
     "value_equals",
     "value_not_matching",
     "value_outside_case_site",
+    "paths_disagree",
 )
 HIVE_ADVICE = {
     "SOFTWARE": "send the SOFTWARE hive (%SystemRoot%\\System32\\config\\SOFTWARE, or a .reg export of {key})",
@@ -141,6 +143,7 @@ class RegistryTest:
     contradicted: dict[str, str] | None = None  # {"level": ..., "explanation": ...}; None = do not fire
     registry_alone: str | None = None  # level when the predicate holds without matching events
     unknown: str = "fire"  # no export covers the key: "fire" on the events alone (saying what to send) or "drop"
+    install: tuple[str, str] | None = None  # paths_disagree: (key, value) whose program path gives the install folder
 
 
 @dataclass
@@ -152,20 +155,52 @@ class Outcome:
     refs: list[EvidenceRef] = field(default_factory=list)
 
 
-def case_sites(facts: CaseFacts) -> tuple[set[tuple[str, str]], list[str]]:
-    """(org, site) pairs (casefolded) named by the DNs of the case: 1023/1009/1013 DNs and Logon Only As
-    entries; and the same pairs as written, for the explanation."""
-    pairs: dict[tuple[str, str], str] = {}
-    dns: list[str] = []
-    for r in [*facts.evidence.refusals, *facts.evidence.logons]:
-        dns.extend(d for d in (r.dn_a, r.dn_b) if d)
-    dns.extend(facts.logon_only_as.entries)
-    for text in dns:
+def case_site_sources(
+    facts: CaseFacts, exclude: tuple[str, str] | None = None
+) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    """(org, site) casefolded -> (as written, where the case shows it) from every place that names one: the
+    DNs of 1023/1009/1013 (and 1016 when it carries one) events, the Logon Only As entries, and any other
+    value of a watched Exchange key holding a /o=…/ou=… DN (e.g. MSExchangeIMC\\Parameters\\SiteDN).
+    ``exclude`` is the (key, value) under test, which must not confirm itself."""
+    found: dict[tuple[str, str], tuple[str, list[str]]] = {}
+
+    def add(text: str, source: str) -> None:
         dn = parse_dn(text)
         if dn is None or dn.org is None or dn.site is None:
+            return
+        pair = (dn.org.strip().casefold(), dn.site.strip().casefold())
+        _written, sources = found.setdefault(pair, (f"/o={dn.org}/ou={dn.site}", []))
+        if source not in sources:
+            sources.append(source)
+
+    for r in [*facts.evidence.refusals, *facts.evidence.logons]:
+        for d in (r.dn_a, r.dn_b):
+            if d:
+                add(d, f"{r.event_id} events in {r.ref.path}")
+    for d, ref in facts.evidence.other_dns:
+        add(d, f"{ref.event_id} events in {ref.path}")
+    for entry in facts.logon_only_as.entries:
+        add(entry, f"Logon Only As entries ({facts.logon_only_as.source})")
+    for state in facts.registry.keys.values():
+        if not state.present or "\\services\\msexchange" not in (state.path or state.requested).casefold():
             continue
-        pairs.setdefault((dn.org.strip().casefold(), dn.site.strip().casefold()), f"/o={dn.org}/ou={dn.site}")
-    return set(pairs), list(pairs.values())
+        for value in state.values.values():
+            if (
+                exclude
+                and state.requested.casefold() == exclude[0].casefold()
+                and value.name.casefold() == exclude[1].casefold()
+            ):
+                continue
+            m = _ORG_SITE.search(_data_text(value.data))
+            if m is not None:
+                add(m.group(0), f"{state.path or state.requested}\\{value.name} ({state.source})")
+    return found
+
+
+def case_sites(facts: CaseFacts, exclude: tuple[str, str] | None = None) -> tuple[set[tuple[str, str]], list[str]]:
+    """(org, site) pairs (casefolded) the case names (see ``case_site_sources``), and the same as written."""
+    found = case_site_sources(facts, exclude)
+    return set(found), [written for written, _ in found.values()]
 
 
 _ORG_SITE = re.compile(r"(?i)/o=(?P<o>[^/]+)/ou=(?P<ou>[^/]+)")
@@ -214,6 +249,8 @@ def evaluate(test: RegistryTest, facts: CaseFacts) -> Outcome:
         return Outcome(same, f"{shown} holds {test.value} = {got!r} ({state.source}).", [state.ref(test.value)])
     if test.test == "value_not_matching":
         return _not_matching(test, state, shown)
+    if test.test == "paths_disagree":
+        return _paths_disagree(test, state, shown, facts)
     return _outside_site(test, state, shown, facts)
 
 
@@ -237,6 +274,59 @@ def _not_matching(test: RegistryTest, state: KeyState, shown: str) -> Outcome:
     return Outcome(False, f"{shown} ({state.source}): {listed} — well-formed.", refs)
 
 
+def install_folder(program: str) -> str | None:
+    """The Exchange folder from a service's program path: ``C:\\exchsrvr\\bin\\emsmta.exe`` -> ``C:\\exchsrvr``
+    (the folder above ``bin``; (inferred) from how Exchange 4.0-5.5 lays out its files)."""
+    text = program.strip().strip('"')
+    m = re.match(r'(?i)^"?([A-Za-z]:\\[^"]*?\.exe)\b', text)
+    if m is None:
+        return None
+    folder = ntpath.dirname(m.group(1))
+    if ntpath.basename(folder).casefold() == "bin":
+        folder = ntpath.dirname(folder)
+    return folder.rstrip("\\") or None
+
+
+def _norm_path(path: str) -> str:
+    return path.strip().rstrip("\\").casefold()
+
+
+def _paths_disagree(test: RegistryTest, state: KeyState, shown: str, facts: CaseFacts) -> Outcome:
+    """The path values named by the test: each well-formed, all naming the same folder, and inside the
+    install folder when the case shows it.  Holds (a problem) when any of that fails; the sentence names it."""
+    outcome = _not_matching(test, state, shown)
+    if outcome.holds is not False:
+        return outcome  # missing or not well-formed values: already the problem
+    assert test.names is not None or test.value is not None
+    chosen = [v for v in state.values.values() if (test.names.search(v.name) if test.names else v.name == test.value)]
+    paths = {v.name: _data_text(v.data).strip() for v in chosen}
+    refs = list(outcome.refs)
+    problems: list[str] = []
+    if len({_norm_path(p) for p in paths.values()}) > 1:
+        problems.append(
+            "the values name different folders (" + "; ".join(f"{k} = '{v}'" for k, v in paths.items()) + ")"
+        )
+    where = ""
+    if test.install is not None:
+        key, value = test.install
+        other = facts.registry.key(key)
+        program = other.value(value) if other.present else None
+        folder = install_folder(_data_text(program.data)) if program is not None else None
+        if folder is not None:
+            refs.append(other.ref(value))
+            where = f" and inside the Exchange folder {folder} ({other.path or key}\\{value}, {other.source})"
+            outside = [k for k, v in paths.items() if not _norm_path(v).startswith(_norm_path(folder) + "\\")]
+            if outside:
+                problems.append(
+                    f"{', '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the Exchange folder {folder} "
+                    f"that {other.path or key}\\{value} shows ({other.source})"
+                )
+    listed = "; ".join(f"{k} = '{v}'" for k, v in paths.items())
+    if problems:
+        return Outcome(True, f"{shown} ({state.source}): {'; '.join(problems)}.", refs)
+    return Outcome(False, f"{shown} ({state.source}): {listed} — well-formed, the same folder{where}.", refs)
+
+
 def _outside_site(test: RegistryTest, state: KeyState, shown: str, facts: CaseFacts) -> Outcome:
     assert test.value is not None
     v = state.value(test.value)
@@ -253,7 +343,7 @@ def _outside_site(test: RegistryTest, state: KeyState, shown: str, facts: CaseFa
             "unverified); compare it by hand with the org and site of the directory.",
             refs,
         )
-    pairs, written = case_sites(facts)
+    sources = case_site_sources(facts, (test.key, test.value))
     org, site = m.group("o").strip(), m.group("ou").strip()
     server_m = _SERVER.search(data)
     computers = {e.computer.casefold() for e in facts.evidence.raw if e.computer} | {
@@ -266,20 +356,19 @@ def _outside_site(test: RegistryTest, state: KeyState, shown: str, facts: CaseFa
             f"{', '.join(sorted(computers))}.",
             refs,
         )
-    if not pairs:
+    if not sources:
         return Outcome(
             None,
-            f"{test.value} = {data!r}; no DN in the logs or in Logon Only As shows the org and site to compare "
-            "it with (send the Application log with 1023/1009 events, or compare by hand with Obj-Dist-Name).",
+            f"{test.value} = {data!r}; no DN in the logs, in Logon Only As or in another Exchange key shows the org "
+            "and site to compare it with (send the Application log with 1023/1009 events, or compare by hand with "
+            "Obj-Dist-Name).",
             refs,
         )
-    if (org.casefold(), site.casefold()) in pairs:
-        return Outcome(False, f"{test.value} = {data!r} matches the org/site seen in the case.", refs)
-    return Outcome(
-        True,
-        f"{test.value} = {data!r} names /o={org}/ou={site}, but the DNs of the case show {', '.join(written)}.",
-        refs,
-    )
+    same = sources.get((org.casefold(), site.casefold()))
+    if same is not None:
+        return Outcome(False, f"{test.value} = {data!r} matches the org/site that {'; '.join(same[1])} show.", refs)
+    shown_sources = "; ".join(f"{written} (from {', '.join(where)})" for written, where in sources.values())
+    return Outcome(True, f"{test.value} = {data!r} names /o={org}/ou={site}, but the case shows {shown_sources}.", refs)
 
 
 # --------------------------------------------------------------------------- the rule
@@ -301,6 +390,7 @@ class DataRule:
     match: tuple[EventMatch, ...]
     corroborate: tuple[EventMatch, ...]
     registry: RegistryTest | None
+    match_any: tuple[EventMatch, ...] = ()  # at least one of these must be met too (a symptom's several forms)
 
     def check(self, facts: CaseFacts) -> list[Finding]:
         matched: list[tuple[Any, EvidenceRef]] = []
@@ -310,6 +400,10 @@ class DataRule:
                 matched = []
                 break
             matched.extend(found)
+        else:
+            if self.match_any:
+                forms = [hit for m in self.match_any for hit in m.find(facts)]
+                matched = matched + forms if forms else []
         outcome = evaluate(self.registry, facts) if self.registry is not None else None
         level = self.level
         text = self.explanation
@@ -317,7 +411,10 @@ class DataRule:
             if not (self.registry and self.registry.registry_alone and outcome and outcome.holds):
                 return []
             level = LEVELS[self.registry.registry_alone]
-            seen = "No event of the failure was found (" + ", ".join(m.label() for m in self.match) + ")"
+            labels = [m.label() for m in self.match] + (
+                ["any of " + " / ".join(m.label() for m in self.match_any)] if self.match_any else []
+            )
+            seen = "No event of the failure was found (" + ", ".join(labels) + ")"
             lead = f"{seen}; the registry alone shows the problem."
         else:
             lead = self._events_sentence(matched)
@@ -442,8 +539,13 @@ def _registry_test(doc: object, where: str) -> RegistryTest:
         raise RuleFormatError(f"{where}: registry test {test} needs value")
     if test == "value_equals" and doc.get("equals") is None:
         raise RuleFormatError(f"{where}: registry test value_equals needs equals")
-    if test == "value_not_matching" and (not doc.get("pattern") or not (doc.get("value") or doc.get("names"))):
-        raise RuleFormatError(f"{where}: registry test value_not_matching needs pattern and value or names")
+    if test in ("value_not_matching", "paths_disagree") and (
+        not doc.get("pattern") or not (doc.get("value") or doc.get("names"))
+    ):
+        raise RuleFormatError(f"{where}: registry test {test} needs pattern and value or names")
+    install = doc.get("install")
+    if install is not None and not (isinstance(install, dict) and install.get("key") and install.get("value")):
+        raise RuleFormatError(f"{where}: install needs key and value")
     contradicted = doc.get("contradicted")
     if contradicted is not None and (
         not isinstance(contradicted, dict)
@@ -472,6 +574,7 @@ def _registry_test(doc: object, where: str) -> RegistryTest:
         contradicted=dict(contradicted) if contradicted else None,
         registry_alone=alone,
         unknown=unknown,
+        install=(str(install["key"]), str(install["value"])) if install else None,
     )
 
 
@@ -516,7 +619,7 @@ def _fixture(doc: object, where: str) -> Fixture:
 
 _TOP_FIELDS = {
     "id", "title", "status", "level", "references", "falsepositives", "assumptions", "component", "diagnoses",
-    "match", "corroborate", "registry", "verdict", "explanation", "next_step", "fixtures",
+    "match", "match_any", "corroborate", "registry", "verdict", "explanation", "next_step", "fixtures",
 }  # fmt: skip
 
 
@@ -538,9 +641,10 @@ def parse_rule(doc: object, where: str) -> Rule:
     if not references or not all(r.startswith("KB") and r[2:].isdigit() for r in references):
         raise RuleFormatError(f"{where}: references must be KB numbers such as KB267573")
     match = tuple(_event_match(m, f"{where} match") for m in _as_list(doc["match"]))
+    match_any = tuple(_event_match(m, f"{where} match_any") for m in _as_list(doc.get("match_any")))
     corroborate = tuple(_event_match(m, f"{where} corroborate") for m in _as_list(doc.get("corroborate")))
     registry = _registry_test(doc["registry"], where) if doc.get("registry") is not None else None
-    if not match and not (registry and registry.registry_alone):
+    if not match and not match_any and not (registry and registry.registry_alone):
         raise RuleFormatError(f"{where}: a rule needs match events or a registry test with registry_alone")
     assumptions = _str_tuple(doc, "assumptions", where)
     data = DataRule(
@@ -556,9 +660,10 @@ def parse_rule(doc: object, where: str) -> Rule:
         match=match,
         corroborate=corroborate,
         registry=registry,
+        match_any=match_any,
     )
     fixtures = tuple(_fixture(f, where) for f in _as_list(doc["fixtures"]))
-    diagnoses = str(doc.get("diagnoses") or " + ".join(m.label() for m in match))
+    diagnoses = str(doc.get("diagnoses") or " + ".join(m.label() for m in (*match, *match_any)))
     return Rule(
         id=data.id,
         title=data.title,
@@ -569,12 +674,12 @@ def parse_rule(doc: object, where: str) -> Rule:
         assumptions=assumptions,
         check=data.check,
         fixtures=fixtures,
-        registry_keys=(registry.key,) if registry else (),
+        registry_keys=((registry.key, *((registry.install[0],) if registry.install else ())) if registry else ()),
         falsepositives=_str_tuple(doc, "falsepositives", where),
         next_step=data.next_step,
         kind="data",
         origin=where,
-        events=tuple(m.need() for m in (*match, *corroborate)),
+        events=tuple(m.need() for m in (*match, *match_any, *corroborate)),
         advice=next_step_advice,
     )
 
