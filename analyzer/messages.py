@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from analyzer import languages
 
 # ----------------------------------------------------------------------------------------------- data
 
@@ -313,52 +314,22 @@ def render(
 
 # ------------------------------------------------------------------------- templates per language
 
-#: Rendered-text templates per language tag.  "en" holds the English entries above (KB wordings and our
-#: paraphrases); other languages are registered by ``register_templates`` (``analyzer.languages``), so
-#: that a localised Event Viewer export parses back to insertion strings through a template known to
-#: match its message, never through guessing where a string ends.
-_LANGUAGE_TEMPLATES: dict[str, dict[tuple[str, int], list[Template]]] = {}
-
-
-def register_templates(language: str, templates: Iterable[Template]) -> None:
-    """Add rendered-text templates of one language (``Template.text`` with ``%1`` ``%2`` … placeholders,
-    optionally ``recover`` patterns with named groups ``s1`` ``s2`` …).  Templates of the same event are
-    tried in the order registered; languages in the order first registered."""
-    table = _LANGUAGE_TEMPLATES.setdefault(language, {})
-    for template in templates:
-        for source in template.sources:
-            table.setdefault((source.casefold(), template.event_id), []).append(template)
-
-
-def languages() -> tuple[str, ...]:
-    """The language tags whose templates ``match_rendered`` tries, in order."""
-    return tuple(_LANGUAGE_TEMPLATES)
-
-
-register_templates("en", CATALOG)
-
 
 def match_rendered_in(text: str, source: str, event_id: int) -> tuple[str, tuple[str, ...]] | None:
-    """(language, insertion strings) of the first template of any language that matches the whole
-    rendered description ``text`` of event ``event_id`` from ``source``; None when none matches.
+    """(language, insertion strings) of a rendered description through a template known to match it:
+    the English catalog above first, then every localised template of ``analyzer.languages`` (which
+    answers only when exactly one reading exists); None when no template matches the whole text.
 
     A template matches only from the first character to the last (an optional final period and blanks
     aside), so a string never runs on into text the template does not account for.
     """
     if not text:
         return None
-    if text.startswith(RECONSTRUCTED_PREFIX):
-        text = text[len(RECONSTRUCTED_PREFIX) :]
-    key = (source.strip().casefold(), event_id & 0xFFFF)
-    for language, table in _LANGUAGE_TEMPLATES.items():
-        for template in table.get(key, ()):
-            for pattern in _patterns(template):
-                match = pattern.match(text)
-                if match is None:
-                    continue
-                groups = sorted((int(k[1:]), v) for k, v in match.groupdict().items() if v is not None)
-                return language, tuple(_clean(v) for _, v in groups)
-    return None
+    english = recover_strings(source, event_id, text)
+    if english is not None:
+        return "en", english
+    found = languages.match_rendered(text, source=source, event_id=event_id & 0xFFFF)
+    return (found.language, found.strings) if found is not None else None
 
 
 def match_rendered(text: str, source: str, event_id: int) -> tuple[str, ...] | None:
@@ -376,7 +347,17 @@ def recover_strings(source: str, event_id: int, text: str) -> tuple[str, ...] | 
     for the sentence's, not the last string's (ambiguous: whether the real messages end with one is not
     documented; a last string that itself ends in "." loses it).
     """
-    return match_rendered(text, source, event_id)
+    template = lookup(source, event_id)
+    if template is None or not text:
+        return None
+    if text.startswith(RECONSTRUCTED_PREFIX):
+        text = text[len(RECONSTRUCTED_PREFIX) :]
+    for pattern in _patterns(template):
+        match = pattern.match(text)
+        if match is not None:
+            groups = sorted((int(k[1:]), v) for k, v in match.groupdict().items() if v is not None)
+            return tuple(_clean(v) for _, v in groups)
+    return None
 
 
 def split_joined(source: str, event_id: int, text: str, sep: str) -> tuple[str, ...] | None:

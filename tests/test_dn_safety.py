@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from analyzer import messages
+from analyzer import languages, messages
 from analyzer.diagnosis import diagnose_facts
 from analyzer.dn import classify, dn_problem, is_well_formed
 from analyzer.dn_source import Unreadable, confirm_by_structure, logon_dns
@@ -131,24 +131,15 @@ def test_proposal_outside_the_evidence_is_dropped() -> None:
     assert kept == [] and replace == {} and "was not proposed" in warnings[0]
 
 
-def test_templates_per_language_plug_in() -> None:
-    """A language registered with ``messages.register_templates`` is tried by ``match_rendered``."""
-    template = messages.Template(
-        ("MSExchangeIS Private",), 1023, "%1 a été validé comme %2 mais n'a pas pu ouvrir de session sur %3",
-        kb=(), type="failure_audit", strings=3,
-    )  # fmt: skip
-    user = "/o=Contoso/ou=Paris/cn=Recipients/cn=jdupont"
-    text = f"{ACCOUNT} a été validé comme {KOELN} mais n'a pas pu ouvrir de session sur {user}."
-    assert messages.match_rendered(text, "MSExchangeIS Private", 1023) is None
-    saved = dict(messages._LANGUAGE_TEMPLATES)
-    try:
-        messages.register_templates("fr-test", [template])
-        assert messages.match_rendered_in(text, "MSExchangeIS Private", 1023) == ("fr-test", (ACCOUNT, KOELN, user))
-        found = logon_dns("MSExchangeIS Private", 1023, (), text)
-        assert not isinstance(found, Unreadable) and found.dns == (KOELN, user) and found.origin == "template:fr-test"
-    finally:
-        messages._LANGUAGE_TEMPLATES.clear()
-        messages._LANGUAGE_TEMPLATES.update(saved)
+def test_localised_templates_plug_in() -> None:
+    """The localised templates of ``analyzer.languages`` are known templates: a German 1023 in their wording
+    gives its DNs (origin ``template:de``), even two different ones."""
+    user = "/o=Contoso/ou=Koeln/cn=Recipients/cn=jdoe"
+    (template,) = [t for t in languages.templates_for("MSExchangeIS Private", 1023, "de")]
+    text = languages.render(template, (ACCOUNT, KOELN, user))
+    assert messages.match_rendered_in(text, "MSExchangeIS Private", 1023) == ("de", (ACCOUNT, KOELN, user))
+    found = logon_dns("MSExchangeIS Private", 1023, (), text)
+    assert not isinstance(found, Unreadable) and found.dns == (KOELN, user) and found.origin == "template:de"
 
 
 # --------------------------------------------------------------------------- random DNs
@@ -214,6 +205,18 @@ FORMATS: list[tuple[str, Writer]] = [
     ("dumpel-spaces", lambda p, e: write_dumpel(p, [e], encoding="utf-16", tabs=False) and None),
     ("dumpel-strings", lambda p, e: write_dumpel(p, [e], encoding="utf-16", tabs="strings") and None),
 ]  # fmt: skip
+
+
+def _localised(template: object) -> Writer:
+    def write(path: Path, event: Event) -> None:
+        text = languages.render(template, event.strings)  # type: ignore[arg-type]
+        write_evtxt(path, [dataclasses.replace(event, message=text)], encoding="utf-16")
+
+    return write
+
+
+LOCALISED_1023 = languages.templates_for("MSExchangeIS Private", 1023)
+FORMATS += [(f"evtxt-{t.language}", _localised(t)) for t in LOCALISED_1023 if t.language != "en"]
 
 
 def _read_back(writer: Writer, event: Event) -> Evidence:
