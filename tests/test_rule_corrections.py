@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyzer.diagnosis import diagnose_objects
 from analyzer.evidence import LogonOnlyAs
-from analyzer.rules.base import IMS_DN, scm
+from analyzer.rules.factories import IMS_DN, scm
 
 LIST = LogonOnlyAs("set", [IMS_DN], key="k", source="loa.reg")
 
