@@ -388,6 +388,7 @@ class FindingKind(enum.StrEnum):
     TIMING = "timing"  # the refusals against the value's last write and IS restarts
     NO_MATCH = "no_match"  # Exchange errors that no rule explains
     DN_UNCONFIRMED = "dn_unconfirmed"  # refusals whose DN could not be read safely: raw text, what to collect
+    ADVICE = "advice"  # holds for every case with the value set (ExMerge): shown as advice, never as a finding
     PATCH_WITHHELD = "patch_withheld"  # no .reg patch: it would lock out what works today
 
 

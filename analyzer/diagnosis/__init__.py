@@ -82,6 +82,8 @@ def diagnose_facts(
     merge_duplicates(facts.evidence)
     rule_errors: list[str] = []
     findings = run_rules(facts, errors=rule_errors)
+    advice = [f for f in findings if f.kind is FindingKind.ADVICE]  # true of every such case: not a finding
+    findings = [f for f in findings if f.kind is not FindingKind.ADVICE]
     dns_to_add: list[str] = []
     near_misses: dict[str, str] = {}
     for f in findings:
@@ -110,6 +112,7 @@ def diagnose_facts(
         usable=usable,
         errors=list(errors),
         unconfirmed=[u.to_dict() for u in facts.evidence.unconfirmed],
+        advice=advice,
     )
 
 

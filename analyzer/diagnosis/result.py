@@ -42,6 +42,7 @@ class Diagnosis:
     usable: bool = True  # at least one input could be read (CLI: exit 2 otherwise)
     errors: list[str] = field(default_factory=list)  # one line per unusable file ("path: why")
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)  # refusals without a safely read DN
+    advice: list[Finding] = field(default_factory=list)  # true of every case with the value set (not findings)
 
     @property
     def findings(self) -> pd.DataFrame:
@@ -70,6 +71,10 @@ class Diagnosis:
             "findings": [f.to_dict() for f in self.finding_list],
             "dns_to_add": list(self.dns_to_add),
             "unconfirmed": [dict(u) for u in self.unconfirmed],
+            "advice": [
+                {"rule": a.rule, "title": a.title, "text": a.explanation, "references": list(a.references)}
+                for a in self.advice
+            ],
             "remediation": self.remediation.to_dict() if self.remediation is not None else None,
             "warnings": list(self.warnings),
         }

@@ -141,7 +141,7 @@ def _without_action(facts: CaseFacts, findings: list[Finding]) -> str:
         return f"Logon Only As is not involved: the value does not exist.{cause}"
     if loa.state in ("set", "empty") and any(f.kind is FindingKind.LISTED_REFUSED for f in findings):
         cause = (
-            " Documented cause: " + "; ".join(f"{f.title} (KB {f.rule[2:]})" for f in lookalikes) + "."
+            " Documented cause: " + "; ".join(dict.fromkeys(f"{f.title} (KB {f.rule[2:]})" for f in lookalikes)) + "."
             if lookalikes
             else ""
         )

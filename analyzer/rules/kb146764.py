@@ -68,7 +68,7 @@ def check(facts: CaseFacts) -> list[Finding]:
             )
         if groups:
             causes = [(g, explain(facts, g)) for g in groups]
-            named = [f"{g.info.label}: {rule}" for g, found in causes for rule, _ in found]
+            named = list(dict.fromkeys(f"{g.info.label}: {rule}" for g, found in causes for rule, _ in found))
             rest = [g for g, found in causes if not found]
             text = (
                 f"{sum(len(g.events) for g in groups)} failure audit(s) 1023 were logged, but Logon Only As does "
@@ -121,37 +121,47 @@ def check(facts: CaseFacts) -> list[Finding]:
     if loa.state != "set":
         return out
     lockout: list[RefusalGroup] = []
+    listed: dict[str, list[tuple[RefusalGroup, list[tuple[str, str]]]]] = {}
     for g in groups:
         match = match_list(facts, g.dn_a, near=False)
         if match.held and not match.case_only:
-            found = explain(facts, g)
-            if found:
-                text = (
-                    f"{g.info.label} ({g.dn_a}) is listed in Logon Only As and was still refused opening "
-                    f"{g.dn_b}: not a Logon Only As problem. " + " ".join(s for _, s in found)
-                )
-                sev = Severity.INFO
-            else:
-                text = (
-                    f"{g.info.label} ({g.dn_a}) is listed in Logon Only As exactly as the event writes it, yet the IS "
-                    "refused it: Logon Only As is not the cause — unless the entry was added after the refusal and "
-                    "the IS has not been restarted since (the value is read when the IS starts)."
-                )
-                sev = Severity.WARNING
-            out.append(
-                _finding(
-                    sev,
-                    FindingKind.LISTED_REFUSED,
-                    "Refused although listed: not a Logon Only As problem",
-                    text,
-                    [g],
-                    component=g.info.label,
-                    dn=g.dn_a,
-                    references=("KB146764", *(r for r, _ in found)),
-                )
-            )
+            listed.setdefault(g.dn_a.casefold(), []).append((g, explain(facts, g)))
         elif not match.held and not g.info.is_component:
             lockout.append(g)
+    for hits in listed.values():  # one finding per refused identity: it names its DN once
+        g = hits[0][0]
+        found = list(dict.fromkeys(item for _, items in hits for item in items))
+        targets = list(dict.fromkeys(h.dn_b for h, _ in hits if h.dn_b and h.dn_b.casefold() != g.dn_a.casefold()))
+        opening = (
+            f" opening {'; '.join(targets[:5])}" + (f" and {len(targets) - 5} more" if len(targets) > 5 else "")
+            if targets
+            else ""
+        )
+        if found:
+            text = (
+                f"{g.info.label} ({g.dn_a}) is listed in Logon Only As and was still refused{opening}: not a "
+                "Logon Only As problem. " + " ".join(dict.fromkeys(sentence for _, sentence in found))
+            )
+            sev = Severity.INFO
+        else:
+            text = (
+                f"{g.info.label} ({g.dn_a}) is listed in Logon Only As exactly as the event writes it, yet the IS "
+                f"refused it{opening}: Logon Only As is not the cause — unless the entry was added after the refusal "
+                "and the IS has not been restarted since (the value is read when the IS starts)."
+            )
+            sev = Severity.WARNING
+        out.append(
+            _finding(
+                sev,
+                FindingKind.LISTED_REFUSED,
+                "Refused although listed: not a Logon Only As problem",
+                text,
+                [h for h, _ in hits],
+                component=g.info.label,
+                dn=g.dn_a,
+                references=("KB146764", *dict.fromkeys(r for r, _ in found)),
+            )
+        )
     if lockout:
         out.append(
             _finding(

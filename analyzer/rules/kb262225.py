@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.evidence import CaseFacts
-from analyzer.model import EvidenceRef, Finding, Severity
+from analyzer.model import EvidenceRef, Finding, FindingKind, Severity
 from analyzer.rules.factories import ADMIN_DN, sa_dn
 from analyzer.rules.records import Fixture, Rule
 
@@ -26,6 +26,7 @@ def check(facts: CaseFacts) -> list[Finding]:
             ),
             evidence=(EvidenceRef(path=loa.source or "registry", key=loa.key, value="Logon Only As"),),
             references=(ID, "KB146764"),
+            kind=FindingKind.ADVICE,
         )
     ]
 

@@ -66,7 +66,7 @@ def check(facts: CaseFacts) -> list[Finding]:
                 effect,
                 near_miss_sentence(match),
                 corr.sentence(info.component) if ims or service_of(info) else "",
-                f"Add the DN exactly as the event writes it ({first.dn_a}), then restart the Information Store"
+                "Add this DN exactly as the event writes it, then restart the Information Store"
                 + (" and then the Internet Mail Service (KB 306308)." if ims else "."),
                 keep,
             )

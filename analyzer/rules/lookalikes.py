@@ -111,19 +111,28 @@ def explain(facts: CaseFacts, group: RefusalGroup) -> list[tuple[str, str]]:
 
 
 def lookalike_findings(facts: CaseFacts, rule: str, title: str, explainer: Explainer) -> list[Finding]:
-    """Informational findings of one look-alike rule over all refusal groups it explains."""
-    out: list[Finding] = []
+    """Informational findings of one look-alike rule: one per refused identity (DN-A), however many targets
+    it was refused opening, so that a finding names each DN once."""
+    fitting: dict[str, list[tuple[RefusalGroup, str, tuple[EvidenceRef, ...]]]] = {}
     for group in refusal_groups(facts):
         if not not_logon_only_as(facts, group):
             continue
         found = explainer(facts, group)
-        if found is None:
-            continue
-        sentence, extra = found
+        if found is not None:
+            fitting.setdefault(group.dn_a.casefold(), []).append((group, *found))
+    out: list[Finding] = []
+    for hits in fitting.values():
+        group = hits[0][0]
+        sentences = list(dict.fromkeys(sentence for _, sentence, _ in hits))
+        sentence = " ".join(sentences[:3]) + (f" ({len(sentences) - 3} more alike)" if len(sentences) > 3 else "")
+        if len(hits) > 1:
+            sentence += f" The same identity was refused opening {len(hits)} different objects."
         if facts.logon_only_as.state == "unknown":
             sentence += " (No registry export: confirm that Logon Only As is absent or lists this DN.)"
-        first, last = span(e.time for e in group.events)
-        accounts = group.accounts
+        events = [e for g, _, _ in hits for e in g.events]
+        extra = tuple(dict.fromkeys(ref for _, _, refs in hits for ref in refs))
+        first, last = span(e.time for e in events)
+        accounts = sorted({a for g, _, _ in hits for a in g.accounts})
         out.append(
             Finding(
                 rule=rule,
@@ -133,10 +142,10 @@ def lookalike_findings(facts: CaseFacts, rule: str, title: str, explainer: Expla
                 component=group.info.label,
                 dn=group.dn_a,
                 account=", ".join(accounts) or None,
-                count=len(group.events),
+                count=len(events),
                 first_seen=first,
                 last_seen=last,
-                evidence=group.refs + extra,
+                evidence=tuple(e.ref for e in events) + extra,
                 references=(rule,),
                 assumptions=(("(inferred) the identity this component logs on with",) if group.info.inferred else ()),
                 kind=FindingKind.LOOKALIKE,

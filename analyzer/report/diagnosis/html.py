@@ -9,7 +9,7 @@ from analyzer.report.diagnosis.sections import Report, Section, Table
 from analyzer.report.diagnosis.untrusted import visible
 
 MORE = "(see the JSON output)"
-SHOWN = ("findings", "evidence", "logon", "inputs", "remediation")
+SHOWN = ("findings", "advice", "evidence", "logon", "inputs", "remediation")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#1b1b1b;line-height:1.4}

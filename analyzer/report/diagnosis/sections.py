@@ -85,6 +85,16 @@ def build(d: Mapping[str, Any], *, patch_path: str | None = None) -> Report:
     As, inputs and remediation (a section is left out when it has nothing to show, except findings and
     inputs, which say "none")."""
     sections = [_findings(d)]
+    advice = d.get("advice") or []
+    if advice:
+        items = tuple(
+            Item(
+                str(a.get("title")),
+                (("advice", str(a.get("text"))), ("references", ", ".join(a.get("references") or []))),
+            )
+            for a in advice
+        )
+        sections.append(Section("advice", "Advice (true of every case where Logon Only As exists)", items=items))
     evidence, left_out = evidence_table(d)
     if evidence:
         table = Table(tuple(EVIDENCE_COLUMNS), tuple(tuple(r) for r in evidence))
