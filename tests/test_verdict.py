@@ -30,9 +30,20 @@ CASES = {
     ),
     "no registry export": (fixture_facts([e1023(IMS_DN)], None, {}), "No registry export: cannot tell"),
     "case only": (fixture_facts([e1023(IMS_DN)], (IMS_DN.upper(),), {}), "Nothing to add:"),
-    "IS down": (
+    "IS down": (  # the log-sequence stop is KB 262375's finding (its next step), not IS-DOWN's
         fixture_facts([scm(7024, "Microsoft Exchange Information Store", "4294966781")], None, {}),
-        "repair the store first",
+        "recover the store's log sequence",
+    ),
+    "IS victim of the System Attendant": (
+        fixture_facts(
+            [
+                scm(7000, "Microsoft Exchange System Attendant", "%%2140"),
+                scm(7001, "Microsoft Exchange Information Store", "Microsoft Exchange System Attendant", seconds=5),
+            ],
+            None,
+            {},
+        ),
+        "Fix the System Attendant first",
     ),
 }
 
