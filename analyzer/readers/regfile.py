@@ -223,15 +223,22 @@ class _HexData:
 
     def flush(self) -> None:
         if self.pending:
-            self._append(bytes.fromhex("".join(self.pending).replace(",", "")))
+            self._run("".join(self.pending))
             self.pending, self.pending_chars = [], 0
+
+    def _run(self, items: str) -> None:
+        """Items already known to be well-formed (``xx,xx,…``): decoded, or only counted past the cap."""
+        if self.size > self.cap:
+            self.size += items.count(",") + (0 if items.endswith(",") else 1)
+        else:
+            self._append(bytes.fromhex(items.replace(",", "")))
 
     def add(self, body: str) -> None:
         """Parse complete items of ``body`` (no ``;`` or ``\\`` inside)."""
         if not body:
             return
         if _HEX_RUN.fullmatch(body):
-            self._append(bytes.fromhex(body.replace(",", "")))
+            self._run(body)
             self.after_comma = body.endswith(",")
             return
         parts = body.split(",")
