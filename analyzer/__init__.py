@@ -152,14 +152,18 @@ def diagnose(
     case_limits: CaseLimits | None = None,
     language: str | None = None,
     replace_near_misses: bool = False,
+    one_case: bool = False,
 ) -> Diagnosis:
-    """Diagnose one case: files, folders and/or .zip archives that belong to one server's problem.
+    """Diagnose one case: files, folders and/or .zip archives that belong to one problem.
 
     Returns a ``Diagnosis`` (``.verdict``, ``.dns_to_add``, ``.findings`` as a DataFrame,
-    ``.remediation``, ``.to_json()``/``.to_markdown()``, an HTML view in Jupyter).  ``reg_version``
+    ``.remediation``, ``.to_json()``/``.to_markdown()``, an HTML view in Jupyter).  A case with several
+    servers has ``.servers`` (one diagnosis per server, each with its own patch).  ``reg_version``
     (4 or 5) forces the REGEDIT version of the patch; ``read_limits``/``case_limits`` bound each file
     and the archives of the case; ``language`` names the language of localised text exports.  The patch
-    keeps every current entry; ``replace_near_misses`` lets it replace a probably mistyped one instead.  Raises ``InputError`` when no path exists.
+    keeps every current entry; ``replace_near_misses`` lets it replace a probably mistyped one instead.
+    Raises ``InputError`` when no path exists, and ``ManyCasesError`` (an ``InputError``) when one folder
+    given holds several separate cases, unless ``one_case``.
     """
     from analyzer.diagnosis import diagnose as impl
 
@@ -173,6 +177,7 @@ def diagnose(
         case_limits=case_limits,
         language=language,
         replace_near_misses=replace_near_misses,
+        one_case=one_case,
     )
 
 

@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     (
         "domain",
-        "DNs, the evidence the rules read, .reg remediation and its lock-out check",
+        "DNs, the evidence the rules read, .reg remediation and its lock-out check, which server each artefact is of",
         (
             "analyzer.dn",
             "analyzer.dn_source",
@@ -66,6 +66,8 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "analyzer.dedup",
             "analyzer.lockout",
             "analyzer.remedy",
+            "analyzer.servers",
+            "analyzer.many_cases",
         ),
     ),
     ("rules", "the knowledge: one rule per KB article or inferred check", ("analyzer.rules",)),

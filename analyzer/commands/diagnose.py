@@ -6,6 +6,8 @@ Exit codes: 0 nothing to fix, 1 needs action, 2 no usable input (one stderr line
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from typing import Any
 
@@ -30,7 +32,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="report format (default text; json follows the analyzer.diagnosis/1 schema)",
     )
     d.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
-    d.add_argument("--reg-patch", metavar="FILE", help="write the remediation .reg (and FILE's rollback) here")
+    d.add_argument(
+        "--reg-patch",
+        metavar="FILE",
+        help="write the remediation .reg (and its rollback) here; several servers: FILE-<SERVER>.reg per server",
+    )
     d.add_argument(
         "--reg-version",
         choices=["4", "5"],
@@ -42,6 +48,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="let the patch replace an entry that is probably a mistyped copy of a DN to add "
         "(default: keep every current entry and name the one to remove after the fix works)",
     )
+    d.add_argument(
+        "--one-case",
+        action="store_true",
+        help="read a folder as one case even when its sub-folders look like separate cases (else: exit 2)",
+    )
     add_reading_arguments(d)
     add_read_arguments(d, case=True)
     return d
@@ -51,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
     """Diagnose ``args.case``, write the report and, when asked, the .reg patch and its rollback."""
     # Imported here, not at the top: loading the rules and renderers would slow every other command's start.
     from analyzer.diagnosis import diagnose
-    from analyzer.remedy import write_remediation
     from analyzer.report.diagnosis import render
 
     dx = diagnose(
@@ -64,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         read_limits=read_limits_from(args),
         case_limits=case_limits_from(args),
         replace_near_misses=bool(getattr(args, "replace_near_misses", False)),
+        one_case=bool(getattr(args, "one_case", False)),
     )
     if not dx.usable:
         # Every path that gave nothing: unreadable files and, from the case loader, missing paths.
@@ -73,18 +84,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     for line in dx.errors:
         error(f"warning: {line}")
-    patch_path = None
+    patch_path: str | dict[str, str] | None = None
     if getattr(args, "reg_patch", None):
-        if dx.remediation is None:
-            error(f"nothing to patch: {args.reg_patch} not written")
-        else:
-            try:
-                patch, back = write_remediation(args.reg_patch, dx.remediation)
-            except OSError as exc:
-                error(f"{args.reg_patch}: cannot write: {exc.strerror or exc}")
-                return EXIT_INPUT
-            patch_path = str(patch)
-            error(f"wrote {patch} and its rollback {back}")
+        try:
+            patch_path = write_patches(dx, args.reg_patch)
+        except OSError as exc:
+            error(f"{exc.filename or args.reg_patch}: cannot write: {exc.strerror or exc}")
+            return EXIT_INPUT
     text = render(dx.to_dict(), getattr(args, "format", "text") or "text", patch_path=patch_path)
     output = getattr(args, "output", None)
     if output:
@@ -97,3 +103,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_FINDINGS if dx.needs_action else EXIT_OK
+
+
+def write_patches(dx: Any, target: str) -> str | dict[str, str] | None:
+    """``--reg-patch FILE``: FILE for a single server; ``<stem>-<SERVER>.reg`` (+ rollback) per server
+    otherwise, never one patch across servers.  Returns what the report names (path, or server -> path)."""
+    from analyzer.remedy import write_remediation
+
+    if not dx.servers:
+        if dx.remediation is None:
+            error(f"nothing to patch: {target} not written")
+            return None
+        patch, back = write_remediation(target, dx.remediation)
+        error(f"wrote {patch} and its rollback {back}")
+        return str(patch)
+    written: dict[str, str] = {}
+    for server in dx.servers:
+        path = server_patch_path(target, server.server)
+        if server.diagnosis.remediation is None:
+            error(f"{server.server}: nothing to patch: {path} not written")
+            continue
+        patch, back = write_remediation(path, server.diagnosis.remediation)
+        written[server.server] = str(patch)
+        error(f"{server.server}: wrote {patch} and its rollback {back}")
+    return written
+
+
+def server_patch_path(target: str, server: str) -> str:
+    """``fix.reg`` + ``EXCH02`` -> ``fix-EXCH02.reg`` (beside FILE; the server name made file-safe)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", server) or "server"
+    stem, ext = os.path.splitext(target)
+    return f"{stem}-{safe}{ext or '.reg'}"

@@ -8,13 +8,18 @@ The package reads as the steps of a diagnosis:
 * this module — the pure core: ``diagnose_facts`` runs the rules on facts and assembles the result (so
   tests and notebooks can diagnose in-memory objects with ``diagnose_objects``); ``diagnose_case`` and
   ``diagnose`` (paths: folders, .zip, files; ``case.open_case``) add the reading;
+* ``per_server`` — a case with several servers: one diagnosis per server, put together;
 * ``verdict`` — the first paragraph, composed from the findings' kinds and their rules' advice;
 * ``result`` — the result model, ``Diagnosis``, and its JSON contract.
 
 Several logs are all read.  Several registry exports are all read; the one used is the one whose
 key was written last, then a binary hive over text (``evidence.choose_logon_only_as``), and the
-verdict says which and why when they disagree.  A broken file among good ones is a warning; a case
-without any usable input is reported per file (CLI exit 2).
+verdict says which and why when they disagree.  When the case holds several servers
+(``analyzer.servers`` pairs every artefact with its server), each server is diagnosed on its own
+evidence against its own exports (``per_server``); nothing is chosen across servers.  A single folder
+that looks like an archive of separate cases (``analyzer.many_cases``) is refused unless ``one_case``
+is given.  A broken file among good ones is a warning; a case without any usable input is reported
+per file (CLI exit 2).
 
 ``--reg-patch FILE`` writes the patch to FILE and the rollback beside it as ``<stem>-rollback.reg``
 (``remedy.rollback_path``).
@@ -23,13 +28,16 @@ without any usable input is reported per file (CLI exit 2).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from collections.abc import Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
 
 from analyzer.case import Case, open_case
 from analyzer.dedup import merge_duplicates
-from analyzer.diagnosis.reading import read_case
+from analyzer.diagnosis.per_server import diagnose_servers
+from analyzer.diagnosis.reading import CaseReading, patch_version, read_case
 from analyzer.diagnosis.result import FINDING_COLUMNS, SCHEMA, Diagnosis
 from analyzer.diagnosis.verdict import compose_verdict, needs_action
 from analyzer.dn import classify, dn_problem
@@ -45,16 +53,19 @@ from analyzer.evidence import (
 )
 from analyzer.limits import DEFAULT_LIMITS, CaseLimits, ReadLimits
 from analyzer.lockout import working_components
-from analyzer.model import Event, EvidenceRef, Finding, FindingKind, Severity
+from analyzer.many_cases import many_cases_message, separate_cases
+from analyzer.model import Event, EvidenceRef, Finding, FindingKind, InputError, Severity
 from analyzer.remedy import LockOutError, Remediation, RemediationError, build_remediation
 from analyzer.rules import watched_events, watched_keys
 from analyzer.rules.run import run_rules
+from analyzer.servers import Pairing, orgs_by_path, pair
 
 __all__ = [
     "FINDING_COLUMNS",
     "SCHEMA",
     "Diagnosis",
     "LogonOnlyAs",
+    "ManyCasesError",
     "diagnose",
     "diagnose_case",
     "diagnose_facts",
@@ -263,15 +274,54 @@ def diagnose_case(
         tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=read_limits or DEFAULT_LIMITS, language=language
     )
     read = read_case(case, options, reg_version=reg_version)
-    return diagnose_facts(
-        read.facts,
-        case=case.name,
+    orgs = orgs_by_path(read.facts.evidence, read.artefacts)
+    pairing = pair(read.artefacts)
+    if read.usable and pairing.several:
+        dx = _diagnose_servers(case, read, pairing, reg_version, replace_near_misses)
+    else:
+        dx = diagnose_facts(
+            read.facts,
+            case=case.name,
+            inputs=case.inputs,
+            warnings=read.warnings,
+            reg_version=read.reg_version,
+            usable=read.usable,
+            errors=read.errors,
+            replace_near_misses=replace_near_misses,
+        )
+    dx.separate_cases = separate_cases(read.artefacts, orgs)
+    return dx
+
+
+def _diagnose_servers(
+    case: Case, read: CaseReading, pairing: Pairing, reg_version: int | str | None, replace_near_misses: bool
+) -> Diagnosis:
+    """Several servers: each diagnosed on its own evidence against its own exports (``per_server``)."""
+    several = diagnose_servers(
+        case_name=case.name,
         inputs=case.inputs,
+        pairing=pairing,
+        artefacts=read.artefacts,
+        evidence=read.facts.evidence,
+        readings=read.exports,
         warnings=read.warnings,
-        reg_version=read.reg_version,
-        usable=read.usable,
-        errors=read.errors,
-        replace_near_misses=replace_near_misses,
+        version_of=lambda chosen: patch_version(reg_version, chosen, read.real_by_source),
+        diagnose_one=functools.partial(diagnose_facts, replace_near_misses=replace_near_misses),
+    )
+    return Diagnosis(
+        case=case.name,
+        inputs=list(case.inputs),
+        logon_only_as=several.logon_only_as,
+        finding_list=several.findings,
+        dns_to_add=several.dns_to_add,
+        unconfirmed=several.unconfirmed,
+        advice=several.advice,
+        remediation=None,  # one patch per server (servers[i]), never one across servers
+        verdict=several.verdict,
+        warnings=several.warnings,
+        needs_action=several.needs_action,
+        errors=list(read.errors),
+        servers=several.servers,
     )
 
 
@@ -286,14 +336,17 @@ def diagnose(
     case_limits: CaseLimits | None = None,
     language: str | None = None,
     replace_near_misses: bool = False,
+    one_case: bool = False,
 ) -> Diagnosis:
     """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists).
 
     ``read_limits`` / ``case_limits``: see analyzer.limits and analyzer.case.CaseLimits (documented defaults).
     ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it (by default
-    it keeps every current entry and the verdict names the entry to remove after the fix works)."""
+    it keeps every current entry and the verdict names the entry to remove after the fix works).
+    A single folder or zip whose sub-folders look like separate cases (``analyzer.many_cases``) raises
+    ``ManyCasesError`` (an InputError) unless ``one_case`` is true."""
     with open_case(paths, limits=case_limits) as case:
-        return diagnose_case(
+        dx = diagnose_case(
             case,
             tz=tz,
             evtx_backend=evtx_backend,
@@ -303,3 +356,11 @@ def diagnose(
             language=language,
             replace_near_misses=replace_near_misses,
         )
+    single = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if len(single) == 1 and dx.separate_cases and not one_case:
+        raise ManyCasesError(str(single[0]), many_cases_message(str(single[0]), dx.separate_cases))
+    return dx
+
+
+class ManyCasesError(InputError):
+    """The folder given as one case holds several separate cases (CLI: exit 2, pointing at triage)."""

@@ -4,14 +4,18 @@ Events are streamed through the pushdown filter derived from the loaded rules (o
 rule reads are decoded) into ``Evidence``; every registry export gives its ``Logon Only As`` reading
 and a snapshot of the keys the rules read.  A file that cannot be read becomes a warning (or, when
 nothing at all could be read, an error per file); a reader bug never ends the case.  Several registry
-exports are all read and the one used is chosen by ``evidence.choose_logon_only_as``.
+exports are all read and the one used is chosen by ``evidence.choose_logon_only_as``.  What each input
+says about its server (computer names of its kept events, a registry ComputerName, its list's own
+server DNs) is kept for ``analyzer.servers``, and each export on its own for the per-server lists.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from analyzer.case import Case
+from analyzer.diagnosis.per_server import RegistryReading
 from analyzer.events import iter_file
 from analyzer.evidence import CaseFacts, Evidence, LogonOnlyAs, RegistryFacts, choose_logon_only_as, read_logon_only_as
 from analyzer.model import InputError, ReadWarning
@@ -19,6 +23,7 @@ from analyzer.readers import ReadOptions
 from analyzer.readers.text import ReadNote
 from analyzer.registry import read_registry
 from analyzer.rules import evidence_filter, watched_events, watched_keys
+from analyzer.servers import Artefact, describe_registry
 from analyzer.sniff import EVENT_FORMATS, REGISTRY_FORMATS
 
 
@@ -31,6 +36,12 @@ class CaseReading:
     errors: list[str] = field(default_factory=list)  # one line per unusable file ("path: why")
     usable: bool = True  # at least one input could be read
     reg_version: int = 4  # REGEDIT version of the patch (see ``patch_version``)
+    #: what each read input says about its server (``analyzer.servers``), in input order
+    artefacts: list[Artefact] = field(default_factory=list)
+    #: every registry export on its own (a server's list is chosen among that server's exports only)
+    exports: list[RegistryReading] = field(default_factory=list)
+    #: display path -> file on disk of each registry export (the patch version of each server's export)
+    real_by_source: dict[str, str] = field(default_factory=dict)
 
 
 def warning_text(w: ReadWarning) -> str:
@@ -52,6 +63,12 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
     real_by_source: dict[str, str] = {}
     errors: list[str] = []
     read_ok = 0
+    artefacts: dict[str, Artefact] = {}
+    exports: list[RegistryReading] = []
+
+    def artefact(path: str, kind: str) -> Artefact:
+        return artefacts.setdefault(path, Artefact(path, kind))
+
     for item in case.inputs:
         if item.format is None or item.error is not None:
             if item.error is not None:
@@ -64,7 +81,10 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
                 stream = iter_file(
                     item.real_path, fmt=item.format, filters=wanted, warn=sink_list.append, options=options
                 )
-                evidence.feed_all(stream, item.path)
+                computers = artefact(item.path, "events").computers
+                for event in stream:  # computer names of the kept events tell the server (analyzer.servers)
+                    if evidence.feed(event, item.path):
+                        computers[event.computer] += 1
                 evidence.logs += 1
                 read_ok += 1
             except InputError as exc:
@@ -90,6 +110,11 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
                 reading = read_logon_only_as(registry, item.path)
                 readings.append(reading)
                 merged = RegistryFacts.from_registries([(registry, item.path)], watched)
+                # a pristine copy: choosing among several exports writes notes into the readings
+                exports.append(
+                    RegistryReading(item.path, dataclasses.replace(reading, notes=list(reading.notes)), merged)
+                )
+                describe_registry(artefact(item.path, "registry"), registry, reading)
                 keys.hives |= merged.hives
                 for state in merged.keys.values():
                     keys.add(state)
@@ -119,7 +144,17 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
         warnings.extend(f"{item.path}: not used: {item.error}" for item in case.inputs if item.error is not None)
     if not case.inputs:
         errors.append(f"{case.root}: no files in the case")
-    return CaseReading(facts, warnings, errors, read_ok > 0, patch_version(reg_version, loa, real_by_source))
+    used = {item.path for item in case.inputs if item.error is None}
+    return CaseReading(
+        facts,
+        warnings,
+        errors,
+        read_ok > 0,
+        patch_version(reg_version, loa, real_by_source),
+        [a for a in artefacts.values() if a.path in used],
+        [r for r in exports if r.path in used],
+        real_by_source,
+    )
 
 
 def patch_version(explicit: int | str | None, loa: LogonOnlyAs, real_by_source: dict[str, str]) -> int:

@@ -43,6 +43,10 @@ class Diagnosis:
     errors: list[str] = field(default_factory=list)  # one line per unusable file ("path: why")
     unconfirmed: list[dict[str, Any]] = field(default_factory=list)  # refusals without a safely read DN
     advice: list[Finding] = field(default_factory=list)  # true of every case with the value set (not findings)
+    #: one entry per server when the case holds several (``diagnosis.per_server``); empty for one server
+    servers: list[Any] = field(default_factory=list)
+    #: groups of inputs that look like separate cases (``analyzer.many_cases``); not part of the JSON
+    separate_cases: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def findings(self) -> pd.DataFrame:
@@ -61,7 +65,7 @@ class Diagnosis:
         return list(dict.fromkeys(f.rule for f in self.finding_list))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema": SCHEMA,
             "case": self.case,
             "verdict": self.verdict,
@@ -78,6 +82,12 @@ class Diagnosis:
             "remediation": self.remediation.to_dict() if self.remediation is not None else None,
             "warnings": list(self.warnings),
         }
+        if self.servers:  # several servers: each finding names its server, and one entry per server
+            out["findings"] = [
+                {**f.to_dict(), "server": s.server} for s in self.servers for f in s.diagnosis.finding_list
+            ]
+            out["servers"] = [s.to_dict() for s in self.servers]
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"

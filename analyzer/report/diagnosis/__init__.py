@@ -15,6 +15,7 @@ from typing import Any
 
 from analyzer.report.diagnosis import html as html_backend
 from analyzer.report.diagnosis import markdown as markdown_backend
+from analyzer.report.diagnosis import servers
 from analyzer.report.diagnosis import text as text_backend
 from analyzer.report.diagnosis.sections import all_warnings, build, verdict_of
 from analyzer.report.diagnosis.untrusted import MAX_CHARS, visible
@@ -37,20 +38,36 @@ __all__ = [
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "diagnosis.schema.json"
 
 
-def render_text(d: Mapping[str, Any], *, patch_path: str | None = None) -> str:
-    """Terminal output: verdict paragraph, DNs to add, then tabulate tables and the steps."""
-    return text_backend.render(build(d, patch_path=patch_path))
+#: ``--reg-patch``'s file for one server, or server -> file when the case holds several servers
+PatchPath = str | Mapping[str, str] | None
 
 
-def render_markdown(d: Mapping[str, Any], *, patch_path: str | None = None) -> str:
+def render_text(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
+    """Terminal output: verdict paragraph, DNs to add, then tabulate tables and the steps.
+    Several servers: a verdict line per server, then one section per server (``servers``)."""
+    if d.get("servers"):
+        return servers.render_text(d, patch_path=patch_path)
+    return text_backend.render(build(d, patch_path=_one(patch_path)))
+
+
+def render_markdown(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
     """GitHub-flavoured Markdown: the same content as the text report, every string escaped."""
-    return markdown_backend.render(build(d, patch_path=patch_path))
+    if d.get("servers"):
+        return servers.render_markdown(d, patch_path=patch_path)
+    return markdown_backend.render(build(d, patch_path=_one(patch_path)))
 
 
-def render_html(d: Mapping[str, Any], *, patch_path: str | None = None, fragment: bool = False) -> str:
+def render_html(d: Mapping[str, Any], *, patch_path: PatchPath = None, fragment: bool = False) -> str:
     """A self-contained page (inline CSS, no script, nothing fetched); ``fragment=True`` gives a
     ``<div>`` for notebooks (``_repr_html_``)."""
-    return html_backend.render(build(d, patch_path=patch_path), fragment=fragment)
+    if d.get("servers"):
+        return servers.render_html(d, patch_path=patch_path, fragment=fragment)
+    return html_backend.render(build(d, patch_path=_one(patch_path)), fragment=fragment)
+
+
+def _one(patch_path: PatchPath) -> str | None:
+    """The patch of a single-server case (a mapping names one file per server: none is "the" patch)."""
+    return patch_path if isinstance(patch_path, str) else None
 
 
 def load_schema() -> dict[str, Any]:
@@ -71,7 +88,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
 }
 
 
-def render(d: Mapping[str, Any], fmt: str = "text", *, patch_path: str | None = None) -> str:
+def render(d: Mapping[str, Any], fmt: str = "text", *, patch_path: PatchPath = None) -> str:
     """Render in the CLI's ``--format`` (text | json | markdown | html)."""
     if fmt == "json":
         return render_json(d)
