@@ -243,3 +243,26 @@ def test_computer_name_in_registry_export_pairs_it(tmp_path: Path) -> None:
     assert paired["EXCH02"]["x.reg"] == "its own ComputerName key"
     assert paired["EXCH01"]["y.txt"] == "its own ComputerName key"
     assert [s.diagnosis.dns_to_add for s in dx.servers] == [[IMS01], [MSMAIL02]]
+
+
+def test_hostile_server_names_stay_in_the_patch_folder_and_are_escaped(tmp_path: Path, capsys) -> None:
+    """A computer name is customer data: it never escapes the patch folder and never reaches a terminal raw."""
+    evil = "EVIL\x1b[31m/..\\x"
+    case = tmp_path / "case"
+    case.mkdir()
+    write_log(case / "a", refusals("EXCH01", [IMS01]))
+    write_log(case / "b", [e1023(MSMAIL02, computer=evil)])
+    write_list(case / "EXCH01_list", LIST01)
+    write_list(case / "b_list", LIST02, computer=evil, form="hive")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["diagnose", str(case), "--reg-patch", str(out / "fix.reg")]) == 1
+    text = capsys.readouterr().out
+    assert "\x1b" not in text and "EVIL\\x1b[31m/" in text
+    assert sorted(p.name for p in tmp_path.rglob("fix*")) == [
+        "fix-EVIL__31m_-rollback.reg",
+        "fix-EVIL__31m_.reg",
+        "fix-EXCH01-rollback.reg",
+        "fix-EXCH01.reg",
+    ]
+    assert {p.parent for p in tmp_path.rglob("fix*")} == {out}

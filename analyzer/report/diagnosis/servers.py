@@ -90,10 +90,8 @@ def render_text(d: Mapping[str, Any], *, patch_path: str | Mapping[str, str] | N
     for s in servers:
         title = f"Server {visible(s.get('server'), cell=True)}"
         out.extend([f"=== {title} " + "=" * max(3, 72 - len(title)), ""])
-        why = s.get("paired_by") or {}
-        for path in s.get("inputs") or []:
-            reason = f" ({why[path]})" if why.get(path) else ""
-            out.append(f"  input: {visible(path, cell=True)}{visible(reason, cell=True)}")
+        for path, why in _paired(s):
+            out.append(f"  input: {visible(path, cell=True)}" + (f" ({visible(why, cell=True)})" if why else ""))
         out.append("")
         section = text_backend.render(build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server")))))
         out.append(section.rstrip("\n"))
@@ -124,8 +122,15 @@ def _demote_markdown(text: str) -> list[str]:
             fence = None if fence is not None and line.strip() == fence else (fence or m.group(1))
         elif fence is None and line.startswith("#"):
             line = "#" + line
-        out.append(line)
+        if out or line.strip():  # no blank lines between the server heading and the section
+            out.append(line)
     return out
+
+
+def _paired(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(path, why it is this server's) for each input of a server entry."""
+    why = entry.get("paired_by") or {}
+    return [(str(p), str(why.get(p) or "")) for p in entry.get("inputs") or []]
 
 
 def render_markdown(d: Mapping[str, Any], *, patch_path: str | Mapping[str, str] | None = None) -> str:
@@ -143,6 +148,8 @@ def render_markdown(d: Mapping[str, Any], *, patch_path: str | Mapping[str, str]
         out.append("")
     for s in servers:
         out.extend([f"## Server {md(s.get('server'), cell=True)}", ""])
+        out.extend(f"- input: {md(p, cell=True)}" + (f" ({md(w, cell=True)})" if w else "") for p, w in _paired(s))
+        out.append("")
         section = markdown_backend.render(
             build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server"))))
         )
@@ -183,7 +190,13 @@ def render_html(
     for s in servers:
         name = h(s.get("server"), cell=True)
         page = html_backend.render(build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server")))))
-        parts.append(f'<section class="server"><h2>Server {name}</h2>\n{_html_body(page)}\n</section>')
+        inputs = "".join(
+            f"<li><code>{h(p, cell=True)}</code>" + (f" ({h(w, cell=True)})" if w else "") + "</li>"
+            for p, w in _paired(s)
+        )
+        parts.append(
+            f'<section class="server"><h2>Server {name}</h2>\n<ul>{inputs}</ul>\n{_html_body(page)}\n</section>'
+        )
     if rest["inputs"]:
         parts.append("<h2>Inputs paired with no server</h2><ul>")
         parts.extend(f"<li><code>{h(i.get('path'), cell=True)}</code></li>" for i in rest["inputs"])
