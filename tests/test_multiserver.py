@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC
 from pathlib import Path
 
 import jsonschema
@@ -266,3 +267,35 @@ def test_hostile_server_names_stay_in_the_patch_folder_and_are_escaped(tmp_path:
         "fix-EXCH01.reg",
     ]
     assert {p.parent for p in tmp_path.rglob("fix*")} == {out}
+
+
+def test_the_same_log_twice_counts_once_within_its_server(tmp_path: Path) -> None:
+    """EXCH01's log as .evt and as a text export (each event once, per server), beside EXCH02's."""
+    case = two_servers(tmp_path / "case")
+    write_log(case / "EXCH01_AppEvent-export", refusals("EXCH01", [IMS01]), "evcsv")
+    dx = diagnose(str(case), tz=UTC)
+    one = next(s for s in dx.servers if s.server == "EXCH01")
+    assert "EXCH01_AppEvent-export.csv" in one.inputs
+    refused = next(f for f in one.diagnosis.finding_list if f.dn == IMS01)
+    assert refused.count == 1
+    assert any("more than one file" in w for w in dx.warnings)
+    assert [s.diagnosis.dns_to_add for s in dx.servers] == [[IMS01], [MSMAIL02]]
+
+
+def test_split_evidence_routes_every_kind_of_item() -> None:
+    """Every list of the evidence is split (also items added later: tuples holding a reference);
+    per-path counters follow their file's server; nothing is lost."""
+    from analyzer.diagnosis.per_server import split_evidence
+    from analyzer.evidence import collect
+    from analyzer.model import EvidenceRef
+
+    events = refusals("EXCH01", [IMS01]) + refusals("EXCH02", [MSMAIL02], seconds=60)
+    evidence = collect(events, "merged.csv")
+    evidence.other_dns.append((ADMIN_DN, EvidenceRef(path="EXCH02.evt")))
+    route = {"EXCH01": "exch01", "EXCH02": "exch02"}
+    parts = split_evidence(evidence, lambda computer, path: route.get(computer or path.split(".")[0]))
+    assert [r.computer for r in parts["exch01"].refusals] == ["EXCH01"]
+    assert [r.computer for r in parts["exch02"].refusals] == ["EXCH02"]
+    assert parts["exch02"].other_dns == evidence.other_dns and not parts["exch01"].other_dns
+    for name in ("refusals", "imc", "raw", "unconfirmed"):
+        assert sum(len(getattr(p, name)) for p in parts.values()) == len(getattr(evidence, name))
