@@ -108,9 +108,23 @@ def merge_duplicates(evidence: Any) -> int:
             entries.append(entry)
             index[(entry.key, entry.second)].append(entry)
             if entry.alias is not None:
-                aliases[(entry.alias, entry.second)].append(entry)
+                aliases[((entry.list_name, entry.alias), entry.second)].append(entry)
     if len(files) < 2:
         return 0
+    # Only events whose key occurs in two files or more can be copies: the others need no lookups at all.
+    files_of: dict[Hashable, set[int]] = defaultdict(set)
+    for entry in entries:
+        files_of[entry.key].add(entry.file)
+        if entry.alias is not None:
+            files_of[(entry.list_name, entry.alias)].add(entry.file)
+
+    def may_have_copies(e: _Entry) -> bool:
+        if len(files_of[e.key]) > 1:
+            return True
+        partner = _partner(e)
+        return partner is not None and bool(files_of.get(partner, set()) - {e.file})
+
+    entries = [e for e in entries if may_have_copies(e)]
     offsets = _pair_offsets(entries, index, aliases)
     paths = {n: p for p, n in files.items()}
     for entry in sorted(entries, key=lambda e: (e.file, LISTS.index(e.list_name), e.index)):
@@ -128,6 +142,15 @@ def merge_duplicates(evidence: Any) -> int:
     return len(events)
 
 
+def _partner(entry: _Entry) -> Hashable | None:
+    """The alias index an entry is matched against: a refusal whose DN could not be read in one file is a copy
+    of a safely read refusal of another file, and the other way round (never two safely read ones: their DNs
+    decide)."""
+    if entry.alias is None:
+        return None
+    return ("unconfirmed" if entry.list_name == "refusals" else "refusals", entry.alias)
+
+
 def _compatible(a: _Entry, b: _Entry, offset: int) -> bool:
     if a.aware and b.aware and offset != 0:
         return False  # two UTC clocks: no zone offset between them
@@ -140,10 +163,14 @@ def _pair_offsets(entries: list[_Entry], index: _Index, aliases: _Index) -> dict
     votes: Counter[tuple[int, int, int]] = Counter()
     for entry in entries:
         for offset in OFFSETS:
-            found = index.get((entry.key, entry.second - offset), [])
-            if entry.alias is not None:
-                found = found + aliases.get((entry.alias, entry.second - offset), [])
-            for other in {id(o): o for o in found}.values():
+            second = entry.second - offset
+            found = index.get((entry.key, second))
+            partner = _partner(entry)
+            alias = aliases.get((partner, second)) if partner is not None else None
+            if not found and not alias:
+                continue
+            candidates = {id(o): o for o in (*(found or ()), *(alias or ()))}
+            for other in candidates.values():
                 if other.file < entry.file and _compatible(entry, other, offset):
                     votes[(other.file, entry.file, offset)] += 1
     best: dict[tuple[int, int], tuple[int, int, int]] = {}
@@ -168,9 +195,10 @@ def _match(
         ):
             _absorb(other, entry, paths)
             return
-    if entry.alias is None:
+    partner = _partner(entry)
+    if partner is None:
         return
-    for other in aliases.get((entry.alias, entry.second - offset), ()):
+    for other in aliases.get((partner, entry.second - offset), ()):
         if other.file != earlier or other.duplicate_of is not None or entry.file in other.absorbed_from:
             continue
         if entry.list_name == "unconfirmed" and other.list_name == "refusals" and _confirms(other, entry, evidence):
