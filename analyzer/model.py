@@ -180,6 +180,16 @@ class EventFilter:
     types: frozenset[EventType] = frozenset()
     since: datetime | None = None
     until: datetime | None = None
+    #: (casefolded source, event ID) pairs some consumer reads; a record passes when its ID is paired
+    #: with a source its own (casefolded) source contains.  Empty: no pair condition.
+    pairs: frozenset[tuple[str, int]] = frozenset()
+    _sources_of: dict[int, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        index: dict[int, tuple[str, ...]] = {}
+        for source, event_id in sorted(self.pairs):
+            index[event_id] = (*index.get(event_id, ()), source)
+        object.__setattr__(self, "_sources_of", index)
 
     @classmethod
     def build(
@@ -189,6 +199,7 @@ class EventFilter:
         types: Iterable[EventType | str] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        pairs: Iterable[tuple[str, int]] = (),
     ) -> EventFilter:
         return cls(
             ids=frozenset(int(i) & 0xFFFF for i in ids),
@@ -196,11 +207,23 @@ class EventFilter:
             types=frozenset(t if isinstance(t, EventType) else EventType.parse(t) for t in types),
             since=since,
             until=until,
+            pairs=frozenset((s.strip().casefold(), int(i) & 0xFFFF) for s, i in pairs),
         )
 
     @property
     def empty(self) -> bool:
-        return not (self.ids or self.sources or self.types or self.since or self.until)
+        return not (self.ids or self.sources or self.types or self.since or self.until or self.pairs)
+
+    def wants_pair(self, event_id: int, source: str) -> bool:
+        """Whether some consumer reads this (source, ID): the ID is paired with a source name that the
+        record's source contains (ignoring case), e.g. ``imap4`` in ``MSExchangeIMAP4``."""
+        if not self.pairs:
+            return True
+        wanted = self._sources_of.get(event_id & 0xFFFF)
+        if not wanted:
+            return False
+        folded = source.casefold()
+        return any(s in folded for s in wanted)
 
     def wants_id(self, event_id: int) -> bool:
         return not self.ids or (event_id & 0xFFFF) in self.ids
@@ -224,6 +247,7 @@ class EventFilter:
             self.wants_id(event.event_id)
             and self.wants_type(event.type)
             and self.wants_source(event.source)
+            and self.wants_pair(event.event_id, event.source)
             and self.wants_time(event.time_generated)
         )
 

@@ -154,9 +154,25 @@ def test_parse_logon_strings_prefers_strings() -> None:
 
 
 def test_filter_wants_the_ids() -> None:
-    for i in (1023, 1009, 1013, 1016, 4018, 4116, 7001, 7024, 7036, 11, 13003):
+    for i in (1023, 1009, 1013, 4018, 4116, 7001, 7024, 7036, 11, 13003):
         assert evidence_filter().wants_id(i)
     assert not evidence_filter().wants_id(6005)
+    assert not evidence_filter().wants_id(1016)  # names a display name, not a DN: no rule reads it
+
+
+def test_filter_wants_the_pairs_the_rules_read() -> None:
+    """The (source, ID) pairs come from the rules: an ID some rule reads from another source is skipped."""
+    wanted = evidence_filter()
+    assert wanted.wants_pair(1023, "MSExchangeIS Private") and wanted.wants_pair(1023, "MSExchangeIS Public")
+    assert not wanted.wants_pair(1023, "Winlogon")
+    assert wanted.wants_pair(4018, "MSExchangeIMC") and not wanted.wants_pair(4018, "MSExchangeIS Private")
+    assert wanted.wants_pair(7024, "Service Control Manager")
+    assert wanted.wants_pair(13003, "MSExchangeIMAP4")  # contained, as Evidence matches IMAP4 sources
+    assert not wanted.wants_pair(1005, "Winlogon") and wanted.wants_pair(1005, "MSExchangeSA")
+    assert not wanted.wants_pair(6005, "EventLog")
+    for source, event_id in [("MSExchangeIS Private", 1023), ("Winlogon", 1005), ("EventLog", 6005)]:
+        got = wanted.matches(event(event_id, source, ()))
+        assert got == wanted.wants_pair(event_id, source)
 
 
 def test_feed_is_streaming() -> None:

@@ -204,6 +204,18 @@ def _strings(parts: list[str], count: int) -> tuple[str, ...]:
 
 
 _utf16 = codecs.utf_16_le_decode  # the codec function itself: bytes.decode() adds a registry lookup per call
+
+
+def _source_name(buf: bytes, rel: int, end: int) -> str:
+    """The SourceName right after a record's fixed part (UTF-16, NUL-terminated), decoded alone."""
+    start = rel + RECORD_FIXED
+    stop = rel + end
+    at = buf.find(b"\0\0", start, stop)
+    while at != -1 and (at - start) & 1:
+        at = buf.find(b"\0\0", at + 1, stop)
+    return _utf16(buf[start : stop if at == -1 else at], "replace", True)[0]
+
+
 _TYPES = {code: EventType.from_code(code) for code in (0, 1, 2, 4, 8, 0x10)}
 
 
@@ -397,6 +409,8 @@ class _EvtLog:
         if flt is not None and not (flt.wants_id(event_id) and flt.wants_type(etype) and flt.wants_time(generated)):
             return None
         end = length - 4
+        if flt is not None and flt.pairs and not flt.wants_pair(event_id, _source_name(buf, rel, end)):
+            return None  # decided from the fixed header and the source name, before any string
         strings: tuple[str, ...] = ()
         sid = None
         # Strings run from StringOffset to the data (or the record end); decode them lazily.

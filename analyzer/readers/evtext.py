@@ -691,7 +691,11 @@ class _Parser:
         source, computer = source.strip(), computer.strip()
         flt = self.filters
         if flt is not None and not (
-            flt.wants_id(event_id) and flt.wants_type(etype) and flt.wants_source(source) and flt.wants_time(when)
+            flt.wants_id(event_id)
+            and flt.wants_type(etype)
+            and flt.wants_source(source)
+            and flt.wants_pair(event_id, source)
+            and flt.wants_time(when)
         ):
             return None
         message: str | None

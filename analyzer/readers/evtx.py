@@ -396,6 +396,7 @@ def _prefilter(f: _Fields, filters: EventFilter | None) -> bool:
         filters.wants_id(f.event_id)
         and filters.wants_type(_event_type(f.level, f.keywords))
         and filters.wants_source(f.source)
+        and filters.wants_pair(f.event_id, f.source)
         and filters.wants_time(f.time)
     )
 
@@ -554,6 +555,7 @@ def _rust_event(
         filters.wants_id(event_id)
         and filters.wants_type(etype)
         and filters.wants_source(source)
+        and filters.wants_pair(event_id, source)
         and filters.wants_time(when)
     ):
         return None

@@ -10,7 +10,7 @@ service pack (KB 316616).
 
 from __future__ import annotations
 
-from analyzer.evidence import IMC_FAILURES, LOGONS, SCM_FAILURES, CaseFacts, KeyState, within
+from analyzer.evidence import IMC_FAILURES, LOGONS, SCM_FAILURES, CaseFacts, KeyState, TimeIndex
 from analyzer.model import EvidenceRef, Finding, Severity
 from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, scm
 from analyzer.rules.logic import span
@@ -73,15 +73,14 @@ def check(facts: CaseFacts) -> list[Finding]:
     is_down = [s for s in ev.services if s.service == "MSExchangeIS" and s.event_id in (7000, 7023, 7024, 7031)] + [
         s for s in ev.services if s.event_id == 7001 and s.depends_on == "MSExchangeIS"
     ]
-    lonely = [
-        e
-        for e in starts
-        if not any(within(e.time, r.time) for r in ims_refusals) and not any(within(e.time, s.time) for s in is_down)
-    ]
+    refused_near = TimeIndex(r.time for r in ims_refusals).near
+    down_near = TimeIndex(s.time for s in is_down).near
+    lonely = [e for e in starts if not refused_near(e.time) and not down_near(e.time)]
     if not lonely:
         return []
-    others = [e for e in ev.imc if e.event_id != 4018 and any(within(e.time, s.time) for s in lonely)]
-    scms = [s for s in ev.services if s.service == "MSExchangeIMC" and any(within(s.time, e.time) for e in lonely)]
+    lonely_near = TimeIndex(e.time for e in lonely).near
+    others = [e for e in ev.imc if e.event_id != 4018 and lonely_near(e.time)]
+    scms = [s for s in ev.services if s.service == "MSExchangeIMC" and lonely_near(s.time)]
     first, last = span(e.time for e in lonely)
     loa = facts.logon_only_as.state
     state = {

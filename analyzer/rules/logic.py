@@ -17,8 +17,8 @@ from analyzer.evidence import (
     Logon,
     ServiceEvent,
     SimpleEvent,
+    TimeIndex,
     before,
-    within,
 )
 from analyzer.model import EvidenceRef, Finding, FindingKind, Severity
 
@@ -206,17 +206,14 @@ class Corroboration:
 
 def corroborate(facts: CaseFacts, group_times: Iterable[datetime | None], service: str | None) -> Corroboration:
     """IMC failures (when ``service`` is MSExchangeIMC) and SCM failures of ``service`` near the refusals."""
-    times = [t for t in group_times if t is not None]
+    near = TimeIndex(group_times).near
     imc: list[SimpleEvent] = []
     if service == "MSExchangeIMC":
-        imc = [e for e in facts.evidence.imc if any(within(e.time, t) for t in times)]
+        imc = [e for e in facts.evidence.imc if near(e.time)]
     scm = [
         s
         for s in facts.evidence.services
-        if service is not None
-        and s.service == service
-        and s.event_id in (7000, 7023, 7024, 7031)
-        and any(within(s.time, t) for t in times)
+        if service is not None and s.service == service and s.event_id in (7000, 7023, 7024, 7031) and near(s.time)
     ]
     return Corroboration(tuple(imc), tuple(scm))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analyzer.dn import parse_dn
-from analyzer.evidence import EVENT_SERVICE, IMAP_LOGONS, LOGONS, CaseFacts, EventNeed, within
+from analyzer.evidence import EVENT_SERVICE, IMAP_LOGONS, LOGONS, CaseFacts, EventNeed, TimeIndex
 from analyzer.model import EventType, EvidenceRef, Finding, FindingKind, Severity
 from analyzer.rules import all_rules
 from analyzer.rules.factories import IMS_DN, ORG, e1023, es11, event, sa_dn, user_dn
@@ -33,7 +33,8 @@ def explain_259578(facts: CaseFacts, group: RefusalGroup) -> tuple[str, tuple[Ev
     info = group.info
     if info.kind != "server_component" or info.key != "microsoft system attendant" or group.self_logon:
         return None
-    es = [e for e in facts.evidence.event_service if any(within(e.time, r.time) for r in group.events)]
+    near = TimeIndex(r.time for r in group.events).near
+    es = [e for e in facts.evidence.event_service if near(e.time)]
     codes = sorted({e.code for e in es if e.code})
     tail = (
         f" MSExchangeES 11 ({', '.join(codes) or 'no code'}) was logged at the same time, as the article describes."
@@ -90,7 +91,8 @@ def explain_158028(facts: CaseFacts, group: RefusalGroup) -> tuple[str, tuple[Ev
 
 def explain_173776(facts: CaseFacts, group: RefusalGroup) -> tuple[str, tuple[EvidenceRef, ...]] | None:
     """IMAP4 13003 next to the 1023: an IMAP/POP logon to a custom recipient (no mailbox), by design."""
-    imap = [e for e in facts.evidence.imap if any(within(e.time, r.time) for r in group.events)]
+    near = TimeIndex(r.time for r in group.events).near
+    imap = [e for e in facts.evidence.imap if near(e.time)]
     if not imap or group.info.is_component:
         return None
     return (
