@@ -26,6 +26,7 @@ from analyzer.model import EventType
 from analyzer.remedy import LockOutError, build_remediation
 from analyzer.report.diagnosis import render_html, render_markdown, render_text
 from analyzer.rules.factories import ADMIN_DN, IMS_DN, ORG, dsa_dn, e1023, event, imc, sa_dn, scm
+from tests.multiserver_support import ims_dn, write_list, write_log
 from tests.patch_check import check_written_patch, reread
 from tests.test_near_miss_properties import object_lists
 
@@ -267,3 +268,34 @@ def test_reports_follow_the_patched_list(display_case: Path) -> None:
         assert "remove the probably mistyped entry the patch kept" in out
     assert f'"{IMS_DISPLAY}"' in text
     assert f"&quot;{IMS_DISPLAY}&quot;" in html
+
+
+# --------------------------------------------------------------------------- several servers
+
+
+def test_every_servers_patch_keeps_its_own_list(tmp_path: Path) -> None:
+    """Two servers, each patched against its own list: EXCH01 refuses its MTA while its DSA is listed and
+    EXCH02's SA (a mailbox move); EXCH02 refuses its IMS, listed with a trailing blank.  Every per-server
+    patch is written and re-read; with --replace-near-misses only EXCH02's blank-padded entry goes."""
+    case = tmp_path / "case"
+    ims2 = ims_dn("EXCH02")
+    lists = {"EXCH01": [sa_dn(1), dsa_dn(1), ADMIN_DN], "EXCH02": [sa_dn(2), ims2 + " ", ADMIN_DN]}
+    events = {
+        "EXCH01": [e1023(MTA1, computer="EXCH01"), e1023(sa_dn(2), computer="EXCH01", seconds=5)],
+        "EXCH02": [e1023(ims2, computer="EXCH02"), imc(4018, computer="EXCH02", seconds=2)],
+    }
+    for server in lists:
+        write_log(case / f"{server}_AppEvent", events[server])
+        write_list(case / f"{server}_ParametersSystem", lists[server])
+    for flag in (False, True):
+        dx = diagnose([str(case)], replace_near_misses=flag)
+        assert sorted(s.server for s in dx.servers) == ["EXCH01", "EXCH02"]
+        for s in dx.servers:
+            folder = tmp_path / f"{s.server}-{flag}"
+            folder.mkdir()
+            patched = check_written_patch(s.diagnosis, folder, replace_near_misses=flag)
+            assert patched is not None
+            if s.server == "EXCH01":
+                assert patched == [*lists["EXCH01"], MTA1, sa_dn(2)]
+            else:
+                assert patched == ([sa_dn(2), ims2, ADMIN_DN] if flag else [*lists["EXCH02"], ims2])
