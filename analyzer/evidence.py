@@ -636,6 +636,14 @@ def read_logon_only_as(registry: Any, source: str | None = None) -> LogonOnlyAs:
         result.raw_entries = raw
         result.state = "set" if entries else "empty"
         result.notes.extend(notes)
+    elif (rejected := _rejected_value_line(registry)) is not None:
+        # The export holds the value, but in a form the import (or the reader) rejects: absent would
+        # read as "no restriction", which nothing shows.
+        result.state = "unknown"
+        result.notes.append(
+            f"{shown}: a Logon Only As line is in the export but cannot be read ({rejected}); "
+            "what the registry holds cannot be told from this file"
+        )
     # Other control sets (offline SYSTEM hive): say when they differ from the one in use.
     if found.control_set:
         for cs, other in registry.values_by_control_set(PARAMETERS_SYSTEM, LOGON_ONLY_AS).items():
@@ -651,6 +659,18 @@ def read_logon_only_as(registry: Any, source: str | None = None) -> LogonOnlyAs:
                 f"{cs} differs from {found.control_set} (in use, Select\\Current): there Logon Only As is {shown_other}"
             )
     return result
+
+
+_REJECTED_VALUE = re.compile(rf"^(line \d+): value {LOGON_ONLY_AS!r}.*(?:does not import it|skipped)")
+
+
+def _rejected_value_line(registry: Any) -> str | None:
+    """The warning of a text reader that skipped a ``Logon Only As`` value line (``line N: …``), if any."""
+    for w in getattr(registry, "warnings", ()):
+        m = _REJECTED_VALUE.match(w.message)
+        if m is not None:
+            return w.message[:160]
+    return None
 
 
 _FORMAT_RANK = {"hive": 0, "reg": 1, "regedt32": 2, "regquery": 3}
