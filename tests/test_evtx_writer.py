@@ -278,3 +278,18 @@ def test_round_trip_python_backend(tmp_path: Path, events: list[Event], per_chun
     got = list(reader.read(str(path), backend="python"))
     assert [comparable(e) for e in got] == _expected(events)
     assert got == list(reader.read(str(path), backend="rust"))
+
+
+def test_python_backend_keeps_a_leading_byte_order_mark(tmp_path: Path) -> None:
+    """python-evtx's own string decoding eats a leading U+FEFF; the reader decodes the UTF-16LE bytes itself."""
+    when = datetime(2002, 6, 12, 9, 14, 3, tzinfo=UTC)
+    strings = ("\ufeff", "\ufeffCONTOSO\\exsvc", "a\ufeff", "")
+    event = Event(
+        path="", record=1, offset=None, time_generated=when, time_written=when, event_id=1023,
+        event_id_full=1023, type=EventType.FAILURE_AUDIT, category=0, source="MSExchangeIS Private",
+        computer="EXCH01", sid=None, strings=strings, data=b"", message=None, log="Application",
+    )  # fmt: skip
+    path = tmp_path / "bom.evtx"
+    write_evtx(path, [event])
+    assert [e.strings for e in reader.read(str(path), backend="python")] == [strings]
+    assert [e.strings for e in reader.read(str(path), backend="rust")] == [strings]

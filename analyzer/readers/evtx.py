@@ -739,7 +739,15 @@ def _py_value(node: Any) -> Any:
             size = node._length
         return bytes(node._buf[start : start + size]).decode("cp1252", errors="replace").rstrip("\x00")
     if isinstance(node, N.WstringTypeNode):
-        return node.string()
+        # python-evtx decodes with the "utf16" codec, which eats a leading U+FEFF of the insertion string;
+        # the Rust parser keeps it, and so do we (the bytes are UTF-16LE without a byte order mark).
+        start = node.offset()
+        if node._length is None:
+            size = node.unpack_word(0) * 2
+            start += 2
+        else:
+            size = node._length
+        return bytes(node._buf[start : start + size]).decode("utf-16-le", errors="replace").rstrip("\x00")
     if isinstance(node, N.BooleanTypeNode):
         flag = node.unpack_dword(0)
         return bool(flag) if flag in (0, 1) else flag  # odd encodings stay numbers, as the Rust parser shows them
