@@ -35,6 +35,7 @@ from pathlib import Path
 
 from analyzer.dn import near_miss
 from analyzer.lockout import Working, lockout_problems
+from analyzer.output import write_files
 from analyzer.wintypes import ROOT_ALIASES
 
 LOGON_ONLY_AS = "Logon Only As"
@@ -280,13 +281,17 @@ def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_reg_file(path: str | Path, text: str, version: int, *, codepage: str = "cp1252") -> None:
-    """Write .reg text as regedit does: CRLF line ends; 5.00 as UTF-16LE with BOM, REGEDIT4 as ANSI."""
+def reg_file_bytes(text: str, version: int, *, codepage: str = "cp1252") -> bytes:
+    """.reg text as regedit writes it: CRLF line ends; 5.00 as UTF-16LE with BOM, REGEDIT4 as ANSI."""
     if version not in HEADERS:
         raise RemediationError(f"unknown .reg version {version!r}")
     body = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    data = b"\xff\xfe" + body.encode("utf-16-le") if version == 5 else body.encode(codepage)
-    Path(path).write_bytes(data)
+    return b"\xff\xfe" + body.encode("utf-16-le") if version == 5 else body.encode(codepage)
+
+
+def write_reg_file(path: str | Path, text: str, version: int, *, codepage: str = "cp1252") -> None:
+    """Write one .reg file whole or not at all (``analyzer.output``)."""
+    write_files([(path, reg_file_bytes(text, version, codepage=codepage))])
 
 
 def rollback_path(path: str | Path) -> Path:
@@ -296,11 +301,18 @@ def rollback_path(path: str | Path) -> Path:
 
 
 def write_remediation(path: str | Path, remediation: Remediation) -> tuple[Path, Path]:
-    """Write the patch to ``path`` and the rollback beside it; returns both paths."""
+    """Write the patch to ``path`` and the rollback beside it, both or neither; returns both paths.
+
+    Raises ``analyzer.output.OutputError`` (one line naming the file) when either cannot be written."""
     patch = Path(path)
     back = rollback_path(patch)
-    write_reg_file(patch, remediation.reg, remediation.version)
-    write_reg_file(back, remediation.rollback, remediation.version)
+    # A pair or nothing: a patch without its rollback (or a cut one) must never be left behind.
+    write_files(
+        [
+            (patch, reg_file_bytes(remediation.reg, remediation.version)),
+            (back, reg_file_bytes(remediation.rollback, remediation.version)),
+        ]
+    )
     return patch, back
 
 
