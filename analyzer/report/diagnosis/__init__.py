@@ -19,6 +19,7 @@ from analyzer.report.diagnosis import servers
 from analyzer.report.diagnosis import text as text_backend
 from analyzer.report.diagnosis.sections import all_warnings, build, verdict_of
 from analyzer.report.diagnosis.untrusted import MAX_CHARS, visible
+from analyzer.terminal import json_safe
 
 __all__ = [
     "MAX_CHARS",
@@ -76,8 +77,9 @@ def load_schema() -> dict[str, Any]:
 
 
 def render_json(d: Mapping[str, Any]) -> str:
-    """The contract dict as UTF-8 JSON (strings exact, non-ASCII kept)."""
-    return json.dumps(d, ensure_ascii=False, indent=2) + "\n"
+    """The contract dict as UTF-8 JSON (strings exact, non-ASCII kept; names that were not valid UTF-8
+    shown as ``\\xNN`` with ``path_raw`` beside them, so the output is always valid UTF-8)."""
+    return json.dumps(json_safe(d), ensure_ascii=False, indent=2) + "\n"
 
 
 RENDERERS: dict[str, Callable[..., str]] = {
