@@ -29,6 +29,7 @@ from pathlib import Path
 from analyzer.limits import CaseLimits
 from analyzer.model import InputError, exception_line
 from analyzer.sniff import sniff
+from analyzer.walk import sha256_file, walk_folder
 
 CHUNK = 1 << 20
 GiB = 1 << 30
@@ -120,17 +121,6 @@ def case_name(path: str) -> str:
     return p.stem or p.name
 
 
-def sha256_file(path: str) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file, streamed in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def is_zip(path: str) -> bool:
     """True when the file's content is a zip archive (whatever its name)."""
     try:
@@ -198,19 +188,15 @@ class _Loader:
             self._add_file(given, base, from_walk=False)
 
     def _add_folder(self, folder: str, prefix: str) -> None:
-        """Every file below ``folder``, ordered by relative path; links are reported, not followed."""
-        found: list[tuple[str, str]] = []
-        links: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-            rel_dir = os.path.relpath(dirpath, folder)
-            for d in dirnames:
-                if os.path.islink(os.path.join(dirpath, d)):
-                    links.append(f"{_join(prefix, rel_dir, d)}: symbolic link to a folder, not followed")
-            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-            found.extend((_join(prefix, rel_dir, name), os.path.join(dirpath, name)) for name in filenames)
-        self.warnings.extend(sorted(links))
-        for display, real in sorted(found):
-            self._add_file(real, display, from_walk=True)
+        """Every file below ``folder``, ordered by relative path; links and unreadable folders are reported."""
+        listing = walk_folder(folder)
+        for rel in listing.links:
+            kind = "symbolic link to a folder" if os.path.isdir(os.path.join(folder, rel)) else "symbolic link"
+            self.warnings.append(f"{_join(prefix, rel)}: {kind}, not followed")
+        for rel, reason in listing.unreadable:
+            self.warnings.append(f"{_join(prefix, rel)}: folder not read ({reason}); files in it are missing")
+        for rel, real in listing.files:
+            self._add_file(real, _join(prefix, rel), from_walk=True)
 
     def _add_file(self, real: str, display: str, *, from_walk: bool) -> None:
         if from_walk and os.path.islink(real):
@@ -223,6 +209,10 @@ class _Loader:
             return
         if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
             self.inputs.append(CaseInput(display, real, None, "", 0, error="not a regular file"))
+            return
+        limit = self.limits.max_file_size
+        if limit is not None and st.st_size > limit:  # refused from stat: never hashed or read
+            self.inputs.append(CaseInput(display, real, None, "", st.st_size, error=_too_big(st.st_size, limit)))
             return
         key = os.path.realpath(real)
         if key in self._seen:
@@ -460,6 +450,12 @@ def _transaction_log_of(path: str) -> str | None:
     if head[:4] == b"regf" and head[512:516] in (b"DIRT", b"HvLE"):
         return m.group("hive")
     return None
+
+
+def _too_big(size: int, limit: int) -> str:
+    from analyzer.limits import human
+
+    return f"file is {human(size)}, over the {human(limit)} limit (raise it with --max-file-size)"
 
 
 def _join(*parts: str) -> str:

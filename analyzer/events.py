@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
@@ -48,8 +49,12 @@ def iter_file(
     fmt = fmt or sniff(path)
     if fmt not in EVENT_FORMATS:
         raise InputError(path, f"not an event log (it is a {fmt} file)")
+    before = _identity(path)
     events = format_named(fmt).read(path, filters=filters, options=options, warn=warn)
     yield from bounded_events(events, path, options.limits, warn)
+    changed = _changed(before, _identity(path))
+    if changed:
+        warn(ReadWarning(path, changed[0], changed[1]))
 
 
 def read_options(
@@ -63,6 +68,34 @@ def read_options(
     """``ReadOptions`` from the keyword arguments of the public functions (empty strings mean "not given")."""
     return ReadOptions(
         tz=tz, encoding=encoding or None, evtx_backend=evtx_backend or None, limits=limits, language=language or None
+    )
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(size, modification time in ns), to notice a file that changes while it is read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _changed(before: tuple[int, int] | None, after: tuple[int, int] | None) -> tuple[str, int | None] | None:
+    """A warning (message, offset) when the file was changed by someone else while it was read."""
+    if before is None or before == after:
+        return None
+    if after is None:
+        return "file was removed while being read; the events shown are those read before", None
+    if after[0] < before[0]:
+        return (
+            f"file shrank while being read ({before[0]:,} -> {after[0]:,} bytes); events past that offset are "
+            "missing (the result is partial)",
+            after[0],
+        )
+    return (
+        f"file changed while being read ({before[0]:,} -> {after[0]:,} bytes); the events shown may mix old and "
+        "new content",
+        min(before[0], after[0]),
     )
 
 

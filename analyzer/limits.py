@@ -71,6 +71,7 @@ class CaseLimits:
     max_ratio: float = 200.0
     ratio_min_size: int = 1 * MiB
     max_depth: int = 1
+    max_file_size: int | None = None  # a file larger than this is refused from its size, before hashing
 
 
 def parse_size(text: str) -> int:
@@ -213,4 +214,9 @@ def read_limits_from(args: argparse.Namespace) -> ReadLimits:
 def case_limits_from(args: argparse.Namespace) -> CaseLimits:
     size = getattr(args, "max_case_size", DEFAULT_CASE_SIZE)
     base = CaseLimits()
-    return dataclasses.replace(base, max_total_size=size, max_member_size=min(base.max_member_size, size))
+    return dataclasses.replace(
+        base,
+        max_total_size=size,
+        max_member_size=min(base.max_member_size, size),
+        max_file_size=getattr(args, "max_file_size", None),  # checked from stat, before hashing
+    )

@@ -26,6 +26,7 @@ import bisect
 import codecs
 import errno
 import os
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +83,17 @@ EOF_MAGIC_BYTES = struct.pack("<4I", *EOF_MAGIC)
 
 WINDOW = 1 << 20  # bytes read per pread; bounds memory whatever the file size
 _U32 = struct.Struct("<I")
+# A record candidate: a length that is a multiple of 4 and at most MAX_RECORD (so its top byte is 0,
+# or 1 for exactly 16 MiB), then the signature.  Searched at C speed, so a region full of bare
+# "LfLe" bytes costs no Python work per signature.
+_CANDIDATE = re.compile(
+    b"[" + b"".join(re.escape(bytes([b])) for b in range(0, 256, 4)) + b"][\x00-\xff]{2}[\x00\x01]" + SIGNATURE,
+    re.DOTALL,
+)
+#: Candidates that fail validation tolerated per 1 MiB window of one damaged region or slack scan;
+#: past that the rest of the window is skipped with a warning.  Real records are never failures and
+#: a window holds at most WINDOW // MIN_RECORD of them, so intact data is not lost to this bound.
+MAX_RESYNC_ATTEMPTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,10 +345,18 @@ class _EvtLog:
         bound = min(MAX_RECORD, self.ring_end - HEADER_SIZE if limit is None else limit)
         if length < MIN_RECORD or length > bound or length & 3:
             return 0
-        tail = self.ring_read(self.ring_advance(off, length - 4), 4)
+        tail = self._peek4(self.ring_advance(off, length - 4))
         if len(tail) < 4 or _U32.unpack(tail)[0] != length:
             return 0
         return length
+
+    def _peek4(self, off: int) -> bytes:
+        """4 bytes at ``off``: from the window when there, else one small read (the window stays put,
+        so checking a candidate whose claimed length points far away does not re-read a megabyte)."""
+        rel = off - self._base
+        if rel >= 0 and rel + 4 <= len(self._buf):
+            return self._buf[rel : rel + 4]
+        return os.pread(self.fd, 4, off)
 
     def eof_at(self, off: int) -> EofRecord | None:
         raw = self.ring_read(off, EOF_SIZE)
@@ -561,10 +581,11 @@ class _EvtLog:
     def _resync(self, pos: int, rest: int) -> int | None:
         """Next offset after ``pos`` (within ``rest`` ring bytes) holding a valid record."""
         walked = 4
+        attempts = 0
         cand = self.ring_advance(pos, 4)
         while walked < rest:
             # Look for the signature in a window, then validate the candidate.
-            stop = min(self.ring_end, cand + min(rest - walked, WINDOW))
+            stop = self._in_window(cand, min(self.ring_end, cand + min(rest - walked, WINDOW)))
             if cand < stop:
                 nxt = self.next_data(cand) & ~3
                 if nxt >= stop:
@@ -575,9 +596,7 @@ class _EvtLog:
                     walked += nxt - cand
                     cand = nxt
             buf, rel = self.span(cand, stop - cand + 8)
-            i = buf.find(SIGNATURE, rel + 4, rel + (stop - cand) + 8)
-            while i >= 0 and (self._base + i - 4) % 4:
-                i = buf.find(SIGNATURE, i + 1, rel + (stop - cand) + 8)
+            i = self._candidate(buf, rel, rel + (stop - cand) + 8)
             if i < 0:
                 walked += stop - cand
                 cand = self.ring_advance(cand, stop - cand)
@@ -588,29 +607,60 @@ class _EvtLog:
                 return None
             if self.record_length_at(off, rest - walked):
                 return off
+            attempts += 1
+            if attempts >= MAX_RESYNC_ATTEMPTS:  # a region built of false signatures: skip the window
+                self._warn(f"{attempts} false record signatures in one window; the rest of it skipped", off)
+                attempts = 0
+                walked += stop - off
+                cand = self.ring_advance(off, stop - off)
+                continue
             walked += 4
             cand = self.ring_advance(off, 4)
         return None
 
+    def _in_window(self, pos: int, stop: int) -> int:
+        """``stop`` cut to the bytes already read, when ``pos`` lies well inside them: searching on
+        after a false candidate must not re-read a whole window for every 4 bytes it moves."""
+        end = self._base + len(self._buf) - 8
+        return min(stop, end) if self._base <= pos and end > pos + 64 else stop
+
+    def _candidate(self, buf: bytes, lo: int, hi: int) -> int:
+        """Index in ``buf`` of the next 4-byte-aligned signature in [lo + 4, hi) whose length field is
+        plausible, or -1."""
+        pos = lo
+        while (m := _CANDIDATE.search(buf, pos, hi)) is not None:
+            if (self._base + m.start()) % 4 == 0:
+                return m.start() + 4
+            pos = m.start() + 1
+        return -1
+
     def _scan_region(self, lo: int, hi: int) -> Iterator[Event]:
         seen, decode = self.seen, self.decode
         pos = lo
+        attempts, window_end = 0, -1
         while pos + MIN_RECORD <= hi:
-            nxt = self.next_data(pos) & ~3
-            if nxt >= hi:
-                return
-            pos = max(pos, nxt)
-            stop = min(hi, pos + WINDOW)
+            if pos >= window_end:
+                nxt = self.next_data(pos) & ~3
+                if nxt >= hi:
+                    return
+                pos = max(pos, nxt)
+                attempts, window_end = 0, min(hi, pos + WINDOW)
+            stop = self._in_window(pos, min(hi, pos + WINDOW))
             buf, rel = self.span(pos, stop - pos + 8)
-            i = buf.find(SIGNATURE, rel + 4, rel + (stop - pos) + 8)
-            while i >= 0 and (self._base + i - 4) % 4:
-                i = buf.find(SIGNATURE, i + 1, rel + (stop - pos) + 8)
+            i = self._candidate(buf, rel, rel + (stop - pos) + 8)
             if i < 0:
                 pos = stop
                 continue
             off = self._base + i - 4
             length = self.record_length_at(off, hi - off) if off + 8 <= hi else 0
             if not length:
+                attempts += 1
+                if attempts >= MAX_RESYNC_ATTEMPTS:  # false signatures only: skip the rest of the window
+                    self._warn(
+                        f"{attempts} false record signatures in one window of slack; the rest of it skipped", off
+                    )
+                    pos = max(off + 4, window_end)
+                    continue
                 pos = off + 4
                 continue
             buf, rel = self.span(off, length)

@@ -157,6 +157,16 @@ def _open_layout(path: str, warn: WarningSink) -> _Layout:
     if struct.unpack_from("<I", head, 124)[0] != zlib.crc32(head[:120]):
         warn(ReadWarning(path, "file header CRC32 mismatch", 0))
     declared = struct.unpack_from("<H", head, 42)[0]
+    held = -(-(size - FILE_HEADER_SIZE) // CHUNK_SIZE)  # chunks present, a cut last one included
+    if declared > held:
+        warn(
+            ReadWarning(
+                path,
+                f"file is truncated: the header says {declared} chunks, the file holds {held} "
+                f"({size:,} bytes); the events of the missing chunks are lost",
+                size,
+            )
+        )
     beyond = sum(1 for index in good if index >= declared)
     if beyond:
         # Normal for a log copied while in use (dirty header); python-evtx would lose these chunks.
@@ -198,6 +208,7 @@ def _chunks(path: str, layout: _Layout, warn: WarningSink) -> Iterator[_Chunk]:
         while offset < layout.size:
             data = fh.read(CHUNK_SIZE)
             if not data:
+                warn(ReadWarning(path, f"file shrank while being read ({layout.size:,} bytes when opened)", offset))
                 break
             here, offset = offset, offset + len(data)
             idx, index = index, index + 1

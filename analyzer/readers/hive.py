@@ -31,7 +31,7 @@ The default value (a value with an empty name) is named ``""``; ``value("")`` an
 
 from __future__ import annotations
 
-import mmap
+import contextlib
 import os
 import shutil
 import struct
@@ -197,7 +197,7 @@ class HiveHeader:
         return f"{self.major}.{self.minor}"
 
 
-def parse_base_block(data: bytes | mmap.mmap, path: str) -> HiveHeader:
+def parse_base_block(data: bytes, path: str) -> HiveHeader:
     """Read the 4 KiB base block; raises InputError when it is not a regf header at all."""
     if len(data) < 512 or data[:4] != b"regf":
         raise InputError(path, "not a regf registry hive", 0)
@@ -209,7 +209,7 @@ def parse_base_block(data: bytes | mmap.mmap, path: str) -> HiveHeader:
     )  # fmt: skip
 
 
-def checksum(data: bytes | mmap.mmap) -> int:
+def checksum(data: bytes) -> int:
     """XOR of the base block's first 127 dwords; 0 and -1 are replaced as Windows does."""
     value = 0
     for (word,) in struct.iter_unpack("<I", bytes(data[:508])):
@@ -219,16 +219,16 @@ def checksum(data: bytes | mmap.mmap) -> int:
     return value or 1
 
 
-def _u32(data: bytes | mmap.mmap, offset: int) -> int:
+def _u32(data: bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + 4], "little")
 
 
 @dataclass(slots=True)
 class _Hive:
-    """The open hive: bytes (mmap or recovered copy), bounds, warning sink, optional Rust core."""
+    """The open hive: its bytes (read once, or a recovered copy), bounds, warning sink, optional Rust core."""
 
     path: str
-    data: Any  # mmap.mmap | bytes
+    data: Any  # bytes (never a map of the evidence: a file truncated meanwhile would kill the process)
     header: HiveHeader
     end: int  # end of usable hive bins (file offset)
     emit: Callable[[str, int | None], None]
@@ -608,7 +608,7 @@ def read(
         result.warnings.append(w)
         warn(w)
 
-    data, header = _open(path)
+    data, header = _open(path, emit)
     if header.dirty:
         replayed, new_header, source = _replay(path, data, header, emit, logs)
         if replayed is not data:
@@ -637,7 +637,7 @@ def _root(
     _check_header(path, data, header, emit)
     end = min(len(data), BASE_BLOCK + header.hbins_size) if header.hbins_size else len(data)
     hive = _Hive(path, data, header, end, emit, big_data=(header.major, header.minor) >= (1, 4))
-    hive.rs = _open_rs(source, backend, emit) if source is not None else None
+    hive.rs = _open_rs(data, backend, emit) if source is not None else None
     rs_root = _rs_root(hive.rs, header.root_offset)
     if rs_root is None:
         hive.rs = None
@@ -659,13 +659,17 @@ def recover(path: str, *, warn: WarningSink = ignore_warning) -> bytes:
     def emit(message: str, offset: int | None) -> None:
         warn(ReadWarning(path, message, offset))
 
-    data, header = _open(path)
+    data, header = _open(path, emit)
     if header.dirty:
         data, header, _ = _replay(path, data, header, emit, True)
     return bytes(data[:])
 
 
-def _open(path: str) -> tuple[Any, HiveHeader]:
+def _open(path: str, emit: Callable[[str, int | None], None]) -> tuple[bytes, HiveHeader]:
+    """The hive's bytes, read once with plain reads (the caller's size limit bounds them).
+
+    Not a memory map: a map of a file that another process truncates kills the reader with SIGBUS.
+    A file that shrinks or grows while being read is reported with the offset where it changed."""
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -682,9 +686,20 @@ def _open(path: str) -> tuple[Any, HiveHeader]:
                 )
             if size < BASE_BLOCK:
                 raise InputError(path, f"hive of {size} bytes is shorter than its 4096-byte base block")
-            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            fh.seek(0)
+            data = fh.read(size)
+            if len(data) < size:
+                emit(
+                    f"file shrank while being read ({size:,} bytes when opened, {len(data):,} read); "
+                    "results are partial",
+                    len(data),
+                )
+            elif fh.read(1):
+                emit(f"file grew while being read (read the {size:,} bytes it had when opened)", size)
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) < BASE_BLOCK:
+        raise InputError(path, f"hive of {len(data)} bytes is shorter than its 4096-byte base block")
     return data, parse_base_block(data, path)
 
 
@@ -703,7 +718,12 @@ def _check_header(path: str, data: Any, header: HiveHeader, emit: Callable[[str,
         emit("no hive bin at 0x1000", BASE_BLOCK)
 
 
-def _open_rs(path: str, backend: str, emit: Callable[[str, int | None], None]) -> Any:
+def _open_rs(data: bytes, backend: str, emit: Callable[[str, int | None], None]) -> Any:
+    """regipy_rs on a private copy of the bytes already read.
+
+    regipy_rs maps the file it opens; mapping the evidence itself would let another process that
+    truncates it kill us with SIGBUS.  Nobody else can touch the private copy; it is unlinked at once
+    where the platform allows (the map keeps it alive), otherwise when the process ends."""
     if backend == "python":
         return None
     try:
@@ -712,11 +732,26 @@ def _open_rs(path: str, backend: str, emit: Callable[[str, int | None], None]) -
         if backend == "rs":
             emit("regipy_rs is not installed; using the pure-Python key reader", None)
         return None
+    fd, copy = tempfile.mkstemp(prefix="analyzer-hive-", suffix=".dat")
     try:
-        return regipy_rs.RegistryHive(path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return regipy_rs.RegistryHive(copy)
     except Exception as exc:
         emit(f"regipy_rs cannot open the hive ({exc}); using the pure-Python key reader", None)
         return None
+    finally:
+        try:
+            os.unlink(copy)
+        except OSError:  # Windows: a mapped file cannot be removed yet
+            import atexit
+
+            atexit.register(_remove_quietly, copy)
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _rs_root(rs: Any, root_offset: int) -> Any:
