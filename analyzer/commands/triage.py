@@ -6,6 +6,7 @@ Exit codes: 1 if any case needs action or failed, else 0; 2 for usage errors and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any
@@ -43,11 +44,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the triage and print its summary."""
-    # Imported here, not at the top: the triage engines and the rules would slow every other command's start.
-    from analyzer.triage import TriageError, render_summary, triage
+    """Run the triage and print its summary.
 
-    progress = "bar" if sys.stderr.isatty() else "log"
+    Ctrl-C and SIGTERM stop the run the same way (workers killed, temp folders removed, one line,
+    exit 130 / 143).  A closed stdout or stderr (``| head -1``) does not stop it: the summary files
+    are written all the same."""
+    # Imported here, not at the top: the triage engines and the rules would slow every other command's start.
+    from analyzer.output import OutputError, stdout_failed
+    from analyzer.terminal import shown_name, visible
+    from analyzer.triage import LockedError, TriageError, render_summary, triage
+    from analyzer.triage.stopping import Stopped, stop_signals
+
+    progress = "bar" if _isatty(sys.stderr) else "log"
     if args.jobs is not None and args.jobs < 1:
         error("--jobs must be at least 1")
         return EXIT_INPUT
@@ -55,24 +63,50 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "tz", None) is not None:
         options["tz"] = args.tz
     try:
-        frame = triage(
-            args.root,
-            out=args.out,
-            jobs=args.jobs,
-            engine=args.engine,
-            resume=args.resume,
-            scheduler=args.scheduler,
-            case_timeout=args.case_timeout,
-            progress=progress,
-            limits=case_limits_from(args),
-            **options,
-        )
-    except TriageError as exc:
-        error(str(exc))
+        with stop_signals():
+            frame = triage(
+                args.root,
+                out=args.out,
+                jobs=args.jobs,
+                engine=args.engine,
+                resume=args.resume,
+                scheduler=args.scheduler,
+                case_timeout=args.case_timeout,
+                progress=progress,
+                limits=case_limits_from(args),
+                **options,
+            )
+    except Stopped as exc:
+        _say(f"analyzer: {exc.word}: run stopped, workers ended and temp folders removed; no summary written")
+        return 128 + exc.signum
+    except (TriageError, LockedError, OutputError) as exc:
+        _say(f"analyzer: {visible(str(exc), cell=True)}")
         return EXIT_INPUT
     except OSError as exc:
-        error(f"{exc.filename or args.out}: {exc.strerror or exc}")
+        _say(f"analyzer: {visible(shown_name(os.fspath(exc.filename or args.out)), cell=True)}: {exc.strerror or exc}")
         return EXIT_INPUT
-    print(render_summary(frame))
-    print(f"\nWrote {len(frame)} case(s) to {os.path.join(args.out, 'summary.csv')} (+ .parquet, cases/*.json)")
-    return EXIT_FINDINGS if (frame["status"] != "clean").any() else EXIT_OK
+    code = EXIT_FINDINGS if (frame["status"] != "clean").any() else EXIT_OK
+    where = visible(os.path.join(args.out, "summary.csv"), cell=True)
+    try:
+        print(render_summary(frame))
+        print(f"\nWrote {len(frame)} case(s) to {where} (+ .parquet, cases/*.json)")
+        sys.stdout.flush()
+    except OSError as exc:  # the summary files are written; only the printed copy is lost
+        message = stdout_failed(exc)
+        if message:
+            _say(f"analyzer: {message}")
+            return EXIT_INPUT
+    return code
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _say(line: str) -> None:
+    """One line on stderr; a closed stderr is not an error of its own."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)

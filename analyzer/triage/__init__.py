@@ -29,6 +29,7 @@ Where the pieces live:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -53,6 +54,7 @@ from analyzer.triage.cases import (
 )
 from analyzer.triage.cases import _peak_rss as _peak_rss  # benchmarks/triage_speed.py
 from analyzer.triage.engines import DASK_BATCH, DEFAULT_MEMORY_LIMIT, LocalPool, _run_dask, _run_local
+from analyzer.triage.lock import LockedError, OutputLock
 from analyzer.triage.output import (
     EXTRA_COLUMNS,
     SUMMARY_COLUMNS,
@@ -61,6 +63,7 @@ from analyzer.triage.output import (
     _load,
     _log,
     _Progress,
+    remove_stale,
     render_summary,
     safe_file_name,
     write_json_atomic,
@@ -80,6 +83,7 @@ __all__ = [
     "CaseSpec",
     "CaseTimeout",
     "LocalPool",
+    "LockedError",
     "TriageError",
     "discover",
     "render_summary",
@@ -121,6 +125,7 @@ def triage(
     Raises TriageError when a root is missing or holds no case.
     """
     roots = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    check_timeout(case_timeout)
     found, notes = discover(roots, exclude=out)
     if not found:
         raise TriageError(f"{', '.join(map(str, roots))}: no cases found (expected one sub-folder or .zip per case)")
@@ -131,8 +136,35 @@ def triage(
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="analyzer-triage-out-"))
     cases_dir = out_dir / "cases"
     cases_dir.mkdir(parents=True, exist_ok=True)
-    for note in notes:
-        _log(progress, note)
+    with OutputLock(out_dir):
+        try:
+            return _run(
+                specs_for(found, cases_dir, resume, options, case_timeout, limits, case_function),
+                notes,
+                out_dir,
+                cases_dir,
+                jobs,
+                engine,
+                scheduler,
+                memory_limit,
+                kill_grace,
+                progress,
+            )
+        finally:
+            if not keep:
+                shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def specs_for(
+    found: list[tuple[str, str]],
+    cases_dir: Path,
+    resume: bool,
+    options: dict[str, Any],
+    case_timeout: float | None,
+    limits: CaseLimits | None,
+    case_function: CaseFunction | None,
+) -> list[CaseSpec]:
+    """One CaseSpec per case, with a unique JSON name and (resume) the hashes recorded last time."""
     used: set[str] = set()
     specs = []
     for index, (name, source) in enumerate(found):
@@ -141,36 +173,62 @@ def triage(
         specs.append(
             CaseSpec(index, name, source, json_name, dict(options), case_timeout, expect, limits, case_function)
         )
+    return specs
+
+
+def check_timeout(case_timeout: float | None) -> None:
+    """None means no limit; anything else must be a finite number of seconds above zero."""
+    if case_timeout is None:
+        return
+    if not isinstance(case_timeout, int | float) or not math.isfinite(case_timeout) or case_timeout <= 0:
+        raise TriageError(
+            f"--case-timeout must be a number of seconds above 0 (got {case_timeout!r}); "
+            "a case always needs a limit so that a hung parser cannot stall the run"
+        )
+
+
+def _run(
+    specs: list[CaseSpec],
+    notes: list[str],
+    out_dir: Path,
+    cases_dir: Path,
+    jobs: int,
+    engine: str,
+    scheduler: str | None,
+    memory_limit: int | None,
+    kill_grace: float,
+    progress: str,
+) -> pd.DataFrame:
+    for note in notes:
+        _log(progress, note)
     rows: list[dict[str, Any] | None] = [None] * len(specs)
     peak: dict[int, int] = {}  # worker pid -> peak RSS (bytes), for benchmarks
-    try:
-        results = (
-            _run_dask(specs, jobs=jobs, scheduler=scheduler, memory_limit=memory_limit)
-            if engine == "dask"
-            else _run_local(specs, jobs, memory_limit, kill_grace)
-        )
-        with _Progress(progress, len(specs)) as bar, contextlib.closing(results):
-            for result in results:
-                if result.get("pid"):
-                    peak[result["pid"]] = max(peak.get(result["pid"], 0), int(result.get("peak_rss", 0)))
-                spec = specs[result["index"]]
-                doc = result["doc"]
-                if result["resumed"]:
-                    doc = _load(cases_dir / spec.json_name)
-                    if doc is None:  # vanished or damaged since the check: not resumable after all
-                        result["error"] = "resume: the case JSON could not be read again; run without --resume"
-                elif doc is not None:
-                    write_json_atomic(cases_dir / spec.json_name, doc)
-                row = summary_row(spec.name, spec.json_name, doc, result)
-                rows[spec.index] = row
-                bar.update(row, resumed=result["resumed"])
-        frame = _frame([r for r in rows if r is not None])
-        frame.attrs["peak_rss"] = peak
-        write_summary(frame, out_dir)
-        return frame
-    finally:
-        if not keep:
-            shutil.rmtree(out_dir, ignore_errors=True)
+    results = (
+        _run_dask(specs, jobs=jobs, scheduler=scheduler, memory_limit=memory_limit)
+        if engine == "dask"
+        else _run_local(specs, jobs, memory_limit, kill_grace)
+    )
+    with _Progress(progress, len(specs)) as bar, contextlib.closing(results):
+        for result in results:
+            if result.get("pid"):
+                peak[result["pid"]] = max(peak.get(result["pid"], 0), int(result.get("peak_rss", 0)))
+            spec = specs[result["index"]]
+            doc = result["doc"]
+            if result["resumed"]:
+                doc = _load(cases_dir / spec.json_name)
+                if doc is None:  # vanished or damaged since the check: not resumable after all
+                    result["error"] = "resume: the case JSON could not be read again; run without --resume"
+            elif doc is not None:
+                write_json_atomic(cases_dir / spec.json_name, doc)
+            elif remove_stale(cases_dir / spec.json_name):  # an old result would contradict this error row
+                result.setdefault("case_warnings", []).append("the case JSON of an earlier run was removed")
+            row = summary_row(spec.name, spec.json_name, doc, result)
+            rows[spec.index] = row
+            bar.update(row, resumed=result["resumed"])
+    frame = _frame([r for r in rows if r is not None])
+    frame.attrs["peak_rss"] = peak
+    write_summary(frame, out_dir)
+    return frame
 
 
 class _CallableTriageModule(types.ModuleType):

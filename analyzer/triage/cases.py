@@ -65,7 +65,7 @@ def discover(
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(case name, path) for every immediate sub-folder or zip of each root, and notes on what was skipped.
 
-    Hidden entries (``.name``) and the output folder ``exclude`` are not cases.  Raises TriageError
+    Hidden entries (``.name``), symbolic links and the output folder ``exclude`` are not cases.  Raises TriageError
     when a root does not exist or is not a folder.
     """
     cases: list[tuple[str, str]] = []
@@ -79,6 +79,9 @@ def discover(
         for entry in sorted(os.listdir(root)):
             path = os.path.join(root, entry)
             if entry.startswith(".") or entry == "__pycache__":  # hidden entries and Python caches are no cases
+                continue
+            if os.path.islink(path):  # as inside a case: a link could pull in anything on the machine
+                notes.append(f"{path}: symbolic link, not followed (a case must be a real folder or zip under ROOT)")
                 continue
             if exclude is not None and os.path.exists(exclude) and os.path.samefile(path, exclude):
                 notes.append(f"{path}: the output folder; skipped")

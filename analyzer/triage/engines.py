@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import uuid
 from collections import deque
@@ -97,7 +98,8 @@ class LocalPool:
         proc = self.ctx.Process(
             target=_worker_main, args=(child, tmpdir, self.memory_limit), name=f"analyzer-triage-{n}", daemon=True
         )
-        proc.start()
+        with _sigint_ignored():  # inherited through spawn: Ctrl-C during the worker's start-up prints nothing
+            proc.start()
         child.close()
         return _Worker(proc, parent, tmpdir)
 
@@ -208,6 +210,19 @@ class LocalPool:
             w.conn.close()
         self.workers = []
         shutil.rmtree(self.tmproot, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while a child process is created (an ignored signal stays ignored across exec)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _failed(spec: CaseSpec, reason: str) -> dict[str, Any]:

@@ -17,12 +17,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analyzer.output import atomic_write
+from analyzer.terminal import cell, json_safe, visible
+
 if TYPE_CHECKING:
     import pandas as pd
 
 SUMMARY_COLUMNS = ["case", "status", "rules", "dns_to_add", "logon_only_as", "inputs", "warnings", "seconds", "error"]
 EXTRA_COLUMNS = ["json"]
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+_UNSAFE_NAME = re.compile('[\x00-\x1f\x7f/\\\\:*?"<>|\ud800-\udfff]')  # surrogates: bytes that were not UTF-8
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 
 # --------------------------------------------------------------------------- case JSON and resume
@@ -43,16 +46,22 @@ def safe_file_name(name: str, used: set[str]) -> str:
 
 
 def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Write to a temp name in the same folder, then rename: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Temp file in the same folder, fsync, rename (``analyzer.output``): readers never see half a file.
+
+    Names that were not valid UTF-8 are stored escaped, with their raw bytes beside them
+    (``analyzer.terminal.json_safe``), so such a case is written like any other."""
+    with atomic_write(path) as fh:
+        json.dump(json_safe(doc), fh, ensure_ascii=False, indent=2, default=str)
+        fh.write("\n")
+
+
+def remove_stale(path: Path) -> bool:
+    """Remove a case JSON left by an earlier run when the case now fails (it would contradict the summary)."""
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=2, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)  # atomic on the same file system; no fsync: a crash of the run, not of the OS
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _expected_hashes(path: Path) -> tuple[tuple[str, str], ...] | None:
@@ -85,24 +94,27 @@ def _csv_safe(value: Any) -> Any:
 
 
 def write_summary(frame: pd.DataFrame, out: Path) -> None:
-    """summary.csv (formula-safe) and summary.parquet, each written atomically."""
-    csv_tmp = out / f".summary.csv.{os.getpid()}.tmp"
+    """summary.csv (formula-safe) and summary.parquet, each written whole or not at all.
+
+    ``frame`` comes from ``_frame``, whose strings are valid UTF-8 already."""
     safe = frame.copy()
     for col in ("case", "rules", "dns_to_add", "logon_only_as", "error", "json"):
         safe[col] = safe[col].map(_csv_safe)
-    safe.to_csv(csv_tmp, index=False)
-    os.replace(csv_tmp, out / "summary.csv")
+    with atomic_write(out / "summary.csv", newline="") as fh:
+        safe.to_csv(fh, index=False)
     try:
-        pq_tmp = out / f".summary.parquet.{os.getpid()}.tmp"
-        frame.to_parquet(pq_tmp, index=False)
-        os.replace(pq_tmp, out / "summary.parquet")
+        import pyarrow  # noqa: F401
     except ImportError:
         print("analyzer: warning: pyarrow is not installed; summary.parquet not written", file=sys.stderr)
+        return
+    with atomic_write(out / "summary.parquet", binary=True) as fh:
+        frame.to_parquet(fh, index=False)
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
+    rows = [json_safe(r) for r in rows]  # type: ignore[misc]  # names that were not UTF-8 are shown as \\xNN
     frame = pd.DataFrame.from_records(rows, columns=SUMMARY_COLUMNS + EXTRA_COLUMNS)
     return frame.astype({"inputs": "int64", "warnings": "int64", "seconds": "float64"})
 
@@ -126,23 +138,36 @@ class _Progress:
     def update(self, row: dict[str, Any], *, resumed: bool) -> None:
         self.done += 1
         if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(f"{row['case'][:30]}: {row['status']}")
+            try:
+                self.bar.update(1)
+                self.bar.set_postfix_str(f"{cell(row['case'], 30)}: {row['status']}")
+            except (OSError, ValueError):  # stderr closed: no bar, the run goes on
+                self.bar = None
         elif self.mode == "log":
             what = row["status"] + (f" {row['rules']}" if row["rules"] else "")
             if row["error"]:
-                what += f" ({row['error'][:200]})"
+                what += f" ({cell(row['error'], 200)})"
             how = "resumed" if resumed else f"{row['seconds']:.1f} s"
-            _log(self.mode, f"triage [{self.done}/{self.total}] {row['case']}: {what} [{how}]")
+            _log(self.mode, f"triage [{self.done}/{self.total}] {cell(row['case'], 200)}: {what} [{how}]")
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
-            self.bar.close()
+            with contextlib.suppress(OSError, ValueError):
+                self.bar.close()
+
+
+_STDERR_CLOSED = False
 
 
 def _log(mode: str, message: str) -> None:
-    if mode != "none":
-        print(f"analyzer: {message}", file=sys.stderr, flush=True)
+    """One escaped line on stderr; a closed stderr (``2>&1 | head -1``) silences the log, not the run."""
+    global _STDERR_CLOSED
+    if mode == "none" or _STDERR_CLOSED:
+        return
+    try:
+        print(f"analyzer: {visible(message, cell=True)}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        _STDERR_CLOSED = True
 
 
 def render_summary(frame: pd.DataFrame) -> str:
@@ -155,11 +180,18 @@ def render_summary(frame: pd.DataFrame) -> str:
     rules = frame["rules"].str.split("; ").explode()
     rules = rules[rules.astype(bool)].value_counts()
     if len(rules):
-        parts.append(tabulate([(r, int(n)) for r, n in rules.items()], headers=["rule", "cases"]))
+        parts.append(tabulate([(cell(r, 80), int(n)) for r, n in rules.items()], headers=["rule", "cases"]))
     action = frame[frame["status"] != "clean"]
     if len(action):
         table = [
-            (r.case, r.status, r.logon_only_as, r.rules, r.dns_to_add.replace("; ", "\n"), _cut(r.error, 100))
+            (
+                cell(r.case, 120),
+                r.status,
+                cell(r.logon_only_as, 20),
+                cell(r.rules, 200),
+                "\n".join(cell(dn, 400) for dn in r.dns_to_add.split("; ")),  # one line per DN, never more
+                cell(r.error, 100),
+            )
             for r in action.itertuples()
         ]
         parts.append(
@@ -169,7 +201,3 @@ def render_summary(frame: pd.DataFrame) -> str:
     else:
         parts.append("No case needs action.")
     return "\n\n".join(parts)
-
-
-def _cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
