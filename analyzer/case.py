@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.limits import CaseLimits
+from analyzer.limits import CaseLimits, human
 from analyzer.model import InputError, exception_line
 from analyzer.sniff import sniff
 from analyzer.walk import sha256_file, walk_folder
@@ -453,8 +453,6 @@ def _transaction_log_of(path: str) -> str | None:
 
 
 def _too_big(size: int, limit: int) -> str:
-    from analyzer.limits import human
-
     return f"file is {human(size)}, over the {human(limit)} limit (raise it with --max-file-size)"
 
 

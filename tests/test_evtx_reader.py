@@ -319,11 +319,19 @@ def test_not_evtx(tmp_path: Path, content: bytes, reason: str) -> None:
         assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
-def test_header_only_log_is_empty(tmp_path: Path, three_chunks: tuple[Path, list[Event]]) -> None:
+def test_header_only_log_is_empty_and_says_it_was_cut(tmp_path: Path, three_chunks: tuple[Path, list[Event]]) -> None:
     source, _ = three_chunks
     path = tmp_path / "header_only.evtx"
     path.write_bytes(source.read_bytes()[:FILE_HEADER_SIZE])
-    assert read_all(path) == ([], [])
+    events, warnings = read_all(path)
+    assert events == []
+    assert [(w.message, w.offset) for w in warnings] == [
+        (
+            "file is truncated: the header says 3 chunks, the file holds 0 (4,096 bytes); "
+            "the events of the missing chunks are lost",
+            FILE_HEADER_SIZE,
+        )
+    ]
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 from analyzer.commands.arguments import parse_tz
 from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
 from analyzer.limits import add_read_arguments, case_limits_from, read_limits_from
+from analyzer.output import OutputError, stdout_failed
+from analyzer.terminal import shown_name, visible
 
 NAME = "triage"
 
@@ -50,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
     exit 130 / 143).  A closed stdout or stderr (``| head -1``) does not stop it: the summary files
     are written all the same."""
     # Imported here, not at the top: the triage engines and the rules would slow every other command's start.
-    from analyzer.output import OutputError, stdout_failed
-    from analyzer.terminal import shown_name, visible
     from analyzer.triage import LockedError, TriageError, render_summary, triage
     from analyzer.triage.stopping import Stopped, stop_signals
 
