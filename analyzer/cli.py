@@ -18,6 +18,7 @@ from analyzer import __version__
 from analyzer.commands import diagnose, events, languages, registry, rules, triage
 from analyzer.exitcodes import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, UsageError, error
 from analyzer.model import InputError
+from analyzer.output import stdout_failed
 
 #: Command name -> module (``add_parser(subparsers)``, ``run(args) -> exit code``), in ``--help`` order.
 COMMANDS: dict[str, ModuleType] = {
@@ -54,14 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = COMMANDS.get(args.command)
         if command is None:
             raise UsageError(f"unknown command {args.command!r}")
-        return int(command.run(args))
+        code = int(command.run(args))
+        sys.stdout.flush()  # a full device or closed pipe shows here, while errors can still be reported
+        return code
     except (InputError, UsageError) as exc:
         error(str(exc))
         return EXIT_INPUT
     except KeyboardInterrupt:
         error("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except MemoryError:
+        error("out of memory: the input needs more than the memory limit (raise it with --memory-limit)")
+        return EXIT_INPUT
+    except OSError as exc:
+        if exc.filename is not None:  # a file the command opened itself
+            error(f"{exc.filename}: {exc.strerror or exc}")
+            return EXIT_INPUT
+        message = stdout_failed(exc)  # standard output: /dev/full, a closed pipe (| head -1)
+        if message:
+            error(message)
+            return EXIT_INPUT
         return EXIT_OK
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +117,56 @@ def test_triage_summary_on_a_full_disk_leaves_no_partial_summary(tmp_path: Path,
         write_summary(frame, tmp_path)
     assert leftovers(tmp_path) == ["summary.csv"]
     assert (tmp_path / "summary.csv").read_text() == "old\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["diagnose", str(SAMPLE)],
+        ["diagnose", str(SAMPLE), "--format", "json"],
+        ["events", str(SAMPLE / "AppEvent.Evt")],
+        ["events", str(SAMPLE / "AppEvent.Evt"), "--format", "jsonl"],
+        ["registry", str(SAMPLE / "ParametersSystem.reg"), "--recursive"],
+    ],
+)
+def test_stdout_on_a_full_device_is_one_line_and_exit_2(argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "analyzer", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=120,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "analyzer: <stdout>: cannot write: No space left on device"
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_events_and_registry_output_files_on_a_full_disk(tmp_path: Path, disk_full, capsys) -> None:
+    from analyzer import cli
+
+    disk_full(200)
+    out = tmp_path / "events.jsonl"
+    assert cli.main(["events", str(SAMPLE / "AppEvent.Evt"), "--format", "jsonl", "--output", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"analyzer: {out}: cannot write: No space left on device"
+    reg = tmp_path / "reg.csv"
+    assert cli.main(["registry", str(SAMPLE / "ParametersSystem.reg"), "-r", "--format", "csv", "-o", str(reg)]) == 2
+    assert capsys.readouterr().err.strip() == f"analyzer: {reg}: cannot write: No space left on device"
+    assert leftovers(tmp_path) == []
+
+
+def test_diagnose_output_alone_on_a_full_disk(tmp_path: Path, disk_full, capsys) -> None:
+    from analyzer import cli
+
+    report = tmp_path / "report.html"
+    report.write_text("yesterday's report")
+    disk_full(500)
+    assert cli.main(["diagnose", str(SAMPLE), "--format", "html", "--output", str(report)]) == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1] == f"analyzer: {report}: cannot write: No space left on device"
+    )
+    assert report.read_text() == "yesterday's report" and leftovers(tmp_path) == ["report.html"]

@@ -11,9 +11,11 @@ import re
 import sys
 from typing import Any
 
+from analyzer import memcap
 from analyzer.commands.arguments import add_reading_arguments
 from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
-from analyzer.limits import add_read_arguments, case_limits_from, read_limits_from
+from analyzer.limits import add_read_arguments, case_limits_from, human, parse_size, read_limits_from
+from analyzer.output import write_text
 
 NAME = "diagnose"
 
@@ -55,7 +57,20 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     add_reading_arguments(d)
     add_read_arguments(d, case=True)
+    d.add_argument(
+        "--memory-limit",
+        type=parse_memory,
+        default=memcap.DEFAULT_MEMORY_LIMIT,
+        metavar="SIZE",
+        help=f"cap this process's memory (address space) at SIZE, as triage caps each case "
+        f"(default {human(memcap.DEFAULT_MEMORY_LIMIT)}; 0: no cap; not available on Windows)",
+    )
     return d
+
+
+def parse_memory(text: str) -> int:
+    """``--memory-limit``: a size (``2G``), or 0 for no cap."""
+    return 0 if text.strip() == "0" else parse_size(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     from analyzer.diagnosis import diagnose
     from analyzer.report.diagnosis import render
 
+    note = memcap.apply(getattr(args, "memory_limit", None))
+    if note:
+        error(f"note: {note}")
     dx = diagnose(
         args.case,
         tz=getattr(args, "tz", None),
@@ -94,12 +112,7 @@ def run(args: argparse.Namespace) -> int:
     text = render(dx.to_dict(), getattr(args, "format", "text") or "text", patch_path=patch_path)
     output = getattr(args, "output", None)
     if output:
-        try:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-        except OSError as exc:
-            error(f"{output}: cannot write: {exc.strerror or exc}")
-            return EXIT_INPUT
+        write_text(output, text)  # whole or not at all; OutputError is one line and exit 2
     else:
         sys.stdout.write(text)
     return EXIT_FINDINGS if dx.needs_action else EXIT_OK
