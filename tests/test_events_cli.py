@@ -120,7 +120,7 @@ def test_output_file(capsys: pytest.CaptureFixture[str], export: Path, tmp_path:
     assert (code, out, err) == (0, "", "")
     assert len(jsonl(target.read_text(encoding="utf-8"))) == len(EVENTS)
     code, _, err = run(capsys, str(export), "--output", str(tmp_path / "no" / "such" / "dir.txt"))
-    assert code == 2 and "cannot write output" in err
+    assert code == 2 and "dir.txt: cannot write: No such file or directory" in err
 
 
 # ------------------------------------------------------------------------------------------- filters

@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "analyzer.terminal",
             "analyzer.output",
             "analyzer.walk",
+            "analyzer.memcap",
         ),
     ),
     ("readers", "one module per input format, each declaring its format", ("analyzer.readers",)),

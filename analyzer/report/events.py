@@ -11,22 +11,23 @@ from typing import TextIO
 
 from tabulate import tabulate
 
-from analyzer.model import Event, InputError, iso_time
+from analyzer.model import Event, iso_time
+from analyzer.output import atomic_write
+from analyzer.report.table import stream_table
+from analyzer.terminal import cell, has_undecodable, json_safe, shown_name
 
 TABLE_COLUMNS = ["time_generated", "record", "event_id", "type", "category", "source", "computer", "strings"]
 TABLE_LIMIT = 60  # characters of the joined insertion strings shown in a table cell
+CELL_LIMIT = 64  # source, category, computer: longer ones are cut in the table (CSV/JSON keep them)
 
 
 @contextmanager
 def output_stream(path: str | None) -> Iterator[TextIO]:
+    """stdout, or ``path`` written whole or not at all (``analyzer.output.atomic_write``)."""
     if path is None:
         yield sys.stdout
         return
-    try:
-        fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(path, f"cannot write output: {exc.strerror or exc}") from None
-    with fh:
+    with atomic_write(path, newline="") as fh:
         yield fh
 
 
@@ -41,12 +42,12 @@ def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: C
     count = 0
     if fmt == "jsonl":
         for ev in events:
-            out.write(json.dumps(ev.to_dict(), ensure_ascii=False) + "\n")
+            out.write(_json_line(ev) + "\n")
             count += 1
     elif fmt == "json":
         out.write("[")
         for ev in events:
-            out.write(("," if count else "") + "\n" + json.dumps(ev.to_dict(), ensure_ascii=False))
+            out.write(("," if count else "") + "\n" + _json_line(ev))
             count += 1
         out.write("\n]\n" if count else "]\n")
     elif fmt == "csv":
@@ -60,19 +61,21 @@ def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: C
             writer.writerow([safe_cell(_csv_text(row.get(col))) for col in header])
             count += 1
     else:
-        rows = []
         naive = False
-        for ev in events:
-            naive = naive or (ev.time_generated is not None and ev.time_generated.tzinfo is None)
-            joined = " | ".join(ev.strings)
-            if len(joined) > TABLE_LIMIT:
-                joined = joined[: TABLE_LIMIT - 1] + "…"
-            rows.append([iso_time(ev.time_generated), ev.record, ev.event_id, ev.type.label, ev.category,
-                         ev.source, ev.computer, joined])  # fmt: skip
-            count += 1
-        if not rows and nothing_read is not None and nothing_read():
-            return 0
-        out.write(tabulate(rows, headers=TABLE_COLUMNS, tablefmt="simple") + "\n")
+
+        def rows() -> Iterator[list[object]]:
+            nonlocal naive
+            for ev in events:
+                naive = naive or (ev.time_generated is not None and ev.time_generated.tzinfo is None)
+                yield [iso_time(ev.time_generated), ev.record, ev.event_id, ev.type.label,
+                       cell(ev.category, CELL_LIMIT), cell(ev.source, CELL_LIMIT), cell(ev.computer, CELL_LIMIT),
+                       cell(" | ".join(ev.strings), TABLE_LIMIT)]  # fmt: skip
+
+        count = stream_table(rows(), TABLE_COLUMNS, out)  # streams: memory does not grow with the log
+        if not count:
+            if nothing_read is not None and nothing_read():
+                return 0
+            out.write(tabulate([], headers=TABLE_COLUMNS, tablefmt="simple") + "\n")
         out.write(
             f"{count} event(s)"
             + (" — times are local to the exporting machine (no zone; see --tz)" if naive else "")
@@ -81,9 +84,18 @@ def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: C
     return count
 
 
+def _json_line(ev: Event) -> str:
+    """One event as JSON; strings that cannot be UTF-8 (a path that was not) are shown escaped."""
+    d = ev.to_dict()
+    line = json.dumps(d, ensure_ascii=False)
+    if not line.isascii() and has_undecodable(line):
+        line = json.dumps(json_safe(d), ensure_ascii=False)
+    return line
+
+
 def _csv_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return json.dumps(value, ensure_ascii=False)  # insertion strings keep their boundaries
-    return str(value)
+        return json.dumps(json_safe(value), ensure_ascii=False)  # insertion strings keep their boundaries
+    return shown_name(str(value))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from tabulate import tabulate
@@ -11,6 +12,11 @@ from tabulate import tabulate
 from analyzer.model import iso_time
 from analyzer.registry import Registry, display_path, split_path
 from analyzer.report.events import safe_cell
+from analyzer.report.table import stream_table
+from analyzer.terminal import cell, json_safe, shown_name, visible
+
+TREE_COLUMNS = ["key", "name", "type", "data", "last_write"]
+KEY_LIMIT, NAME_LIMIT, DATA_LIMIT = 200, 80, 200  # table cells longer than this are cut (JSON/CSV keep all)
 
 
 def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
@@ -34,24 +40,24 @@ def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
     obj = key_json(reg, requested)
     assert obj is not None
     if fmt == "json":
-        json.dump(obj, out, ensure_ascii=False, indent=2)
+        json.dump(json_safe(obj), out, ensure_ascii=False, indent=2)
         out.write("\n")
         return
     if fmt == "csv":
         write_tree(reg, requested, "csv", out, recursive=False)
         return
-    out.write(f"Key: {obj['key']}\n")
+    out.write(f"Key: {visible(obj['key'], cell=True)}\n")
     if obj["control_set"]:
-        out.write(f"CurrentControlSet resolved to {obj['control_set']} (Select\\Current)\n")
+        out.write(f"CurrentControlSet resolved to {visible(obj['control_set'], cell=True)} (Select\\Current)\n")
     if obj["mapping"]:
-        out.write(f"Mapping: {obj['mapping']}\n")
+        out.write(f"Mapping: {visible(obj['mapping'], cell=True)}\n")
     out.write(f"Last write: {obj['last_write'] or 'not recorded in this format'}\n\n")
-    rows = [[v["name"] or "(Default)", v["type"], _show(v["data"])] for v in obj["values"]]
+    rows = [[cell(v["name"] or "(Default)", NAME_LIMIT), v["type"], _show(v["data"])] for v in obj["values"]]
     out.write(tabulate(rows, headers=["name", "type", "data"], tablefmt="simple") + "\n" if rows else "(no values)\n")
     if obj["subkeys"]:
-        out.write("\nSubkeys: " + ", ".join(obj["subkeys"]) + "\n")
+        out.write("\nSubkeys: " + visible(", ".join(obj["subkeys"]), cell=True) + "\n")
     for line in control_set_differences(reg, requested, obj):
-        out.write(line + "\n")
+        out.write(visible(line, cell=True) + "\n")
 
 
 def control_set_differences(reg: Registry, requested: str, obj: dict[str, Any]) -> list[str]:
@@ -88,43 +94,55 @@ def write_overview(reg: Registry, fmt: str, out: TextIO) -> None:
         "warnings": [str(w) for w in reg.warnings],
     }
     if fmt == "json":
-        json.dump(info, out, ensure_ascii=False, indent=2)
+        json.dump(json_safe(info), out, ensure_ascii=False, indent=2)
         out.write("\n")
         return
     for label, value in info.items():
         if isinstance(value, list | dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(value)
-        out.write(f"{label + ':':22}{value if value not in (None, '') else '-'}\n")
+        out.write(f"{label + ':':22}{visible(value, cell=True) if value not in (None, '') else '-'}\n")
 
 
 def write_tree(reg: Registry, requested: str | None, fmt: str, out: TextIO, recursive: bool = True) -> None:
+    """Every value under the key (or of the key alone), streamed: memory does not grow with the hive."""
     start = reg.key(requested).path if requested else None  # type: ignore[union-attr]
-    rows: list[list[Any]] = []
-    for key_path, node in reg.walk(start):
-        for v in node.values():
-            rows.append([key_path, v.name, v.type, v.json_data(), iso_time(node.last_write)])
-        if not recursive:
-            break
-    if fmt == "json":
-        json.dump([dict(zip(["key", "name", "type", "data", "last_write"], r, strict=True)) for r in rows], out,
-                  ensure_ascii=False, indent=2)  # fmt: skip
-        out.write("\n")
+
+    def values() -> Iterator[list[Any]]:
+        for key_path, node in reg.walk(start):
+            for v in node.values():
+                yield [key_path, v.name, v.type, v.json_data(), iso_time(node.last_write)]
+            if not recursive:
+                break
+
+    if fmt == "json":  # the same bytes as json.dump(list, indent=2), one object at a time
+        first = True
+        for r in values():
+            item = json.dumps(json_safe(dict(zip(TREE_COLUMNS, r, strict=True))), ensure_ascii=False, indent=2)
+            out.write(("[\n" if first else ",\n") + "  " + item.replace("\n", "\n  "))
+            first = False
+        out.write("[]\n" if first else "\n]\n")
     elif fmt == "csv":
         writer = csv.writer(out)
-        writer.writerow(["key", "name", "type", "data", "last_write"])
-        for r in rows:
-            writer.writerow([safe_cell(_show(c)) for c in r])
+        writer.writerow(TREE_COLUMNS)
+        for r in values():
+            writer.writerow([safe_cell(shown_name(_show(c, None))) for c in r])
     else:
-        out.write(tabulate([[r[0], r[1] or "(Default)", r[2], _show(r[3])] for r in rows],
-                           headers=["key", "name", "type", "data"], tablefmt="simple") + "\n")  # fmt: skip
+        rows = ([cell(r[0], KEY_LIMIT), cell(r[1] or "(Default)", NAME_LIMIT), r[2], _show(r[3])] for r in values())
+        if not stream_table(rows, ["key", "name", "type", "data"], out):
+            out.write(tabulate([], headers=["key", "name", "type", "data"], tablefmt="simple") + "\n")
 
 
-def _show(data: Any) -> str:
+def _show(data: Any, limit: int | None = DATA_LIMIT) -> str:
+    """A value's data for a table: list entries one per line, each escaped and cut at ``limit``."""
     if data is None:
         return ""
     if isinstance(data, list):
-        return "\n".join(str(x) for x in data) if data else "(empty list)"
-    return str(data)
+        return "\n".join(_one(x, limit) for x in data) if data else "(empty list)"
+    return _one(data, limit)
+
+
+def _one(x: object, limit: int | None) -> str:
+    return str(x) if limit is None else cell(x, limit)
 
 
 __all__ = ["key_json", "split_path", "write_key", "write_overview", "write_tree"]

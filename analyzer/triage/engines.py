@@ -25,10 +25,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer import memcap
 from analyzer.model import exception_line
 from analyzer.triage.cases import CaseSpec, TriageError, run_case, run_cases
 
-DEFAULT_MEMORY_LIMIT = 3 << 30  # address space per local worker; a case that needs more is an error row
+DEFAULT_MEMORY_LIMIT = memcap.DEFAULT_MEMORY_LIMIT  # address space per local worker; more is an error row
 DASK_BATCH = 16  # most cases per Dask task
 
 # --------------------------------------------------------------------------- engines
@@ -38,13 +39,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, tmpdir: str, memor
     """Loop of a local worker process: receive a CaseSpec, send back run_case's result."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     tempfile.tempdir = tmpdir
-    if memory_limit:
-        import resource
-
-        with contextlib.suppress(ValueError, OSError):
-            _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            cap = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
-            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    memcap.apply(memory_limit)  # where the platform cannot cap, the case runs without a cap
     for module in ("analyzer.events", "analyzer.registry", "analyzer.diagnosis"):  # before the clock starts
         with contextlib.suppress(Exception):
             importlib.import_module(module)
@@ -98,7 +93,7 @@ class LocalPool:
         proc = self.ctx.Process(
             target=_worker_main, args=(child, tmpdir, self.memory_limit), name=f"analyzer-triage-{n}", daemon=True
         )
-        with _sigint_ignored():  # inherited through spawn: Ctrl-C during the worker's start-up prints nothing
+        with _sigint_ignored():  # held in the child too: Ctrl-C during its start-up prints nothing
             proc.start()
         child.close()
         return _Worker(proc, parent, tmpdir)
@@ -214,15 +209,25 @@ class LocalPool:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while a child process is created (an ignored signal stays ignored across exec)."""
+    """SIGINT held back while child processes are created, so that they start with it held too.
+
+    The signal is ignored for the moment of the start (an ignored signal stays ignored across exec, and
+    Python then leaves it so), so a Ctrl-C in the first second of a worker cannot print its start-up
+    traceback.  Where it can (POSIX) it is also blocked meanwhile: a Ctrl-C that came then stays
+    pending and reaches this process as soon as the block ends, instead of being lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    block = hasattr(signal, "pthread_sigmask")
+    if block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        if block:  # a Ctrl-C that came meanwhile stayed pending (blocked signals are not ignored): now it lands
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _failed(spec: CaseSpec, reason: str) -> dict[str, Any]:
@@ -273,14 +278,15 @@ def _run_dask(
             except (OSError, TimeoutError, ValueError) as exc:
                 raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {exception_line(exc)}") from None
         else:
-            cluster = LocalCluster(
-                n_workers=jobs,
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=memory_limit or "auto",
-                dashboard_address=None,
-                silence_logs=50,
-            )
+            with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is the parent's alone
+                cluster = LocalCluster(
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    memory_limit=memory_limit or "auto",
+                    dashboard_address=None,
+                    silence_logs=50,
+                )
             client = Client(cluster)
         try:
             token = uuid.uuid4().hex[:12]
@@ -292,11 +298,21 @@ def _run_dask(
                 for n, batch in enumerate(batches)
             ]
             by_key = {f.key: batch for f, batch in zip(futures, batches, strict=True)}
-            for future in as_completed(futures):
-                batch = by_key[future.key]
+            pending = as_completed(futures)
+            for future in pending:
+                batch = by_key.pop(future.key)
                 try:
                     results = future.result()
                 except Exception as exc:  # a worker lost (killed for memory) or a task error
+                    if len(batch) > 1:
+                        # One case may have killed the worker: retry each case of the batch on its own,
+                        # so only that case becomes an error row.
+                        for n, spec in enumerate(batch):
+                            retry = client.submit(run_cases, (spec,), pure=False, key=f"{future.key}-retry-{n}")
+                            by_key[retry.key] = (spec,)
+                            pending.add(retry)
+                        future.release()
+                        continue
                     why = f"dask task failed: {type(exc).__name__}: {exception_line(exc)}"
                     results = [_failed(spec, why) for spec in batch]
                 yield from results
