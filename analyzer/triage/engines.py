@@ -264,60 +264,67 @@ def _run_dask(
     memory is bounded by the workers' ``memory_limit`` (the nanny restarts a worker that exceeds it).
     """
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:
         raise TriageError("the dask engine needs dask[distributed] (pip install 'analyzer[triage]')") from None
     import dask
 
-    cluster = None
     settings = {"distributed.scheduler.allowed-failures": 1}  # a case that kills its worker is retried once, not 3x
-    with dask.config.set(settings):
+    with dask.config.set(settings), contextlib.ExitStack() as stack:
+        # Everything started is closed on the way out, also when Ctrl-C or SIGTERM lands half-way
+        # (a LocalCluster left open keeps the process waiting for its workers at exit).
         if scheduler:
             try:
                 client = Client(scheduler, timeout="20s")
             except (OSError, TimeoutError, ValueError) as exc:
                 raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {exception_line(exc)}") from None
         else:
+            cluster: list[Any] = []
+            stack.callback(lambda: [c.close() for c in cluster])
             with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is the parent's alone
-                cluster = LocalCluster(
-                    n_workers=jobs,
-                    threads_per_worker=1,
-                    processes=True,
-                    memory_limit=memory_limit or "auto",
-                    dashboard_address=None,
-                    silence_logs=50,
+                cluster.append(
+                    LocalCluster(
+                        n_workers=jobs,
+                        threads_per_worker=1,
+                        processes=True,
+                        memory_limit=memory_limit or "auto",
+                        dashboard_address=None,
+                        silence_logs=50,
+                    )
                 )
-            client = Client(cluster)
+            client = Client(cluster[0])
+        stack.callback(client.close)
+        yield from _dask_results(client, specs, jobs)
+
+
+def _dask_results(client: Any, specs: Sequence[CaseSpec], jobs: int) -> Iterator[dict[str, Any]]:
+    """Submit the cases in batches and yield their results as they finish; a batch whose worker died
+    is retried case by case, so only the case that killed it becomes an error row."""
+    from dask.distributed import as_completed
+
+    token = uuid.uuid4().hex[:12]
+    # A few cases per task: a case takes milliseconds, a scheduled task costs about as much.
+    size = max(1, min(DASK_BATCH, len(specs) // (4 * max(1, jobs))))
+    batches = [tuple(specs[i : i + size]) for i in range(0, len(specs), size)]
+    futures = [
+        client.submit(run_cases, batch, pure=False, key=f"analyzer-cases-{token}-{n}")
+        for n, batch in enumerate(batches)
+    ]
+    by_key = {f.key: batch for f, batch in zip(futures, batches, strict=True)}
+    pending = as_completed(futures)
+    for future in pending:
+        batch = by_key.pop(future.key)
         try:
-            token = uuid.uuid4().hex[:12]
-            # A few cases per task: a case takes milliseconds, a scheduled task costs about as much.
-            size = max(1, min(DASK_BATCH, len(specs) // (4 * max(1, jobs))))
-            batches = [tuple(specs[i : i + size]) for i in range(0, len(specs), size)]
-            futures = [
-                client.submit(run_cases, batch, pure=False, key=f"analyzer-cases-{token}-{n}")
-                for n, batch in enumerate(batches)
-            ]
-            by_key = {f.key: batch for f, batch in zip(futures, batches, strict=True)}
-            pending = as_completed(futures)
-            for future in pending:
-                batch = by_key.pop(future.key)
-                try:
-                    results = future.result()
-                except Exception as exc:  # a worker lost (killed for memory) or a task error
-                    if len(batch) > 1:
-                        # One case may have killed the worker: retry each case of the batch on its own,
-                        # so only that case becomes an error row.
-                        for n, spec in enumerate(batch):
-                            retry = client.submit(run_cases, (spec,), pure=False, key=f"{future.key}-retry-{n}")
-                            by_key[retry.key] = (spec,)
-                            pending.add(retry)
-                        future.release()
-                        continue
-                    why = f"dask task failed: {type(exc).__name__}: {exception_line(exc)}"
-                    results = [_failed(spec, why) for spec in batch]
-                yield from results
+            results = future.result()
+        except Exception as exc:  # a worker lost (killed for memory) or a task error
+            if len(batch) > 1:
+                for n, spec in enumerate(batch):
+                    retry = client.submit(run_cases, (spec,), pure=False, key=f"{future.key}-retry-{n}")
+                    by_key[retry.key] = (spec,)
+                    pending.add(retry)
                 future.release()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+                continue
+            why = f"dask task failed: {type(exc).__name__}: {exception_line(exc)}"
+            results = [_failed(spec, why) for spec in batch]
+        yield from results
+        future.release()
