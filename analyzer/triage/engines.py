@@ -281,17 +281,23 @@ def _run_dask(
         else:
             cluster: list[Any] = []
             stack.callback(lambda: [c.close() for c in cluster])
-            with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is the parent's alone
-                cluster.append(
-                    LocalCluster(
-                        n_workers=jobs,
-                        threads_per_worker=1,
-                        processes=True,
-                        memory_limit=memory_limit or "auto",
-                        dashboard_address=None,
-                        silence_logs=50,
+            # The worker processes inherit an ignored SIGINT, so a Ctrl-C cannot print their start-up
+            # tracebacks.  The price: a Ctrl-C during these seconds of start-up may go unseen (a thread
+            # of a library that does not block it can take it); the next one stops the run.
+            try:
+                with _sigint_ignored():
+                    cluster.append(
+                        LocalCluster(
+                            n_workers=jobs,
+                            threads_per_worker=1,
+                            processes=True,
+                            memory_limit=memory_limit or "auto",
+                            dashboard_address=None,
+                            silence_logs=50,
+                        )
                     )
-                )
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                raise TriageError(f"the local Dask cluster could not start: {exception_line(exc)}") from None
             client = Client(cluster[0])
         stack.callback(client.close)
         yield from _dask_results(client, specs, jobs)
