@@ -184,6 +184,7 @@ class EventFilter:
     #: with a source its own (casefolded) source contains.  Empty: no pair condition.
     pairs: frozenset[tuple[str, int]] = frozenset()
     _sources_of: dict[int, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    _pair_seen: dict[tuple[int, str], bool] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         index: dict[int, tuple[str, ...]] = {}
@@ -219,11 +220,16 @@ class EventFilter:
         record's source contains (ignoring case), e.g. ``imap4`` in ``MSExchangeIMAP4``."""
         if not self.pairs:
             return True
-        wanted = self._sources_of.get(event_id & 0xFFFF)
-        if not wanted:
-            return False
-        folded = source.casefold()
-        return any(s in folded for s in wanted)
+        key = (event_id & 0xFFFF, source)
+        known = self._pair_seen.get(key)
+        if known is None:
+            wanted = self._sources_of.get(key[0])
+            folded = source.casefold()
+            known = bool(wanted) and any(s in folded for s in wanted)
+            if len(self._pair_seen) > 4096:  # a hostile log with endless source names stays bounded
+                self._pair_seen.clear()
+            self._pair_seen[key] = known
+        return known
 
     def wants_id(self, event_id: int) -> bool:
         return not self.ids or (event_id & 0xFFFF) in self.ids

@@ -429,7 +429,8 @@ class _EvtLog:
         if flt is not None and not (flt.wants_id(event_id) and flt.wants_type(etype) and flt.wants_time(generated)):
             return None
         end = length - 4
-        if flt is not None and flt.pairs and not flt.wants_pair(event_id, _source_name(buf, rel, end)):
+        named = None
+        if flt is not None and flt.pairs and not flt.wants_pair(event_id, named := _source_name(buf, rel, end)):
             return None  # decided from the fixed header and the source name, before any string
         strings: tuple[str, ...] = ()
         sid = None
@@ -476,8 +477,11 @@ class _EvtLog:
             self.path, number, offset, generated, written, event_id, event_id_full, etype, category,
             source, computer, sid, strings, data, None, None, recovered,
         )  # fmt: skip
-        if flt is not None and not flt.matches(event):
-            return None
+        if flt is not None and (
+            (flt.sources and not flt.wants_source(source))
+            or (named is not None and source != named and not flt.wants_pair(event_id, source))
+        ):
+            return None  # the other conditions were decided before decoding
         return event
 
     # -- walking ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Either way a case that cannot finish becomes a result with an ``error`` (``_fail
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import multiprocessing
@@ -270,37 +271,17 @@ def _run_dask(
     import dask
 
     settings = {"distributed.scheduler.allowed-failures": 1}  # a case that kills its worker is retried once, not 3x
-    with dask.config.set(settings), contextlib.ExitStack() as stack:
-        # Everything started is closed on the way out, also when Ctrl-C or SIGTERM lands half-way
-        # (a LocalCluster left open keeps the process waiting for its workers at exit).
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {exception_line(exc)}") from None
-        else:
-            cluster: list[Any] = []
-            stack.callback(lambda: [c.close() for c in cluster])
-            # The worker processes inherit an ignored SIGINT, so a Ctrl-C cannot print their start-up
-            # tracebacks.  The price: a Ctrl-C during these seconds of start-up may go unseen (a thread
-            # of a library that does not block it can take it); the next one stops the run.
-            try:
-                with _sigint_ignored():
-                    cluster.append(
-                        LocalCluster(
-                            n_workers=jobs,
-                            threads_per_worker=1,
-                            processes=True,
-                            memory_limit=memory_limit or "auto",
-                            dashboard_address=None,
-                            silence_logs=50,
-                        )
-                    )
-            except (OSError, RuntimeError, TimeoutError) as exc:
-                raise TriageError(f"the local Dask cluster could not start: {exception_line(exc)}") from None
-            client = Client(cluster[0])
-        stack.callback(client.close)
-        yield from _dask_results(client, specs, jobs)
+    with dask.config.set(settings):
+        client = _dask_client(Client, LocalCluster, scheduler, jobs, memory_limit)
+        kept = scheduler is None  # our LocalCluster stays up for the next call; a given scheduler's client does not
+        try:
+            yield from _dask_results(client, specs, jobs)
+        except BaseException:
+            kept = False  # a broken or interrupted run (Ctrl-C, SIGTERM) closes what it started
+            raise
+        finally:
+            if not kept:
+                _forget(client)
 
 
 def _dask_results(client: Any, specs: Sequence[CaseSpec], jobs: int) -> Iterator[dict[str, Any]]:
@@ -310,7 +291,8 @@ def _dask_results(client: Any, specs: Sequence[CaseSpec], jobs: int) -> Iterator
 
     token = uuid.uuid4().hex[:12]
     # A few cases per task: a case takes milliseconds, a scheduled task costs about as much.
-    size = max(1, min(DASK_BATCH, len(specs) // (4 * max(1, jobs))))
+    # Sized to the cluster (its worker threads), so that every worker gets several batches.
+    size = batch_size(len(specs), _slots(client, jobs))
     batches = [tuple(specs[i : i + size]) for i in range(0, len(specs), size)]
     futures = [
         client.submit(run_cases, batch, pure=False, key=f"analyzer-cases-{token}-{n}")
@@ -334,3 +316,81 @@ def _dask_results(client: Any, specs: Sequence[CaseSpec], jobs: int) -> Iterator
             results = [_failed(spec, why) for spec in batch]
         yield from results
         future.release()
+
+
+def batch_size(cases: int, slots: int) -> int:
+    """Cases per Dask task: about four tasks per worker thread (load balance), at most ``DASK_BATCH``."""
+    return max(1, min(DASK_BATCH, cases // (4 * max(1, slots))))
+
+
+#: LocalCluster clients kept for the life of the process, by shape: a notebook or script that calls
+#: ``triage`` many times pays the cluster start-up (seconds) once, and the workers keep their loaded
+#: rules and imports.  A client of a given scheduler is opened per call and closed after it.
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _dask_client(
+    client_type: Any, cluster_type: Any, scheduler: str | None, jobs: int, memory_limit: int | None
+) -> Any:
+    """A running client for the scheduler (or a LocalCluster of ``jobs`` processes), reused when alive."""
+    key: tuple[Any, ...] = ("local", jobs, memory_limit)
+    client = None if scheduler else _CLIENTS.get(key)
+    if client is not None and client.status == "running":
+        return client
+    if client is not None:
+        _forget(client)
+    if scheduler:
+        try:
+            return client_type(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {exception_line(exc)}") from None
+    # The worker processes inherit an ignored SIGINT, so a Ctrl-C cannot print their start-up
+    # tracebacks.  The price: a Ctrl-C during these seconds of start-up may go unseen (a thread
+    # of a library that does not block it can take it); the next one stops the run.
+    try:
+        with _sigint_ignored():
+            cluster = cluster_type(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=memory_limit or "auto",
+                dashboard_address=None,
+                silence_logs=50,
+            )
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        raise TriageError(f"the local Dask cluster could not start: {exception_line(exc)}") from None
+    try:
+        client = client_type(cluster)
+    except BaseException:
+        cluster.close()
+        raise
+    if not _CLIENTS:
+        atexit.register(close_dask_clients)
+    _CLIENTS[key] = client
+    return client
+
+
+def _slots(client: Any, jobs: int) -> int:
+    """Worker threads of the cluster (``jobs`` when the scheduler cannot say)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # an old scheduler or a transient error: the asked-for parallelism will do
+        return max(1, jobs)
+
+
+def _forget(client: Any) -> None:
+    for key, known in list(_CLIENTS.items()):
+        if known is client:
+            del _CLIENTS[key]
+    cluster = getattr(client, "cluster", None)
+    with contextlib.suppress(Exception):
+        client.close()
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close()
+
+
+def close_dask_clients() -> None:
+    """Close every Dask client and LocalCluster kept by ``triage`` (also done when the process exits)."""
+    for client in list(_CLIENTS.values()):
+        _forget(client)
