@@ -106,3 +106,18 @@ def test_pair_pushdown_equals_full_read_then_filter(tmp_path: Path, fmt: str) ->
 def test_pair_pushdown_on_corpus_evt(path: Path) -> None:
     for flt in (evidence_filter(), EventFilter.build(ids=[6005, 7035], pairs=[("eventlog", 6005), ("service", 7035)])):
         _same(evt.read, path, flt)
+
+
+@pytest.mark.parametrize("path", corpus_files("evtx"), ids=lambda p: p.name)
+def test_pair_pushdown_on_corpus_evtx(path: Path) -> None:
+    """Every corpus .evtx (damaged ones too): the rules' filter and one on IDs the corpus holds."""
+    if path.suffix != ".evtx":
+        pytest.skip("not an .evtx file")
+    full = list(evtx.read(str(path)))
+    common = sorted(
+        {(e.source, e.event_id) for e in full}, key=lambda p: -sum(1 for e in full if (e.source, e.event_id) == p)
+    )
+    half = common[: max(1, len(common) // 2)]
+    own = EventFilter.build(ids={i for _, i in half}, pairs=half)
+    for flt in (evidence_filter(), own):
+        assert list(evtx.read(str(path), filters=flt)) == [e for e in full if flt.matches(e)]

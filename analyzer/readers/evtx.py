@@ -475,6 +475,7 @@ def _rust_chunk_events(
     records = parser.records_json()
     loads = _loads
     ids = filters.ids if filters is not None and filters.ids else None
+    pairs = filters is not None and bool(filters.pairs)
     failures = 0
     while True:
         try:
@@ -496,8 +497,12 @@ def _rust_chunk_events(
         text = rec["data"]
         if ids is not None:
             m = _EVENT_ID_RE.search(text)
-            if m is not None and int(m.group(1)) & 0xFFFF not in ids:
-                continue
+            if m is not None:
+                event_id = int(m.group(1)) & 0xFFFF
+                if event_id not in ids:
+                    continue
+                if pairs and not _provider_wanted(filters, event_id, text):  # type: ignore[arg-type]
+                    continue
         header_id = rec["event_record_id"]
         where = located.get(header_id)
         if where is None:  # beyond what the chunk walk located: keep the backends alike, but say so
@@ -536,6 +541,26 @@ except ImportError:  # pragma: no cover - orjson is in requirements.txt
 
 
 _RECORD_NUMBER_RE = re.compile(r"record number (\d+)")
+_PROVIDER_RE = re.compile(r'"Provider":\{"#attributes":\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*?"Name":"((?:[^"\\]|\\.)*)"')
+
+
+def _provider_wanted(filters: EventFilter, event_id: int, text: str) -> bool:
+    """The (source, ID) decision from the record's JSON text before it is parsed; True when the
+    provider name cannot be found there (the built Event is filtered again)."""
+    m = _PROVIDER_RE.search(text)
+    if m is None:
+        return True
+    name = m.group(1)
+    if not name:
+        return True  # an empty Name: the reader falls back to EventSourceName
+    if "\\" in name:
+        try:
+            name = json.loads(f'"{name}"')
+        except ValueError:
+            return True
+    return filters.wants_pair(event_id, name)
+
+
 _EVENT_ID_RE = re.compile(r'"EventID":(?:\{"#attributes":\{[^{}]*\},"#text":)?"?(\d+)')
 
 
