@@ -22,6 +22,7 @@ def test_a_second_call_reuses_the_running_cluster(tmp_path: Path) -> None:
     root = tmp_path / "root"
     make_case(root / "one", "nt4-kb306308")
     make_case(root / "two", "harmless-1023")
+    engines.close_dask_clients()  # start from none kept (another test may have left its cluster)
     try:
         first = triage([root], out=tmp_path / "a", jobs=1, engine="dask")
         (client,) = engines._CLIENTS.values()
