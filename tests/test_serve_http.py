@@ -335,6 +335,8 @@ def test_cross_site_posts_are_refused(served, tmp_path):
     files = [("files", (z.name, z.read_bytes()))]
     assert client.post("/api/cases", files=files, headers={"Origin": "http://evil.example"}).status_code == 403
     assert client.post("/api/cases", files=files, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.post("/api/cases", files=files, headers={"Sec-Fetch-Site": "same-site"}).status_code == 403
+    assert client.post("/api/cases", files=files, headers={"Origin": "null"}).status_code == 403
     r = client.post("/api/cases", files=files, headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
     assert r.status_code == 202
 

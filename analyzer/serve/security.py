@@ -47,13 +47,18 @@ def authorized(request: Request, token: str | None) -> bool:
 
 
 def cross_site(request: Request) -> bool:
-    """True when a browser says the request comes from another site."""
-    if request.headers.get("sec-fetch-site", "") in ("cross-site", "same-site"):
-        return True
+    """True when a browser says the request comes from another site.
+
+    ``Sec-Fetch-Site`` decides where the browser sends it; older browsers are judged by ``Origin``.
+    Scripts and the CLI send neither and are not browsers a page could misuse.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        return urlsplit(origin).netloc != request.headers.get("host", "")
-    return origin == "null"
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
 
 
 def csrf_ok(request: Request, value: str | None) -> bool:
@@ -96,7 +101,7 @@ class SecurityMiddleware(BaseHTTPMiddleware):
 def _secured(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Cache-Control", "no-store")
     return response

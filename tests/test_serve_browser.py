@@ -1,0 +1,131 @@
+"""``analyzer serve`` in a real browser: Debian's headless Chromium driven by Playwright.
+
+The server is the real command (``analyzer serve`` on loopback, a free port).  The tests upload the
+sample zip, wait for the report, read the verdict and the DN from the page, download the patch and
+compare it with the CLI's, filter the case list, and save the README's screenshots into docs/.
+They skip, saying why, only where Playwright or the system Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.serve_support import REPO, WAIT, sample_zip
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (requirements-test.txt)"
+)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip(
+        "Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)", allow_module_level=True
+    )
+
+DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
+DOCS = REPO / "docs"
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("serve_load", REPO / "benchmarks" / "serve_load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+serve_load = _load_tool()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("serve") / "data"
+    with serve_load.running_server(data, jobs=1) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            pytest.skip(f"the system chromium does not start under Playwright: {exc}")
+        yield b
+        b.close()
+
+
+def test_upload_report_patch_and_list_in_the_browser(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1200, "height": 760}, accept_downloads=True)
+    page.set_default_timeout(WAIT * 1000)
+    page.goto(server + "/")
+    assert page.title().startswith("Upload a case")
+    page.screenshot(path=str(DOCS / "serve-upload.png"))
+    z = sample_zip(tmp_path)
+    page.set_input_files("#files", str(z))
+    page.click("button[type=submit]")
+    page.wait_for_url("**/cases/*")
+    page.wait_for_selector("#verdict")  # the page reloads itself until the report is there
+    verdict = page.inner_text("#verdict")
+    assert verdict.startswith("Add this DN to Logon Only As on EXCH01")
+    assert page.inner_text("#dns li code") == DN
+    case_url = page.url
+    # the patch downloaded through the page equals the CLI's
+    with page.expect_download() as info:
+        page.click("#patch")
+    downloaded = tmp_path / "downloaded.reg"
+    info.value.save_as(downloaded)
+    cli_patch = tmp_path / "cli.reg"
+    subprocess.run(
+        [sys.executable, "-m", "analyzer", "diagnose", str(z), "--reg-patch", str(cli_patch)],
+        capture_output=True,
+        check=False,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert downloaded.read_bytes() == cli_patch.read_bytes()
+    # the full report (the CLI's HTML report) opens and shows the DN
+    page.click("#report")
+    assert DN in page.inner_text("body")
+    page.screenshot(path=str(DOCS / "serve-report.png"), full_page=False)
+    # a second, clean case; then the list, filtered
+    page.goto(server + "/")
+    page.set_input_files("#files", str(sample_zip(tmp_path, "harmless-1023")))
+    page.click("button[type=submit]")
+    page.wait_for_url("**/cases/*")
+    page.wait_for_selector("#verdict")
+    page.goto(server + "/cases")
+    assert page.locator("#cases tbody tr").count() == 2
+    page.screenshot(path=str(DOCS / "serve-cases.png"))
+    page.fill("input[name=q]", "Internet Mail Connector")
+    page.click(".filters button")
+    page.wait_for_url("**/cases?q=*")
+    rows = page.locator("#cases tbody tr")
+    assert rows.count() == 1
+    assert case_url.rsplit("/", 1)[1] in rows.first.inner_text()
+    page.select_option("select[name=status]", "error")
+    page.fill("input[name=q]", "")
+    page.click(".filters button")
+    page.wait_for_url("**status=error*")
+    assert "No case matches" in page.inner_text("#cases")
+    page.close()
+
+
+def test_the_pages_work_without_javascript(server, browser, tmp_path):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(WAIT * 1000)
+    page.goto(server + "/")
+    page.set_input_files("#files", str(sample_zip(tmp_path)))
+    page.click("button[type=submit]")  # a plain form post with its CSRF token, answered 303
+    page.wait_for_url("**/cases/*")
+    page.wait_for_selector("#verdict")  # reached by <meta http-equiv=refresh>, no script
+    assert page.inner_text("#dns li code") == DN
+    page.click("button.danger")  # delete, with the form's CSRF token
+    page.wait_for_url("**/cases")
+    context.close()
