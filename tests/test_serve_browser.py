@@ -2,7 +2,8 @@
 
 The server is the real command (``analyzer serve`` on loopback, a free port).  The tests upload the
 sample zip, wait for the report, read the verdict and the DN from the page, download the patch and
-compare it with the CLI's, filter the case list, and save the README's screenshots into docs/.
+compare it with the CLI's, filter the case list, and save the README's screenshots into docs/
+(``ANALYZER_UPDATE_SCREENSHOTS=1``, or when they are missing there).
 They skip, saying why, only where Playwright or the system Chromium is missing.
 """
 
@@ -13,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,17 @@ if CHROMIUM is None:
 
 DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
 DOCS = REPO / "docs"
+
+
+def screenshot(page, name: str, tmp_path: Path) -> Path:
+    """Save a README screenshot: into docs/ when it is missing there or ANALYZER_UPDATE_SCREENSHOTS=1,
+    else into the test's temp folder (a normal test run must not leave every checkout modified)."""
+    target = DOCS / name
+    if target.exists() and os.environ.get("ANALYZER_UPDATE_SCREENSHOTS") != "1":
+        target = tmp_path / name
+    page.screenshot(path=str(target))
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return target
 
 
 def _load_tool():
@@ -65,7 +78,7 @@ def test_upload_report_patch_and_list_in_the_browser(server, browser, tmp_path):
     page.set_default_timeout(WAIT * 1000)
     page.goto(server + "/")
     assert page.title().startswith("Upload a case")
-    page.screenshot(path=str(DOCS / "serve-upload.png"))
+    screenshot(page, "serve-upload.png", tmp_path)
     z = sample_zip(tmp_path)
     page.set_input_files("#files", str(z))
     page.click("button[type=submit]")
@@ -92,7 +105,7 @@ def test_upload_report_patch_and_list_in_the_browser(server, browser, tmp_path):
     # the full report (the CLI's HTML report) opens and shows the DN
     page.click("#report")
     assert DN in page.inner_text("body")
-    page.screenshot(path=str(DOCS / "serve-report.png"), full_page=False)
+    screenshot(page, "serve-report.png", tmp_path)
     # a second, clean case; then the list, filtered
     page.goto(server + "/")
     page.set_input_files("#files", str(sample_zip(tmp_path, "harmless-1023")))
@@ -101,7 +114,7 @@ def test_upload_report_patch_and_list_in_the_browser(server, browser, tmp_path):
     page.wait_for_selector("#verdict")
     page.goto(server + "/cases")
     assert page.locator("#cases tbody tr").count() == 2
-    page.screenshot(path=str(DOCS / "serve-cases.png"))
+    screenshot(page, "serve-cases.png", tmp_path)
     page.fill("input[name=q]", "Internet Mail Connector")
     page.click(".filters button")
     page.wait_for_url("**/cases?q=*")

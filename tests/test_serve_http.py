@@ -501,3 +501,24 @@ def test_migrations_bring_an_old_database_forward(tmp_path):
     assert store.runs() == []
     store.close()
     assert Store(data).migrate() == len(MIGRATIONS)  # idempotent
+
+
+def test_a_case_of_two_servers_gets_one_patch_per_server(served, tmp_path):
+    from tests.multiserver_support import two_servers
+
+    client, _ = served
+    folder = two_servers(tmp_path / "two", layout="content")
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    case_id = upload(client, *files).json()["id"]
+    done = wait_for(client.get, case_id)
+    assert done["status"] == "done", done
+    assert done["servers"] == ["EXCH01", "EXCH02"]
+    patches = {p["server"]: p for p in done["server_patches"]}
+    assert set(patches) == {"EXCH01", "EXCH02"}
+    for n, server in enumerate(done["diagnosis"]["servers"], start=1):
+        body = client.get(patches[server["server"]]["patch"]).content.decode("cp1252").replace("\r\n", "\n")
+        assert body == server["remediation"]["reg"]
+        assert client.get(f"/cases/{case_id}/rollback-{n}.reg").status_code == 200
+    assert client.get(f"/cases/{case_id}/patch-9.reg").status_code == 404
+    page = client.get(f"/cases/{case_id}").text
+    assert page.count('class="server-patch"') == 2

@@ -63,6 +63,14 @@ def document() -> dict[str, Any]:
                         "dns_to_add": {"type": "array", "items": {"type": "string"}},
                         "error": {"type": ["string", "null"]},
                         "downloads": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "server_patches": {
+                            "type": "array",
+                            "description": "several servers: one patch and rollback per server",
+                            "items": {
+                                "type": "object",
+                                "properties": {k: {"type": "string"} for k in ("server", "patch", "rollback")},
+                            },
+                        },
                         "verifications": {"type": "array", "items": {"type": "string"}},
                         "parent": {"type": "string"},
                         "comparison": {"type": ["object", "null"]},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -43,6 +44,10 @@ DOWNLOADS = {
     "diagnosis.json": "application/json",
     "comparison.json": "application/json",
 }
+
+
+#: Per-server patches of a case with several servers: patch-<n>.reg / rollback-<n>.reg (n = the server's place).
+SERVER_PATCH = re.compile(r"(?:patch|rollback)-[0-9]{1,3}\.reg")
 
 
 def _when(ts: float | None) -> str:
@@ -92,6 +97,15 @@ def create_app(config: ServeConfig) -> Starlette:
             "dns_to_add": _split(case["dns"]),
             "error": case["error"],
             "downloads": {n: f"/cases/{case['id']}/{n}" for n in DOWNLOADS if (folder / n).is_file()},
+            "server_patches": [
+                {
+                    "server": str(server.get("server")),
+                    "patch": f"/cases/{case['id']}/patch-{n}.reg",
+                    "rollback": f"/cases/{case['id']}/rollback-{n}.reg",
+                }
+                for n, server in enumerate((diagnosis or {}).get("servers") or [], start=1)
+                if (folder / f"patch-{n}.reg").is_file()
+            ],
         }
         if case["kind"] == "verify":
             out["parent"] = case["parent"]
@@ -172,12 +186,13 @@ def create_app(config: ServeConfig) -> Starlette:
     async def download(request: Request) -> Response:
         case = get_case(request.path_params["case_id"])
         name = request.path_params["name"]
-        if name not in DOWNLOADS:
+        media = DOWNLOADS.get(name) or ("application/octet-stream" if SERVER_PATCH.fullmatch(name) else None)
+        if media is None:
             raise HTTPException(404, "no such file")
         path = store.case_dir(case["id"]) / name
         if not path.is_file():
             raise HTTPException(404, "not written for this case")
-        return FileResponse(path, media_type=DOWNLOADS[name], filename=f"case-{case['id']}-{name}")
+        return FileResponse(path, media_type=media, filename=f"case-{case['id']}-{name}")
 
     async def delete_form(request: Request) -> Response:
         case = get_case(request.path_params["case_id"])

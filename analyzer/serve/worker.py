@@ -125,12 +125,20 @@ class Worker:
             return
         doc["case"] = f"case {case_id}"  # the server's folder names are nobody's business
         folder = self.store.case_dir(case_id)
-        patch = None
+        patch: str | dict[str, str] | None = None
         remediation = doc.get("remediation")
         if remediation:
             write_reg_file(folder / "patch.reg", remediation["reg"], int(remediation["version"]))
             write_reg_file(folder / "rollback.reg", remediation["rollback"], int(remediation["version"]))
             patch = "patch.reg"
+        per_server: dict[str, str] = {}
+        for n, server in enumerate(doc.get("servers") or [], start=1):
+            fix = server.get("remediation")
+            if fix:  # several servers: one patch per server, never one across them (names by number, not server)
+                write_reg_file(folder / f"patch-{n}.reg", fix["reg"], int(fix["version"]))
+                write_reg_file(folder / f"rollback-{n}.reg", fix["rollback"], int(fix["version"]))
+                per_server[str(server.get("server"))] = f"patch-{n}.reg"
+        patch = per_server or patch
         _write(folder / "diagnosis.json", json.dumps(doc, indent=2, ensure_ascii=False))
         _write(folder / "report.html", render(doc, "html", patch_path=patch))
         summary = summarise(doc)
