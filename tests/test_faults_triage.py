@@ -170,3 +170,22 @@ def test_case_timeout_must_be_a_positive_finite_number(
     assert code == 2
     assert len(err) == 1 and "--case-timeout must be a number of seconds above 0" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_worker_folders_of_a_killed_run_are_swept_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 of the parent cannot clean up; the next run removes what a dead run left."""
+    import tempfile
+
+    from analyzer.triage.engines import OWNER_FILE, TEMP_PREFIX, sweep_stale_temp
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale, live, foreign = tmp_path / f"{TEMP_PREFIX}old", tmp_path / f"{TEMP_PREFIX}live", tmp_path / f"{TEMP_PREFIX}x"
+    for folder, owner in ((stale, gone.stdout.strip()), (live, str(os.getpid()))):
+        (folder / "w0" / "analyzer-case-1").mkdir(parents=True)
+        (folder / OWNER_FILE).write_text(owner)
+    foreign.mkdir()  # no owner file: not ours to judge
+    assert sweep_stale_temp() == [str(stale)]
+    assert not stale.exists() and live.exists() and foreign.exists()

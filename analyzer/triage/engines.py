@@ -29,6 +29,7 @@ from typing import Any
 from analyzer import memcap
 from analyzer.model import exception_line
 from analyzer.triage.cases import CaseSpec, TriageError, run_case, run_cases
+from analyzer.triage.lock import process_alive
 
 DEFAULT_MEMORY_LIMIT = memcap.DEFAULT_MEMORY_LIMIT  # address space per local worker; more is an error row
 DASK_BATCH = 16  # most cases per Dask task
@@ -84,7 +85,10 @@ class LocalPool:
         self.memory_limit = memory_limit
         self.kill_grace = kill_grace
         self.ctx = multiprocessing.get_context("spawn")  # safe from threaded parents (notebooks)
-        self.tmproot = tempfile.mkdtemp(prefix="analyzer-triage-")
+        sweep_stale_temp()
+        self.tmproot = tempfile.mkdtemp(prefix=TEMP_PREFIX)
+        with open(os.path.join(self.tmproot, OWNER_FILE), "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
         self.workers: list[_Worker] = []
 
     def _start(self, n: int) -> _Worker:
@@ -229,6 +233,31 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if block:  # a Ctrl-C that came meanwhile stayed pending (blocked signals are not ignored): now it lands
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+TEMP_PREFIX = "analyzer-triage-"
+OWNER_FILE = "owner.pid"
+
+
+def sweep_stale_temp() -> list[str]:
+    """Remove worker temp folders that a killed run (``kill -9``) left behind; returns what was removed.
+
+    Only folders whose ``owner.pid`` names a process that no longer exists are touched."""
+    removed = []
+    base = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(base):
+            if not entry.name.startswith(TEMP_PREFIX) or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                with open(os.path.join(entry.path, OWNER_FILE), encoding="ascii") as fh:
+                    pid = int(fh.read().strip())
+            except (OSError, ValueError):
+                continue  # not ours to judge (an older run, or another tool's folder)
+            if not process_alive(pid):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.path)
+    return removed
 
 
 def _failed(spec: CaseSpec, reason: str) -> dict[str, Any]:

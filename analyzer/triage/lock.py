@@ -24,7 +24,7 @@ class LockedError(Exception):
     """Another run holds the output folder; ``str()`` is the one-line message."""
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process ``pid`` exists on this machine (a permission error still means it exists)."""
     if pid <= 0:
         return False
@@ -89,7 +89,7 @@ class OutputLock:
     def _stale(owner: dict[str, object]) -> bool:
         """Only a lock of this machine whose process is gone is stale (another host's pid says nothing)."""
         pid = owner.get("pid")
-        return owner.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid)
+        return owner.get("host") == socket.gethostname() and isinstance(pid, int) and not process_alive(pid)
 
     def __exit__(self, *exc: object) -> None:
         if self.held:
@@ -98,4 +98,4 @@ class OutputLock:
             self.held = False
 
 
-__all__ = ["LOCK_NAME", "LockedError", "OutputLock"]
+__all__ = ["LOCK_NAME", "LockedError", "OutputLock", "process_alive"]
