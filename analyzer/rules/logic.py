@@ -169,7 +169,10 @@ def near_miss_sentence(match: ListMatch) -> str:
         parts.append(f"the entry {m.entry!r} is not a match: {m.detail}")
     for o in match.others:
         parts.append(f"the entry {o.entry!r} is not a match: {o.detail}")
-    return ("; ".join(parts) + ".") if parts else ""
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."  # a sentence of its own: it follows a full stop
 
 
 # --------------------------------------------------------------------------- corroboration
