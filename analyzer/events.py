@@ -48,7 +48,9 @@ def iter_file(
     check_file_size(path, options.limits)
     fmt = fmt or sniff(path)
     if fmt not in EVENT_FORMATS:
-        raise InputError(path, f"not an event log (it is a {fmt} file)")
+        raise InputError(
+            path, f"not an event log ({fmt}: {format_named(fmt).description}); 'analyzer registry' shows it"
+        )
     before = _identity(path)
     events = format_named(fmt).read(path, filters=filters, options=options, warn=warn)
     yield from bounded_events(events, path, options.limits, warn)

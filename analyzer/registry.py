@@ -310,7 +310,9 @@ def read_registry(
     check_file_size(path, options.limits)
     fmt = fmt or sniff(path)
     if fmt not in REGISTRY_FORMATS:
-        raise InputError(path, f"not a registry export (it is a {fmt} file)")
+        raise InputError(
+            path, f"not a registry export ({fmt}: {format_named(fmt).description}); 'analyzer events' lists it"
+        )
     collected: list[ReadWarning] = []
 
     def sink(w: ReadWarning) -> None:

@@ -18,3 +18,23 @@ def test_near_miss_sentence_starts_with_a_capital_letter() -> None:
     for text in explanations:
         assert not re.search(r"\. the entry ", text), text
         assert ". The entry '/o=Contoso" in text or "is not a match" not in text
+
+
+def test_wrong_command_for_a_file_says_what_it_is_and_which_command_reads_it() -> None:
+    """'it is a evt file' was ungrammatical and named an internal format word only."""
+    import subprocess
+    import sys
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "analyzer", *argv], capture_output=True, text=True, cwd=REPO)
+
+    out = run("registry", "samples/nt4-kb306308/AppEvent.Evt")
+    assert out.returncode == 2
+    assert out.stderr == (
+        "analyzer: samples/nt4-kb306308/AppEvent.Evt: not a registry export "
+        "(evt: NT 4.0 - 2003 event log (.evt)); 'analyzer events' lists it\n"
+    )
+    out = run("events", "samples/w2k-two-controlsets/SYSTEM")
+    assert out.returncode == 2
+    assert "not an event log (hive: " in out.stderr and "'analyzer registry' shows it" in out.stderr
+    assert " a evt" not in out.stderr and len(out.stderr.splitlines()) == 1
