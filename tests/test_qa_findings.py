@@ -38,3 +38,15 @@ def test_wrong_command_for_a_file_says_what_it_is_and_which_command_reads_it() -
     assert out.returncode == 2
     assert "not an event log (hive: " in out.stderr and "'analyzer registry' shows it" in out.stderr
     assert " a evt" not in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_readme_names_every_language_the_readers_have() -> None:
+    """README's language list had fallen behind analyzer/languages/data (Dutch was missing)."""
+    import yaml
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Languages and code pages", 1)[1].split("###", 1)[0]
+    for data in sorted((REPO / "analyzer" / "languages" / "data").glob("*.yaml")):
+        name = yaml.safe_load(data.read_text(encoding="utf-8"))["name"]
+        if name != "English":
+            assert name in section, f"README's language list lacks {name} ({data.name})"
