@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import analyzer
 from tests.conftest import REPO
@@ -50,3 +51,22 @@ def test_readme_names_every_language_the_readers_have() -> None:
         name = yaml.safe_load(data.read_text(encoding="utf-8"))["name"]
         if name != "English":
             assert name in section, f"README's language list lacks {name} ({data.name})"
+
+
+def test_event_details_block_keeps_a_last_insertion_string_that_looks_like_a_separator(tmp_path: Path) -> None:
+    """Hypothesis found it (test_round_trip_event_details): after Vista's "The following information was
+    included with the event:" a last string "=" or "-" was taken for a separator pasted between blocks and lost."""
+    from dataclasses import replace
+
+    from tests.test_evtext import ev, read_all
+    from tests.writers.evtext_writer import write_evblock
+
+    first = ev(event_id=1, source="Src", strings=())
+    cases = [("=",), ("a", "-"), ("==",), ("x", "*")]
+    for strings in cases:
+        evs = [first, replace(first, event_id=2, strings=strings)]
+        for wrapper in ("nt4", "w2k", "vista"):
+            path = write_evblock(tmp_path / f"{wrapper}.txt", evs, mode="wrapper", wrapper=wrapper)
+            got, warnings = read_all(path)
+            assert warnings == []
+            assert [e.strings for e in got] == [(), strings], (wrapper, strings)

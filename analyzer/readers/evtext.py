@@ -114,6 +114,9 @@ _BLOCK_LABEL = re.compile(
 _START_ANY = re.compile("|".join(p.pattern for p in _START.values()))
 _LOOKAHEAD = 20  # non-empty lines searched for the start of an event-details block
 _BLOCK_REQUIRED = ("event source", "event id", "date", "time")
+_STRINGS_PER_LINE = re.compile(
+    r"The\s+following\s+information\s+was\s+included\s+with\s+the\s+event\s*:", re.IGNORECASE
+)
 _MORE_INFO = re.compile(r"^\s*For\s+more\s+information,\s+see\s+Help\s+and\s+Support\s+Center\b", re.IGNORECASE)
 _TRAILER = re.compile(r"^[\s\-=_*]*$")  # blank lines and separators pasted between blocks
 _DATA_LINE = re.compile(r"^\s*[0-9a-fA-F]{4,8}:\s+((?:[0-9a-fA-F]{2}\s?)+|(?:[0-9a-fA-F]{8}\s?)+)(?:\s{2,}.*)?$")
@@ -656,7 +659,13 @@ class _Parser:
         fields = [labels["date"], labels["time"], labels["event source"], labels["event type"], category,
                   labels["event id"], labels.get("user", "N/A"), labels.get("computer", "")]  # fmt: skip
         description = block.description
-        while description and (_TRAILER.match(description[-1]) or _MORE_INFO.match(description[-1])):
+        # After Vista's "The following information was included with the event:" every line is an insertion
+        # string, so a last string "-" or "=" is kept; only blank lines end such a block.
+        strings_follow = any(_STRINGS_PER_LINE.search(line) for line in description)
+        while description and (
+            _MORE_INFO.match(description[-1])
+            or (_TRAILER.match(description[-1]) and not (strings_follow and description[-1].strip()))
+        ):
             description.pop()
         entry = _Entry(block.line, block.offset, block.record, fields, description, block.size, bytes(block.data))
         if not fields[5].isdigit():
