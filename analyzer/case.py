@@ -1,8 +1,9 @@
-"""One case = the files, folders and .zip archives a customer sent, loaded safely.
+"""One case = the files, folders and archives (.zip, .cab, .7z, tarballs, .gz/.bz2/.xz) a customer sent, loaded safely.
 
-Why this module exists: customer archives are untrusted.  A zip member may be named ``../x``,
-``/etc/x`` or ``C:\\x``, may be a symbolic link, may expand a thousandfold (zip bomb) or hold
-another zip inside a zip.  ``open_case`` turns all inputs into a flat, deterministic list of
+Why this module exists: customer archives are untrusted.  A member may be named ``../x``,
+``/etc/x`` or ``C:\\x``, may be a symbolic link, may expand a thousandfold (a bomb) or hold
+another archive inside.  Every archive kind goes through the one safety layer of
+``analyzer.archives`` (detected by content, not name).  ``open_case`` turns all inputs into a flat, deterministic list of
 ``CaseInput`` (display path, file on disk, sniffed format, SHA-256, size) and never lets an archive
 write outside its own temporary directory, which is removed on exit -- also on exceptions.
 
@@ -13,33 +14,35 @@ case into an error row).  ``open_case`` raises ``InputError`` only when none of 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import stat
 import tempfile
-import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analyzer.archives import (
+    KIND_LABELS,
+    Budget,
+    Extracted,
+    Refused,
+    Unsupported,
+    archive_kind,
+    extract_archive,
+    mps,
+    safe_member_parts,  # noqa: F401 - part of this module's interface (tests, older callers)
+)
 from analyzer.limits import CaseLimits, human
-from analyzer.model import InputError, exception_line
+from analyzer.model import InputError
 from analyzer.sniff import sniff
 from analyzer.walk import sha256_file, walk_folder
 
 CHUNK = 1 << 20
-GiB = 1 << 30
-MiB = 1 << 20
-ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 # Hive transaction logs: the name of the hive plus .LOG/.LOG1/.LOG2 (NT 4.0 to Windows 10).
 _LOG_NAME = re.compile(r"^(?P<hive>.+)\.log[12]?$", re.IGNORECASE)
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f:*?"<>|]')
-_MAX_PART_BYTES = 200
 
 
 @dataclass
@@ -55,6 +58,8 @@ class CaseInput:
     warnings: list[str] = field(default_factory=list)
     records: int = 0  # filled by the diagnosis (events read / values read)
     note: str | None = None  # e.g. "transaction log of SYSTEM": unused on its own, but not an error
+    server: str | None = None  # server its name gives (MPS Reports' ``SERVER_`` prefix), None when it names none
+    same_log_as: str | None = None  # display path of the binary log this text export copies (MPS Reports pairs)
 
 
 @dataclass
@@ -71,10 +76,6 @@ class Case:
     def usable(self) -> list[CaseInput]:
         """Inputs a reader can open (format known, no error)."""
         return [i for i in self.inputs if i.format is not None and i.error is None]
-
-
-class _Refused(Exception):
-    """An archive broke a cap or could not be opened; it is dropped as a whole."""
 
 
 @contextmanager
@@ -111,48 +112,49 @@ def open_case(
         loader.cleanup()
 
 
+ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".cab", ".7z", ".tar", ".tgz", ".tbz2", ".txz", ".rar")
+
+
+@contextmanager
+def archive_members(path: str, formats: frozenset[str], *, limits: CaseLimits | None = None) -> Iterator[ArchiveView]:
+    """The readable members of one archive whose format is in ``formats`` (for ``events``/``registry``).
+
+    Each member is named ``<archive>/<member>``; the archive's own messages come back as ``warnings``
+    and ``errors`` without the archive's name in front.  The extraction is removed on exit."""
+    with open_case(path, limits=limits) as case:
+        base = os.path.basename(os.path.normpath(path)) + ": "
+
+        def bare(messages: list[str]) -> list[str]:
+            return [m[len(base) :] if m.startswith(base) else m for m in messages]
+
+        members = [(_join(path, i.path), i) for i in case.usable if i.format in formats]
+        yield ArchiveView(members, bare(case.warnings), bare(case.errors))
+
+
+@dataclass
+class ArchiveView:
+    """What ``archive_members`` yields."""
+
+    members: list[tuple[str, CaseInput]]  # (display path "<archive>/<member>", input)
+    warnings: list[str]
+    errors: list[str]
+
+
 def case_name(path: str) -> str:
-    """Folder name, zip name without ``.zip``, or the file's stem."""
+    """Folder name, archive name without its archive suffix (``.zip``, ``.cab``, ``.tar.gz`` …), or the file's stem."""
     p = Path(os.path.abspath(path))
     if p.is_dir():
         return p.name or "case"
-    if p.suffix.lower() == ".zip":
-        return p.name[: -len(p.suffix)] or p.name
+    lower = p.name.lower()
+    for suffix in ARCHIVE_SUFFIXES:
+        if lower.endswith(suffix) and len(p.name) > len(suffix):
+            return p.name[: -len(suffix)]
     return p.stem or p.name
 
 
 def is_zip(path: str) -> bool:
     """True when the file's content is a zip archive (whatever its name)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) in ZIP_MAGICS
-    except OSError:
-        return False
-
-
-def safe_member_parts(name: str) -> tuple[list[str], bool]:
-    """Split a zip member name into safe path parts; the flag says whether the name tried to escape.
-
-    ``/`` and ``\\`` both separate; ``.``/``..``/empty parts, a leading root and a drive letter are
-    dropped; control characters and ``:*?"<>|`` become ``_``; each part is cut to 200 bytes.
-    """
-    unsafe = name.startswith(("/", "\\")) or bool(_DRIVE.match(name))
-    parts: list[str] = []
-    for raw in re.split(r"[/\\]+", name):
-        if raw == "..":
-            unsafe = True
-            continue
-        if raw in ("", "."):
-            continue
-        if _DRIVE.fullmatch(raw) and not parts:
-            continue
-        part = _BAD_CHARS.sub("_", raw).strip()
-        if part in ("", ".", ".."):
-            part = "_"
-        while len(part.encode("utf-8")) > _MAX_PART_BYTES:
-            part = part[:-1]
-        parts.append(part)
-    return parts, unsafe
+    return archive_kind(path) == "zip"
 
 
 class _Loader:
@@ -165,8 +167,7 @@ class _Loader:
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.tmp: str | None = None
-        self.members = 0
-        self.extracted = 0
+        self.budget = Budget(limits)
         self._seen: set[str] = set()
         self._archives = 0
 
@@ -218,8 +219,9 @@ class _Loader:
         if key in self._seen:
             return
         self._seen.add(key)
-        if is_zip(real):
-            self._add_archive(real, display, prefix="" if self.single and not from_walk else display, depth=0)
+        kind = archive_kind(real)
+        if kind is not None:
+            self._add_archive(real, display, kind, prefix="" if self.single and not from_walk else display, depth=0)
             return
         self.inputs.append(self._describe(real, display))
 
@@ -253,170 +255,63 @@ class _Loader:
             self.tmp = tempfile.mkdtemp(prefix="analyzer-case-")
         return self.tmp
 
-    def _add_archive(self, real: str, display: str, *, prefix: str, depth: int) -> None:
-        """Extract a zip into its own temp subfolder; on refusal drop everything it produced."""
+    def _add_archive(self, real: str, display: str, kind: str, *, prefix: str, depth: int) -> None:
+        """Extract one archive (any kind) into its own temp subfolder; on refusal drop all it produced."""
         self._archives += 1
         dest = os.path.join(self._tmpdir(), f"z{self._archives:04d}")
         os.mkdir(dest, 0o700)
-        mark_inputs, mark_members, mark_size = len(self.inputs), self.members, self.extracted
+        mark_inputs = len(self.inputs)
+        mark_members, mark_size = self.budget.members, self.budget.extracted
         try:
-            try:
-                zf = zipfile.ZipFile(real)
-            except (
-                zipfile.BadZipFile,
-                zipfile.LargeZipFile,
-                OSError,
-                ValueError,
-                EOFError,
-                NotImplementedError,
-            ) as exc:
-                raise _Refused(f"corrupt zip archive ({exception_line(exc)})") from None
-            with zf:
-                infos = zf.infolist()
-                self._check_declared(infos)
-                used: set[str] = set()
-                for info in sorted(infos, key=lambda i: i.filename):
-                    self._extract_member(zf, info, display, dest, prefix, depth, used)
-        except _Refused as exc:
+            files = extract_archive(
+                real, kind, display=display, dest=dest, budget=self.budget, warn=self.warn, fail=self.fail
+            )
+        except (Refused, Unsupported) as exc:
             del self.inputs[mark_inputs:]
-            self.members, self.extracted = mark_members, mark_size
+            self.budget.members, self.budget.extracted = mark_members, mark_size
             shutil.rmtree(dest, ignore_errors=True)
-            self.fail(f"{display}: {exc}")
+            if isinstance(exc, Refused):
+                self.fail(f"{display}: {exc}")
+            else:  # not readable here: one line, and the case goes on with its other inputs
+                self.warn(f"{display}: {exc}")
             try:
                 digest, size = sha256_file(real)
             except OSError:
                 digest, size = "", 0
             self.inputs.append(CaseInput(display, real, None, digest, size, error=str(exc)))
+            return
+        for f in files:
+            self._add_member(f, KIND_LABELS[kind], prefix, depth)
 
-    def _check_declared(self, infos: list[zipfile.ZipInfo]) -> None:
-        """Caps on what the central directory declares, before a single byte is written."""
-        lim = self.limits
-        self.members += len(infos)
-        if self.members > lim.max_members:
-            raise _Refused(f"too many members ({self.members} in the case, limit {lim.max_members})")
-        total = sum(i.file_size for i in infos)
-        if self.extracted + total > lim.max_total_size:
-            raise _Refused(
-                f"uncompressed size {_size(self.extracted + total)} exceeds the case limit {_size(lim.max_total_size)}"
-            )
-        packed = sum(i.compress_size for i in infos)
-        if total > lim.ratio_min_size and total > lim.max_ratio * max(packed, 1):
-            raise _Refused(f"zip bomb suspected: expands {total / max(packed, 1):.0f}x (limit {lim.max_ratio:g}x)")
-        for i in infos:
-            if i.file_size > lim.max_member_size:
-                raise _Refused(
-                    f"member {i.filename!r} is {_size(i.file_size)} (limit {_size(lim.max_member_size)} per file)"
-                )
-            if i.file_size > lim.ratio_min_size and i.file_size > lim.max_ratio * max(i.compress_size, 1):
-                raise _Refused(
-                    f"zip bomb suspected: member {i.filename!r} expands "
-                    f"{i.file_size / max(i.compress_size, 1):.0f}x (limit {lim.max_ratio:g}x)"
-                )
-
-    def _extract_member(
-        self,
-        zf: zipfile.ZipFile,
-        info: zipfile.ZipInfo,
-        display: str,
-        dest: str,
-        prefix: str,
-        depth: int,
-        used: set[str],
-    ) -> None:
-        name = info.filename
-        ftype = stat.S_IFMT(info.external_attr >> 16)  # Unix file type bits; 0 for DOS/Windows zips
-        if name.endswith("/") or ftype == stat.S_IFDIR:  # not info.is_dir(): IndexError on an empty name
-            return
-        if ftype and ftype != stat.S_IFREG:
-            kind = "symbolic link" if ftype == stat.S_IFLNK else "special file"
-            self.fail(f"{display}: member {name!r} is a {kind}; skipped")
-            return
-        parts, unsafe = safe_member_parts(name)
-        if not parts:
-            self.fail(f"{display}: member {name!r} has no usable name; skipped")
-            return
-        rel = _unique("/".join(parts), used)
-        if unsafe:
-            self.fail(f"{display}: member {name!r} tries to escape the archive folder; extracted as {rel!r}")
-        shown = _join(prefix, rel)
-        if info.flag_bits & 0x1:
-            self.warn(f"{display}: member {name!r} is encrypted (password-protected); not read")
-            return
-        target = os.path.join(dest, *rel.split("/"))
-        if os.path.commonpath([os.path.realpath(os.path.dirname(target)), os.path.realpath(dest)]) != os.path.realpath(
-            dest
-        ):  # defence in depth: cannot happen with sanitised parts
-            self.fail(f"{display}: member {name!r} resolves outside the temp folder; skipped")
-            return
-        try:
-            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except OSError as exc:
-            self.warn(f"{display}: member {name!r} cannot be extracted ({exc.strerror or exc}); skipped")
-            return
-        digest, size, problem = self._copy_member(zf, info, fd)
-        if problem and size == 0:
-            os.unlink(target)
-            self.warn(f"{display}: member {name!r} cannot be read ({problem}); skipped")
-            return
-        if is_zip(target):
+    def _add_member(self, f: Extracted, label: str, prefix: str, depth: int) -> None:
+        shown = _join(prefix, f.rel)
+        nested = archive_kind(f.target)
+        if nested is not None:
             if depth + 1 > self.limits.max_depth:
-                self.warn(f"{shown}: zip archive nested more than {self.limits.max_depth} level(s) deep; not opened")
+                name = KIND_LABELS[nested]
+                self.warn(f"{shown}: {name} archive nested more than {self.limits.max_depth} level(s) deep; not opened")
                 self.inputs.append(
-                    CaseInput(shown, target, None, digest, size, error="nested zip archive too deep; not opened")
+                    CaseInput(
+                        shown, f.target, None, f.sha256, f.size, error=f"nested {name} archive too deep; not opened"
+                    )
                 )
                 return
-            self._add_archive(target, shown, prefix=shown, depth=depth + 1)
+            self._add_archive(f.target, shown, nested, prefix=shown, depth=depth + 1)
             return
-        item = self._describe(target, shown, digest, size)
-        if problem:
-            item.warnings.append(f"zip member damaged: {problem}; {size} bytes recovered")
+        item = self._describe(f.target, shown, f.sha256, f.size)
+        if f.problem:
+            item.warnings.append(f"{label} member damaged: {f.problem}; {f.size} bytes recovered")
         self.inputs.append(item)
 
-    def _copy_member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, fd: int) -> tuple[str, int, str | None]:
-        """Stream one member to ``fd`` while hashing and counting against the caps."""
-        digest = hashlib.sha256()
-        size = 0
-        problem: str | None = None
-        lim = self.limits
-        crc = 0
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with zf.open(info) as src:
-                    # zipfile checks the CRC on the read that returns the last bytes and then drops
-                    # them; damaged evidence is still evidence, so check the CRC here instead.
-                    if hasattr(src, "_expected_crc"):
-                        src._expected_crc = None
-                    while chunk := src.read(CHUNK):
-                        size += len(chunk)
-                        self.extracted += len(chunk)
-                        if size > max(info.file_size, 0) or size > lim.max_member_size:
-                            raise _Refused(f"member {info.filename!r} expands beyond its declared size")
-                        if self.extracted > lim.max_total_size:
-                            raise _Refused(f"uncompressed size exceeds the case limit {_size(lim.max_total_size)}")
-                        digest.update(chunk)
-                        crc = zlib.crc32(chunk, crc)
-                        out.write(chunk)
-                if crc != info.CRC:
-                    problem = f"CRC-32 mismatch (0x{crc:08x}, archive says 0x{info.CRC:08x})"
-                elif size != info.file_size:
-                    problem = f"{size} of {info.file_size} bytes"
-            except _Refused:
-                raise
-            except (
-                zipfile.BadZipFile,
-                zlib.error,
-                EOFError,
-                OSError,
-                NotImplementedError,
-                RuntimeError,
-                ValueError,
-            ) as exc:
-                problem = exception_line(exc)
-        return digest.hexdigest(), size, problem
-
     def finish(self) -> None:
-        """Hive transaction logs are recognised by a same-named hive beside them, too."""
+        """Hive transaction logs are recognised by a same-named hive beside them, too; MPS Reports
+        names give each file its server and pair each log's .txt with its .evt."""
+        names = mps.recognise(i.path for i in self.inputs)
+        twins = mps.same_logs(names)
+        for item in self.inputs:
+            if item.path in names:
+                item.server = names[item.path].server
+                item.same_log_as = twins.get(item.path)
         by_dir: dict[str, dict[str, CaseInput]] = {}
         for item in self.inputs:
             by_dir.setdefault(os.path.dirname(item.real_path), {})[os.path.basename(item.real_path).casefold()] = item
@@ -458,24 +353,6 @@ def _too_big(size: int, limit: int) -> str:
 
 def _join(*parts: str) -> str:
     return "/".join(p.replace(os.sep, "/") for p in parts if p and p != ".")
-
-
-def _unique(rel: str, used: set[str]) -> str:
-    """Two members may sanitise to the same name; the later one gets ``~2``, ``~3`` …"""
-    candidate, n = rel, 1
-    while candidate.casefold() in used:
-        n += 1
-        stem, dot, ext = rel.rpartition(".")
-        candidate = f"{stem}~{n}.{ext}" if dot and "/" not in ext else f"{rel}~{n}"
-    used.add(candidate.casefold())
-    return candidate
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
 
 
 DOCUMENTATION_SUFFIXES = frozenset(

@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
+from analyzer.archives import is_archive
+from analyzer.case import archive_members
 from analyzer.limits import ReadLimits, bounded_events, check_file_size
 from analyzer.model import Event, EventFilter, EventType, InputError, ReadWarning, WarningSink, ignore_warning
 from analyzer.readers import EVENT_FORMATS, ReadOptions, format_named
@@ -123,11 +126,33 @@ def iter_events(
     options = read_options(tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=limits, language=language)
     for path in [paths] if isinstance(paths, str) else paths:
         try:
+            if is_archive(str(path)):
+                yield from _iter_archive(str(path), filters=filters, warn=warn, options=options)
+                continue
             yield from iter_file(str(path), filters=filters, warn=warn, options=options)
         except InputError as exc:
             if on_error is None:
                 raise
             on_error(ReadWarning(exc.path, exc.reason, exc.offset))
+
+
+def _iter_archive(path: str, *, filters: EventFilter, warn: WarningSink, options: ReadOptions) -> Iterator[Event]:
+    """The events of every event log inside an archive (any kind), each named ``<archive>/<member>``."""
+    with archive_members(path, EVENT_FORMATS) as view:
+        for message in view.warnings:
+            warn(ReadWarning(path, message))
+        if not view.members:
+            raise InputError(path, view.errors[0] if view.errors else "archive holds no event log")
+        for shown, item in view.members:
+
+            def rename(w: ReadWarning, shown: str = shown, real: str = item.real_path) -> None:
+                warn(ReadWarning(shown if w.path == real else w.path, w.message, w.offset))
+
+            try:
+                for event in iter_file(item.real_path, filters=filters, warn=rename, options=options, fmt=item.format):
+                    yield dataclasses.replace(event, path=shown)
+            except InputError as exc:
+                raise InputError(shown, exc.reason, exc.offset) from None
 
 
 def events_frame(events: Iterable[Event]) -> pd.DataFrame:

@@ -54,13 +54,15 @@ class CaseLimits:
 
     Defaults (all overridable):
 
-    * ``max_members`` = 10,000 zip members per case (all archives, nested ones included);
+    * ``max_members`` = 10,000 archive members per case (all archives, nested ones included);
     * ``max_total_size`` = 4 GiB uncompressed bytes extracted per case;
     * ``max_member_size`` = 2 GiB uncompressed bytes for any one member;
     * ``max_ratio`` = 200: uncompressed / compressed size of a member (or of a whole archive)
       larger than ``ratio_min_size`` (1 MiB; small files such as a fresh 64 KiB .evt full of zeros
       compress far better than 200:1 without being bombs);
-    * ``max_depth`` = 1: a zip inside a zip is opened, a zip inside that is reported, not opened.
+    * ``max_depth`` = 1: an archive inside an archive is opened, one inside that is reported, not opened;
+    * ``max_cab_size`` = 512 MiB: a cabinet is decompressed in memory by its library, so larger
+      cabinets are refused instead of exhausting memory.
 
     An archive that breaks a cap is refused as a whole: none of its members is used.
     """
@@ -72,6 +74,7 @@ class CaseLimits:
     ratio_min_size: int = 1 * MiB
     max_depth: int = 1
     max_file_size: int | None = None  # a file larger than this is refused from its size, before hashing
+    max_cab_size: int = 512 * MiB
 
 
 def parse_size(text: str) -> int:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from analyzer.archives import is_archive
+from analyzer.case import archive_members
 from analyzer.hivekind import identify
 from analyzer.limits import ReadLimits, check_file_size
 from analyzer.model import InputError, ReadWarning, RegistryFile, RegistryValue, WarningSink
@@ -292,6 +294,39 @@ def _safe_values(node: Any) -> list[RegistryValue]:
         return []
 
 
+def _read_archive(path: str, *, warn: WarningSink | None, options: ReadOptions) -> Registry:
+    """The one registry export inside an archive (any kind), named ``<archive>/<member>``.
+
+    Several exports are refused with their names (which one is meant is the user's choice); the
+    view is read into memory before the extraction is removed."""
+    with archive_members(path, REGISTRY_FORMATS) as view:
+        for message in view.warnings:
+            if warn is not None:
+                warn(ReadWarning(path, message))
+        if not view.members:
+            raise InputError(path, view.errors[0] if view.errors else "archive holds no registry export")
+        if len(view.members) > 1:
+            names = ", ".join(shown for shown, _ in view.members)
+            raise InputError(
+                path, f"archive holds {len(view.members)} registry exports ({names}): extract the one meant"
+            )
+        shown, item = view.members[0]
+
+        def rename(w: ReadWarning) -> None:
+            if warn is not None:
+                warn(ReadWarning(shown if w.path == item.real_path else w.path, w.message, w.offset))
+
+        try:
+            reg = read_registry(item.real_path, warn=rename, fmt=item.format, options=options)
+        except InputError as exc:
+            raise InputError(shown, exc.reason, exc.offset) from None
+        reg.file.path = reg.path = shown
+        reg.file.warnings[:] = [
+            ReadWarning(shown if w.path == item.real_path else w.path, w.message, w.offset) for w in reg.file.warnings
+        ]
+        return reg
+
+
 def read_registry(
     path: str,
     *,
@@ -307,6 +342,8 @@ def read_registry(
     ``encoding`` and ``limits`` (analyzer.limits.ReadLimits: a file over ``max_file_size`` is refused)."""
     path = str(path)
     options = options or ReadOptions(encoding=encoding or None, limits=limits)
+    if fmt is None and is_archive(path):
+        return _read_archive(path, warn=warn, options=options)
     check_file_size(path, options.limits)
     fmt = fmt or sniff(path)
     if fmt not in REGISTRY_FORMATS:

@@ -167,7 +167,7 @@ def test_discovery_and_safe_names(tmp_path: Path) -> None:
     (tmp_path / ".hidden").mkdir()
     cases, notes = discover([tmp_path])
     assert [name for name, _ in cases] == ["a", "b"]
-    assert any("loose.evt: not a folder or zip" in n for n in notes)
+    assert any("loose.evt: not a folder or archive" in n for n in notes)
     used: set[str] = set()
     names = [safe_file_name(n, used) for n in ["..", "../../x", "a\\b", "CON", "case", "CASE", "\x00"]]
     assert names == ["case.json", "_.._x.json", "a_b.json", "_CON.json", "case~2.json", "CASE~3.json", "_.json"]

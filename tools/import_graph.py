@@ -58,7 +58,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "access",
         "events and registry views over any format; a case's files, folders and archives",
-        ("analyzer.events", "analyzer.registry", "analyzer.hivekind", "analyzer.case"),
+        ("analyzer.events", "analyzer.registry", "analyzer.hivekind", "analyzer.archives", "analyzer.case"),
     ),
     (
         "domain",

@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from analyzer.case import CaseLimits, case_name, is_zip, open_case
+from analyzer.archives import is_archive
+from analyzer.case import CaseLimits, case_name, open_case
 from analyzer.diagnosis import diagnose_case
 from analyzer.model import InputError, exception_line
 
@@ -86,10 +87,10 @@ def discover(
             if exclude is not None and os.path.exists(exclude) and os.path.samefile(path, exclude):
                 notes.append(f"{path}: the output folder; skipped")
                 continue
-            if os.path.isdir(path) or (os.path.isfile(path) and is_zip(path)):
+            if os.path.isdir(path) or (os.path.isfile(path) and is_archive(path)):
                 cases.append((case_name(path), path))
             else:
-                notes.append(f"{path}: not a folder or zip archive; skipped")
+                notes.append(f"{path}: not a folder or archive; skipped")
     return cases, notes
 
 

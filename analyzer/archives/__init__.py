@@ -1,0 +1,35 @@
+"""Untrusted case archives: one safety layer, one small reader per archive kind.
+
+Why a package: customers send evidence as .zip, MPS Reports .cab, .7z, tarballs and single
+compressed files (``AppEvent.Evt.gz``).  Every kind must obey the same rules -- no member escapes
+the temp folder, no bomb fills the disk, links and device files are never followed, encrypted
+members are reported -- so the rules live once in ``safety`` and each format module only turns its
+archive into ``Member`` descriptions and byte streams.
+
+* ``detect``   -- which kind a file is, by its first bytes (never by its name);
+* ``names``    -- member names made safe (``..``, absolute, drive letters, UNC, bad characters);
+* ``safety``   -- caps (count, total size, per member, ratio), member kinds, streamed copy;
+* ``zipfiles``, ``cab``, ``sevenzip``, ``tar``, ``compressed`` -- one reader per kind;
+* ``mps``      -- MPS Reports' file naming (``SERVER_Application.evt``): server and log of a file.
+
+``extract_archive`` is the one entry point ``analyzer.case`` uses.
+"""
+
+from analyzer.archives.detect import KIND_LABELS, UNSUPPORTED_KINDS, archive_kind, is_archive
+from analyzer.archives.extract import extract_archive
+from analyzer.archives.names import safe_member_parts, unique_name
+from analyzer.archives.safety import Budget, Extracted, Refused, Unsupported
+
+__all__ = [
+    "KIND_LABELS",
+    "UNSUPPORTED_KINDS",
+    "Budget",
+    "Extracted",
+    "Refused",
+    "Unsupported",
+    "archive_kind",
+    "extract_archive",
+    "is_archive",
+    "safe_member_parts",
+    "unique_name",
+]
