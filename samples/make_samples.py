@@ -225,12 +225,46 @@ def de_nt4_kb306308(out: Path) -> None:
     (out / "ParametersSystem.txt").write_bytes(regedt32_export([sa_dn(1), ADMIN_DN], language="de"))
 
 
+MPS_SERVER = "EXCH01"
+CAB_TIME = datetime(2002, 6, 12, 10, 0, 0)  # fixed member times: the cabinet is the same on every run
+
+
+def mps_reports_cab(out: Path) -> None:
+    """Scenario 1 as MPS Reports (Exchange) collects it: one .cab whose files carry the server prefix --
+    ``EXCH01_Application.evt`` / ``EXCH01_System.evt``, their text versions ``.txt`` (the same logs) and a
+    registry export.  MSZIP-compressed with cabarchive; gcab and cabextract read it too (tests/test_archives.py)."""
+    from cabarchive import CabArchive, CabFile
+
+    app = [*ims_start_failure(t(12, 9, 14, 3)), *ims_start_failure(t(12, 9, 31, 40))]
+    stops = [
+        replace(
+            event(when, "Service Control Manager", 7023, EventType.ERROR, ("Microsoft Exchange Internet Mail Service", "%%2140")),
+            log="System",
+        )
+        for when in (t(12, 9, 14, 9), t(12, 9, 31, 46))
+    ]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_evt(folder / f"{MPS_SERVER}_Application.evt", app)
+        write_evtxt(folder / f"{MPS_SERVER}_Application.txt", app, category_names=CATEGORY_NAMES)
+        write_evt(folder / f"{MPS_SERVER}_System.evt", stops)
+        write_evtxt(folder / f"{MPS_SERVER}_System.txt", stops)
+        (folder / f"{MPS_SERVER}_ParametersSystem.reg").write_bytes(regedit_export([sa_dn(1), ADMIN_DN], 4))
+        cab = CabArchive()
+        for f in sorted(folder.iterdir()):
+            cab[f.name] = CabFile(f.read_bytes(), mtime=CAB_TIME)
+        (out / f"MPSReports_{MPS_SERVER}.cab").write_bytes(cab.save(compress=True))
+
+
 CASES: dict[str, Callable[[Path], None]] = {
     "nt4-kb306308": nt4_kb306308,
     "w2k-two-controlsets": w2k_two_controlsets,
     "move-mailbox": move_mailbox,
     "harmless-1023": harmless_1023,
     "de-nt4-kb306308": de_nt4_kb306308,
+    "mps-reports-cab": mps_reports_cab,
 }
 GENERATED = {
     "nt4-kb306308": ["AppEvent.Evt", "ParametersSystem.reg"],
@@ -238,6 +272,7 @@ GENERATED = {
     "move-mailbox": ["AppEvent.txt", "ParametersSystem.txt"],
     "harmless-1023": ["Application.csv", "ParametersSystem.reg"],
     "de-nt4-kb306308": ["AppEvent.txt", "SysEvent.txt", "ParametersSystem.txt"],
+    "mps-reports-cab": ["MPSReports_EXCH01.cab"],
 }
 
 
