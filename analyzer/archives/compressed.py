@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-from analyzer.archives.safety import Extraction, Member
+from analyzer.archives.safety import Extraction, Member, Refused
 
 SUFFIXES = {"gzip": (".gz", ".z", ".gzip"), "bzip2": (".bz2", ".bz"), "xz": (".xz", ".lzma")}
 _TAR_SUFFIXES = {".tgz": ".tar", ".tbz": ".tar", ".tbz2": ".tar", ".txz": ".tar"}
@@ -44,3 +44,5 @@ def extract(path: str, x: Extraction, compression: str) -> None:
     m = Member(member_name(path, compression), None, open=lambda: open_stream(path, compression))
     x.count(m)
     x.copy(m)
+    if not x.files:  # the one member could not be read at all (said above): the file is damaged
+        raise Refused(f"corrupt {x.label} file: nothing could be decompressed")
