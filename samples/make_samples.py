@@ -238,7 +238,13 @@ def mps_reports_cab(out: Path) -> None:
     app = [*ims_start_failure(t(12, 9, 14, 3)), *ims_start_failure(t(12, 9, 31, 40))]
     stops = [
         replace(
-            event(when, "Service Control Manager", 7023, EventType.ERROR, ("Microsoft Exchange Internet Mail Service", "%%2140")),
+            event(
+                when,
+                "Service Control Manager",
+                7023,
+                EventType.ERROR,
+                ("Microsoft Exchange Internet Mail Service", "%%2140"),
+            ),
             log="System",
         )
         for when in (t(12, 9, 14, 9), t(12, 9, 31, 46))
