@@ -8,6 +8,8 @@ What names a server, strongest first:
 
 * an event's own computer name (each event is routed by it, so a merged log splits correctly);
 * a SYSTEM hive's or export's ``Control\ComputerName\ActiveComputerName`` / ``ComputerName``;
+* MPS Reports' file name prefix (``EXCH01_Application.evt``, recognised by ``analyzer.archives.mps``
+  with the log files beside it): it introduces its server, like content does;
 * the file name, then the folder names (nearest first), when they name a server the content of the
   case knows (``EXCH01_AppEvent.Evt``, MPS Reports' ``EXCH01_Application.evt``, ``EXCH02/SYSTEM``);
 * when the case knows a single server, every artefact naming none is that server's (as before);
@@ -68,6 +70,7 @@ class Artefact:
     orgs: set[str] = field(default_factory=set)  # casefolded /o= values of the DNs it holds
     org_names: dict[str, str] = field(default_factory=dict)  # casefolded -> as written
     holds_list: bool = False  # registry: it holds the ParametersSystem key
+    named_server: str | None = None  # the server MPS Reports' file name prefix gives (``EXCH01_System.evt``)
 
 
 @dataclass
@@ -160,6 +163,12 @@ def pair(artefacts: list[Artefact]) -> Pairing:
                         f"{a.path}: ActiveComputerName and ComputerName differ ({' / '.join(a.computer_names)}); "
                         f"the active name {display_name(a.computer_names[0])} was used (a rename is pending)"
                     )
+    # 1b. MPS Reports output names the server of each of its files (``EXCH01_Application.evt``), also of
+    # the exports whose content names none; the file's own content still wins where it names a server
+    for a in artefacts:
+        if a.named_server and a.path not in result.of_path:
+            result.of_path[a.path] = know(a.named_server)
+            result.how[a.path] = "its MPS Reports name prefix"
     # 2. names, 3. the only server, 4. the list's own server DNs
     for a in artefacts:
         if a.path in result.of_path:

@@ -632,3 +632,34 @@ def test_triage_over_folders_zips_cabs_7z_and_tarballs_gives_one_row_per_case(tm
         ["folder-case", "zip-case", "cab-case", "7z-case", "tgz-case", "txz-case", "MPSReports_EXCH01"]
     )
     assert set(frame["status"]) == {"findings"}, frame[["case", "status", "error"]]
+
+
+def test_mps_prefix_pairs_an_export_whose_content_names_no_server() -> None:
+    """EXCH02's registry export names no computer; without the MPS prefix it would be taken for EXCH01's
+    (the only server the content knows) and checked against the wrong server's refusals."""
+    from collections import Counter
+
+    from analyzer.servers import Artefact, pair
+
+    logs = Artefact("a/EXCH01_Application.evt", "events", computers=Counter({"EXCH01": 6}))
+    export = Artefact("b/EXCH02_ParametersSystem.reg", "registry", named_server="EXCH02")
+    plain = Artefact("b/ParametersSystem.reg", "registry")
+    pairing = pair([logs, export, plain])
+    assert pairing.of_path[logs.path] == "exch01"
+    assert pairing.of_path[export.path] == "exch02" and pairing.how[export.path] == "its MPS Reports name prefix"
+    assert pairing.of_path[plain.path] is None  # two servers now: an export naming none is undecided
+
+
+def test_case_reading_hands_the_mps_server_to_the_pairing(tmp_path: Path) -> None:
+    from analyzer.diagnosis.reading import read_case
+    from analyzer.events import read_options
+
+    cab_lib(
+        tmp_path / "EXCH02.cab",
+        {"EXCH02_System.txt": b"", "EXCH02_ParametersSystem.reg": REG},
+    )
+    with open_case([str(MPS_CAB), str(tmp_path / "EXCH02.cab")]) as case:
+        read = read_case(case, options=read_options())
+        named = {a.path: a.named_server for a in read.artefacts}
+        assert named["EXCH02.cab/EXCH02_ParametersSystem.reg"] == "EXCH02"
+        assert named["MPSReports_EXCH01.cab/EXCH01_ParametersSystem.reg"] == "EXCH01"

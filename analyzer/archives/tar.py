@@ -17,7 +17,7 @@ from analyzer.archives.detect import is_tar_header
 from analyzer.archives.safety import Extraction, Member, Refused
 from analyzer.model import exception_line
 
-_MODES = {"tar": "r:", "gzip": "r:gz", "bzip2": "r:bz2", "xz": "r:xz"}
+_MODES = {"tar": "r|", "gzip": "r|gz", "bzip2": "r|bz2", "xz": "r|xz"}  # stream modes: never seek back
 
 
 def extract(path: str, x: Extraction, compression: str = "tar") -> None:

@@ -1,4 +1,4 @@
-"""``analyzer diagnose``: one case (files, folders, .zip) -> verdict, evidence and the fix.
+"""``analyzer diagnose``: one case (files, folders, archives) -> verdict, evidence and the fix.
 
 Exit codes: 0 nothing to fix, 1 needs action, 2 no usable input (one stderr line per file).
 """
@@ -23,10 +23,10 @@ NAME = "diagnose"
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     d: argparse.ArgumentParser = sub.add_parser(
         NAME,
-        help="diagnose one case (files, folders, .zip) and print the verdict and the fix",
-        description="All CASE arguments together form one case: files, folders (searched recursively) or .zip archives.",
+        help="diagnose one case (files, folders, archives) and print the verdict and the fix",
+        description="All CASE arguments together form one case: files, folders (searched recursively) or archives (.zip, .cab, .7z, .tar.*, .gz/.bz2/.xz; recognised by content).",
     )
-    d.add_argument("case", nargs="+", metavar="CASE", help="file, folder or .zip of the case")
+    d.add_argument("case", nargs="+", metavar="CASE", help="file, folder or archive of the case")
     d.add_argument(
         "--format",
         choices=["text", "json", "markdown", "html"],

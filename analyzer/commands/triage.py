@@ -23,10 +23,10 @@ NAME = "triage"
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     t: argparse.ArgumentParser = sub.add_parser(
         NAME,
-        help="diagnose every case (sub-folder or .zip) under ROOT and write a summary",
-        description="Every immediate sub-folder or .zip of each ROOT is one case.",
+        help="diagnose every case (sub-folder or archive) under ROOT and write a summary",
+        description="Every immediate sub-folder or archive (.zip, .cab, .7z, .tar.*, .gz/.bz2/.xz) of each ROOT is one case.",
     )
-    t.add_argument("root", nargs="+", metavar="ROOT", help="folder whose sub-folders and .zip files are the cases")
+    t.add_argument("root", nargs="+", metavar="ROOT", help="folder whose sub-folders and archives are the cases")
     t.add_argument(
         "--out", required=True, metavar="DIR", help="output folder (cases/<case>.json, summary.csv/.parquet)"
     )

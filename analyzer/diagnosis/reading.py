@@ -145,6 +145,9 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
     if not case.inputs:
         errors.append(f"{case.root}: no files in the case")
     used = {item.path for item in case.inputs if item.error is None}
+    for item in case.inputs:  # MPS Reports' SERVER_ prefix names the server of each of its files
+        if item.server and item.path in artefacts:
+            artefacts[item.path].named_server = item.server
     return CaseReading(
         facts,
         warnings,

@@ -128,7 +128,7 @@ def triage(
     check_timeout(case_timeout)
     found, notes = discover(roots, exclude=out)
     if not found:
-        raise TriageError(f"{', '.join(map(str, roots))}: no cases found (expected one sub-folder or .zip per case)")
+        raise TriageError(f"{', '.join(map(str, roots))}: no cases found (expected one sub-folder or archive per case)")
     if engine not in ("local", "dask"):
         raise TriageError(f"unknown engine {engine!r} (local or dask)")
     jobs = jobs or os.cpu_count() or 1

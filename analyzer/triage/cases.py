@@ -1,6 +1,6 @@
 """Worker side of triage: find the cases under the roots, run one case under its limits, make its row.
 
-* ``discover`` lists one case per immediate sub-folder or .zip of each root, in sorted order.
+* ``discover`` lists one case per immediate sub-folder or archive (any kind, by content) of each root, in sorted order.
 * ``CaseSpec`` is the small picklable order a worker gets; ``run_case`` / ``run_cases`` (module-level, so
   both a spawned local worker and a Dask worker can import them by name) open and diagnose the case under
   ``time_limit`` and never raise: anything that goes wrong comes back as a one-line ``error``.
@@ -76,7 +76,7 @@ def discover(
         if not os.path.exists(root):
             raise TriageError(f"{root}: no such folder")
         if not os.path.isdir(root):
-            raise TriageError(f"{root}: not a folder (give the folder that holds one sub-folder or .zip per case)")
+            raise TriageError(f"{root}: not a folder (give the folder that holds one sub-folder or archive per case)")
         for entry in sorted(os.listdir(root)):
             path = os.path.join(root, entry)
             if entry.startswith(".") or entry == "__pycache__":  # hidden entries and Python caches are no cases
