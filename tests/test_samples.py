@@ -91,13 +91,13 @@ def test_sample_diagnosis(case: str) -> None:
     assert code == exit_code
     assert d["needs_action"] is (exit_code == 1)
     used = {inp["path"] for inp in d["inputs"] if inp["error"] is None and inp["format"]}
+    others = {inp["path"] for inp in d["inputs"]} - used
     generated = set(_make_samples().GENERATED[case])
     archives = {name for name in generated if name.endswith(".cab")}
     if archives:  # an archive's members are the inputs: <archive>/<member>
         assert {p.split("/")[0] for p in used} == archives, d["inputs"]
         used = generated
     assert used == generated, d["inputs"]  # every data file is read, none rejected
-    others = {inp["path"] for inp in d["inputs"]} - used
     assert others <= {"README.md"}  # the case's own README is documentation (a warning at most)
     if case == "w2k-two-controlsets":
         assert d["logon_only_as"]["control_set"] == "ControlSet002"
