@@ -7,6 +7,7 @@ only read the database and files and queue work: the diagnosis runs in ``worker.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import re
 import time
@@ -246,7 +247,7 @@ def create_app(config: ServeConfig) -> Starlette:
         fields = await form_csrf(request)
         if not config.token:
             return RedirectResponse("/", status_code=303)
-        if fields.get("token", "") != config.token:
+        if not hmac.compare_digest(fields.get("token", "").encode("utf-8"), config.token.encode("utf-8")):
             return page(request, "login.html", status_code=401, error="wrong token")
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, session_value(config.token), httponly=True, samesite="strict", path="/")
