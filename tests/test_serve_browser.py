@@ -9,6 +9,7 @@ They skip, saying why, only where Playwright or the system Chromium is missing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -62,9 +63,26 @@ def server(tmp_path_factory):
         yield base
 
 
+@contextlib.contextmanager
+def address_space_uncapped():
+    """Chromium reserves far more address space than it uses; an in-process ``diagnose`` earlier in the
+    run may have capped this process (analyzer.memcap), and the browser would inherit the cap and crash."""
+    try:
+        import resource
+    except ImportError:  # Windows: no caps to lift
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
+    with address_space_uncapped(), playwright_api.sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         except Exception as exc:  # pragma: no cover - depends on the machine
