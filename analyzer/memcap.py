@@ -10,6 +10,7 @@ without a cap.  Python then raises ``MemoryError`` at the cap, which the command
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 DEFAULT_MEMORY_LIMIT = 3 << 30  # address space; the same default as a triage worker
 
@@ -34,4 +35,26 @@ def apply(limit: int | None) -> str | None:
     return "the memory cap could not be set on this system; running without --memory-limit"
 
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "apply"]
+@contextlib.contextmanager
+def capped(limit: int | None) -> Iterator[str | None]:
+    """``apply`` for the duration of a block, then the cap found before is restored.
+
+    Why: ``analyzer.cli.main`` also runs inside other processes (tests, notebooks, the web server's
+    request handlers); a cap left behind would make their later work fail far from its cause."""
+    try:
+        import resource
+    except ImportError:
+        yield apply(limit)
+        return
+    before = None
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        before = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        yield apply(limit)
+    finally:
+        if before is not None:
+            with contextlib.suppress(ValueError, OSError, AttributeError):
+                resource.setrlimit(resource.RLIMIT_AS, before)
+
+
+__all__ = ["DEFAULT_MEMORY_LIMIT", "apply", "capped"]

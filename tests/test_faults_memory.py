@@ -127,3 +127,29 @@ def test_events_of_a_300_mb_log_in_every_format(tmp_path_factory: pytest.TempPat
     code, rss, err = peak_rss("events", str(log), "--format", fmt)
     assert code == 0, err
     assert rss < 300 * MiB, f"{fmt}: peak RSS {rss / MiB:.0f} MiB"
+
+
+def test_diagnose_in_process_leaves_no_memory_cap_behind(capsys: pytest.CaptureFixture[str]) -> None:
+    """cli.main runs inside tests, notebooks and the web server too: the cap holds only while it runs."""
+    resource = pytest.importorskip("resource")
+    from analyzer import memcap
+    from analyzer.cli import main
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    seen: list[tuple[int, int]] = []
+    real_apply = memcap.apply
+
+    def spy(limit: int | None) -> str | None:
+        note = real_apply(limit)
+        seen.append(resource.getrlimit(resource.RLIMIT_AS))
+        return note
+
+    memcap.apply = spy  # type: ignore[assignment]
+    try:
+        code = main(["diagnose", str(REPO / "samples" / "nt4-kb306308"), "--memory-limit", "2G"])
+    finally:
+        memcap.apply = real_apply  # type: ignore[assignment]
+    capsys.readouterr()
+    assert code == 1
+    assert seen and seen[0][0] == 2 << 30  # the cap was in force during the run
+    assert resource.getrlimit(resource.RLIMIT_AS) == before  # and is gone afterwards

@@ -79,9 +79,14 @@ def run(args: argparse.Namespace) -> int:
     from analyzer.diagnosis import diagnose
     from analyzer.report.diagnosis import render
 
-    note = memcap.apply(getattr(args, "memory_limit", None))
-    if note:
-        error(f"note: {note}")
+    with memcap.capped(getattr(args, "memory_limit", None)) as note:
+        if note:
+            error(f"note: {note}")
+        return _diagnose_and_write(args, diagnose, render)
+
+
+def _diagnose_and_write(args: argparse.Namespace, diagnose: Any, render: Any) -> int:
+    """The body of ``run`` under the memory cap."""
     dx = diagnose(
         args.case,
         tz=getattr(args, "tz", None),
