@@ -22,7 +22,7 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -551,6 +551,9 @@ class LogonOnlyAs:
     values_read: int = 0  # values of the ParametersSystem key that were read
     raw_entries: list[str] | None = None  # the strings as stored, blanks included (for an exact rollback)
     choice: str | None = None  # one sentence for the verdict when exports disagree
+    # (entry, source): entries another export of this list holds and this one does not.  A patch built
+    # on this export must not silently drop them (the lock-out check refuses a patch that would).
+    elsewhere: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -696,7 +699,9 @@ def choose_logon_only_as(readings: list[LogonOnlyAs]) -> LogonOnlyAs:
         return (-stamp, _FORMAT_RANK.get(r.format or "", 9))
 
     ordered = sorted(known, key=rank)
-    chosen = ordered[0]
+    # A copy: the readings are shared (a multi-server case chooses again per server) and must not
+    # carry one choice's notes or other exports' entries into the next.
+    chosen = replace(ordered[0], notes=list(ordered[0].notes), elsewhere=[])
     notes = list(chosen.notes)
     for other in ordered[1:]:
         notes.extend(n for n in other.notes if n not in notes)
@@ -705,6 +710,10 @@ def choose_logon_only_as(readings: list[LogonOnlyAs]) -> LogonOnlyAs:
         ]
         if same:
             continue
+        held = {e.casefold() for e in chosen.entries}
+        chosen.elsewhere.extend(
+            (e, other.source or "another export") for e in other.entries if e.casefold() not in held
+        )
         why = _why_preferred(chosen, other)
         notes.append(
             f"exports disagree: {other.source} says Logon Only As is {describe(other)}; "

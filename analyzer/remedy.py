@@ -103,6 +103,7 @@ def build_remediation(
     near_misses: Mapping[str, str] | None = None,
     replace_near_misses: bool = False,
     working: Sequence[Working] = (),
+    listed_elsewhere: Sequence[tuple[str, str]] = (),
     key: str = DEFAULT_KEY,
     version: int = 4,
     delete_value: bool = False,
@@ -118,6 +119,9 @@ def build_remediation(
     letters, any case) is not added twice.  Empty elements (a trailing ENTER, KB 199954) are dropped
     from the patched list: they name nothing (the rollback keeps them).  ``working``: what the case shows working
     (``lockout.working_components``), which the patched list must go on admitting.
+    ``listed_elsewhere``: (entry, source) pairs that another export of the same list holds and
+    ``current`` does not; a component entry among them that the patched list would not hold means the
+    exports disagree about what works today, and no patch is offered.
     ``delete_value`` builds the patch that removes the value (everyone may log on again).
     ``codepage`` is the ANSI code page of a REGEDIT4 patch.
 
@@ -144,6 +148,13 @@ def build_remediation(
     problems += lockout_problems(
         found, entries, delete_value=delete_value, working=working, admits_all=state == "absent"
     )
+    if not delete_value:
+        problems += [
+            f"the entry {entry!r} is listed in {source}, another export of this list, and the patched list "
+            "(built on the export used) would not hold it: confirm the list on the server first"
+            for entry, source in listed_elsewhere
+            if lockout_problems([entry], entries)
+        ]
     if problems:
         raise LockOutError(problems)
     if delete_value:

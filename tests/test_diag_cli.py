@@ -14,7 +14,7 @@ from analyzer.cli import main
 from analyzer.diagnosis import FINDING_COLUMNS, diagnose
 from analyzer.model import RegistryKey, RegistryValue
 from analyzer.report.diagnosis import load_schema
-from analyzer.rules.factories import ADMIN_DN, IMS_DN, e1023, imc, sa_dn, scm, user_dn
+from analyzer.rules.factories import ADMIN_DN, IMS_DN, dsa_dn, e1023, imc, sa_dn, scm, user_dn
 
 evt_writer = pytest.importorskip("tests.writers.evt_writer")
 hive_writer = pytest.importorskip("tests.writers.hive_writer")
@@ -145,6 +145,23 @@ def test_conflicting_exports_hive_newer_wins(tmp_path: Path) -> None:
     assert any("exports disagree" in n and "old.reg" in n for n in dx.logon_only_as.notes)
     assert "SYSTEM" in dx.verdict and "disagree" in dx.verdict
     assert any(f.rule == "LOA-TIMING" for f in dx.finding_list)  # key written after the refusal
+
+
+def test_conflicting_exports_no_patch_drops_what_the_other_export_lists(tmp_path: Path) -> None:
+    """The newer hive is used, but the older .reg lists the DSA it lacks: a patch built on the hive would
+    drop the DSA if the .reg is the truth on the server, so none is offered and the finding says why."""
+    evt_writer.write_evt(tmp_path / "AppEvent.Evt", [e1023(IMS_DN)])
+    regtext.write_reg(tmp_path / "old.reg", reg_tree([sa_dn(1), dsa_dn(1)]), version=4)
+    hive_writer.write_hive(tmp_path / "SYSTEM", hive_tree([sa_dn(1)], datetime(2002, 7, 1, tzinfo=UTC)))
+    dx = diagnose(str(tmp_path))
+    assert dx.logon_only_as.source == "SYSTEM" and dx.dns_to_add == [IMS_DN]
+    assert dx.remediation is None
+    lockout = [f for f in dx.finding_list if f.rule == "LOCK-OUT"]
+    assert lockout and "old.reg" in lockout[0].explanation and dsa_dn(1) in lockout[0].explanation
+    # Exports that agree on the components still get their patch.
+    regtext.write_reg(tmp_path / "old.reg", reg_tree([sa_dn(1)]), version=4)
+    dx = diagnose(str(tmp_path))
+    assert dx.remediation is not None and dx.remediation.entries == [sa_dn(1), IMS_DN]
 
 
 def test_zip_case_and_dataframe(case: Path, tmp_path: Path) -> None:

@@ -224,6 +224,7 @@ def _remediation(
             near_misses=dict(near_misses),
             replace_near_misses=replace_near_misses,
             working=working_components(facts),
+            listed_elsewhere=loa.elsewhere,
             key=loa.key or PARAMETERS_SYSTEM,
             version=version or 4,
             delete_value=loa.state == "empty",
