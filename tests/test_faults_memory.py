@@ -22,21 +22,30 @@ SLOW = pytest.mark.skipif(not os.environ.get("ANALYZER_SLOW"), reason="~300 MB i
 needs_wait4 = pytest.mark.skipif(not hasattr(os, "wait4"), reason="peak RSS of a child needs os.wait4")
 
 
+# The command runs as the grandchild of this test process, under a small Python parent that reports
+# its rusage.  Why: on exec, Linux carries the forking process's high-water RSS into the child's
+# ru_maxrss, so a child forked straight from a pytest process that has grown to hundreds of MB after
+# thousands of tests would "peak" at the size of pytest, not of the command.
+_MEASURE = """
+import os, subprocess, sys
+proc = subprocess.Popen([sys.executable, "-m", "analyzer", *sys.argv[1:]], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss(*argv: str) -> tuple[int, int, bytes]:
     """(exit code, peak RSS in bytes, stderr) of ``python -m analyzer argv`` with stdout discarded."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *argv],
+        capture_output=True,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
     )
-    assert proc.stderr is not None
-    err = proc.stderr.read()  # small: warnings only
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return proc.returncode, rss, err
+    code, maxrss = (int(x) for x in proc.stdout.split())
+    rss = maxrss * (1 if sys.platform == "darwin" else 1024)
+    return code, rss, proc.stderr
 
 
 @needs_wait4
