@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from analyzer.limits import CaseLimits, ReadLimits
     from analyzer.model import Event, EventType, WarningSink
     from analyzer.registry import Registry
+    from analyzer.triage.budget import CaseClock
     from analyzer.triage.cases import CaseFunction
 
 __version__ = "0.1.0"
@@ -195,6 +196,7 @@ def triage(
     progress: str = "none",
     kill_grace: float = 10.0,
     case_function: CaseFunction | None = None,
+    clock: CaseClock | None = None,
     tz: tzinfo | None = None,
     evtx_backend: str | None = None,
     encoding: str | None = None,
@@ -209,7 +211,8 @@ def triage(
     kept).  ``jobs`` worker processes (default: one per CPU) on the ``local`` pool or ``dask``
     (``scheduler`` address); ``resume`` skips cases whose inputs did not change since the JSON in
     ``out``.  A case that runs longer than ``case_timeout`` seconds or needs more than ``memory_limit``
-    bytes becomes an error row, never the end of the run.  ``progress``: "bar", "log" or "none".
+    bytes becomes an error row, never the end of the run (``clock``: what measures the time limits,
+    default the wall clock).  ``progress``: "bar", "log" or "none".
     ``tz`` … ``replace_near_misses`` are passed to the diagnosis of each case (as ``diagnose``).
     """
     from analyzer.triage import triage as impl
@@ -242,6 +245,7 @@ def triage(
         progress=progress,
         kill_grace=kill_grace,
         case_function=case_function,
+        clock=clock,
         **options,
     )
 

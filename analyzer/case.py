@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 
 from analyzer.archives import (
     KIND_LABELS,
@@ -141,15 +141,20 @@ class ArchiveView:
 
 
 def case_name(path: str) -> str:
-    """Folder name, archive name without its archive suffix (``.zip``, ``.cab``, ``.tar.gz`` …), or the file's stem."""
+    """Folder name, archive name without its archive suffix (``.zip``, ``.cab``, ``.tar.gz`` …), or the file's stem.
+
+    A Windows path met on another system (``C:\\cases\\CASE-7.zip`` in a list written on a laptop) is
+    split at its backslashes, so the name is ``CASE-7`` there as on Windows.
+    """
     p = Path(os.path.abspath(path))
     if p.is_dir():
         return p.name or "case"
-    lower = p.name.lower()
+    w: PurePath = PureWindowsPath(p.name) if "\\" in p.name else p
+    lower = w.name.lower()
     for suffix in ARCHIVE_SUFFIXES:
-        if lower.endswith(suffix) and len(p.name) > len(suffix):
-            return p.name[: -len(suffix)]
-    return p.stem or p.name
+        if lower.endswith(suffix) and len(w.name) > len(suffix):
+            return w.name[: -len(suffix)]
+    return w.stem or w.name
 
 
 def is_zip(path: str) -> bool:

@@ -193,9 +193,9 @@ def test_many_refused_mailboxes_stay_cheap_and_capped() -> None:
     from analyzer.evidence import LogonOnlyAs
 
     events = [e1023(user_dn(f"user{i:05d}"), seconds=i) for i in range(3000)] + [e1023(IMS_DN)]
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a loaded machine does not make it longer
     dx = diagnose_objects(events, [LogonOnlyAs("set", [sa_dn(1), IMS_DN.replace("Connector", "Service")], source="r")])
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
     assert dx.dns_to_add == [IMS_DN]
     lockout = next(f for f in dx.finding_list if "lock-out" in f.title)
     assert lockout.count == 3000 and len(lockout.evidence) == MAX_EVIDENCE

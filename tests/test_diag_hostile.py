@@ -13,9 +13,9 @@ LIST = LogonOnlyAs("set", [sa_dn(1), ADMIN_DN], source="p.reg", key="HKLM\\SYSTE
 
 def test_huge_dn_is_cheap() -> None:
     huge = f"{ORG}/cn=Configuration/cn=Connections/cn=" + "A" * 200_000
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a loaded machine does not make it longer
     dx = diagnose_objects([e1023(huge)], [LogonOnlyAs("set", ["/o=x/ou=y/cn=" + "A" * 200_000], source="p")])
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     # A 200 000-character RDN is not a DN Exchange writes: shown (capped) as unconfirmed, never proposed.
     assert dx.dns_to_add == [] and len(dx.unconfirmed) == 1
     assert len(dx.unconfirmed[0]["text"]) <= 2000 and dx.unconfirmed[0]["text"].startswith("CONTOSO\\exsvc | /o=")

@@ -385,7 +385,7 @@ def test_two_gigabyte_sparse_files_do_not_hang(tmp_path: Path) -> None:
     zeros = tmp_path / "zeros.evt"
     with open(zeros, "wb") as fh:
         fh.truncate(2 << 30)
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a loaded machine does not make it longer
     with pytest.raises(InputError, match="not an event log"):
         list(evt.read(str(zeros)))
     # A valid log followed by ~2 GB of holes: read without reading the holes.
@@ -396,7 +396,7 @@ def test_two_gigabyte_sparse_files_do_not_hang(tmp_path: Path) -> None:
         fh.write(struct.pack("<I", 2 << 30))
     got, _ = read_all(layout.path)
     assert [e.record for e in got] == [1, 2, 3, 4, 5]
-    assert time.monotonic() - started < 30
+    assert time.process_time() - started < 30
 
 
 @pytest.mark.parametrize(

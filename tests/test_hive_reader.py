@@ -257,10 +257,10 @@ def test_cyclic_subkey_list_is_cut(tmp_path: Path, backend: str) -> None:
     bad = tmp_path / "cycle"
     bad.write_bytes(_patch(data, pos + 28, "<I", root_list))  # ... the root's list: A, B (its ancestor), C
     warnings: list = []
-    start = time.monotonic()
+    start = time.process_time()  # CPU time: a loaded machine does not make it longer
     reg = Registry(hive.read(str(bad), backend=backend, warn=warnings.append))
     paths = [p for p, _ in reg.walk()]
-    assert time.monotonic() - start < 5
+    assert time.process_time() - start < 5
     assert any("ancestor" in w.message for w in warnings)
     assert len(paths) < 50
 

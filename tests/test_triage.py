@@ -10,6 +10,7 @@ import signal
 import stat
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +68,24 @@ def make_case(folder: Path, scenario: str) -> Path:
 def standin_diagnose(case: Case, **options: Any) -> dict[str, Any]:
     names = {Path(i.path).name for i in case.inputs}
     if "SLOW" in names:  # Python-level loop: the soft time limit interrupts it
+        let_time_pass(case, VIRTUAL_LIMIT + VIRTUAL_GRACE / 2)  # past the limit, not yet past the kill grace
         while True:
             time.sleep(0.02)
-    if "STUBBORN" in names:  # ignores SIGALRM: only the parent's kill ends it
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        time.sleep(60)
+    if "STUBBORN" in names:  # stuck in C code that ignores the soft limit: only the parent's kill ends it
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        let_time_pass(case, VIRTUAL_LIMIT + VIRTUAL_GRACE + 1)
+        time.sleep(600)
     if "CRASH" in names:
         os._exit(3)
     if "GREEDY" in names:  # 4 GiB of address space, never touched: fails at once under the worker's limit
         import numpy
 
         return {"hoard": len(numpy.empty(4 << 30, dtype=numpy.uint8))}
+    if "HOG" in names:  # really uses memory, then waits: only a watcher of resident memory sees it
+        hoard = b"x" * HOG_BYTES
+        while hoard:
+            time.sleep(0.05)
     from analyzer.events import iter_file
     from analyzer.registry import read_registry
 
@@ -118,6 +126,45 @@ def standin_diagnose(case: Case, **options: Any) -> dict[str, Any]:
         "dns_to_add": dns,
         "warnings": list(case.warnings),
     }
+
+
+# --------------------------------------------------------------------------- a clock the test moves
+# Time limits are measured on an injected clock that stands still until a case moves it, so which case
+# times out never depends on how loaded the machine is (CI runs on two shared cores).
+
+VIRTUAL_LIMIT = 2.0  # the case time limit of these tests, in seconds of the manual clock
+VIRTUAL_GRACE = 1.0  # the parent's kill grace on the same clock
+HOG_BYTES = 384 << 20
+
+
+@dataclass(frozen=True)
+class ManualClock:
+    """A CaseClock whose time for case ``names[index]`` is the number in ``folder/<name>`` (0 until written)."""
+
+    folder: str
+    names: tuple[str, ...]
+
+    def now(self, index: int) -> float:
+        try:
+            return float((Path(self.folder) / self.names[index]).read_text(encoding="ascii"))
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+
+def manual_clock(tmp_path: Path, root: Path) -> ManualClock:
+    """The clock of the cases under ``root`` (discovery order is sorted names); cases find it beside ``root``."""
+    folder = root.parent / "clock"
+    folder.mkdir(exist_ok=True)
+    return ManualClock(str(folder), tuple(sorted(p.name for p in root.iterdir())))
+
+
+def let_time_pass(case: Case, seconds: float) -> None:
+    """Move the case's manual clock to ``seconds`` (written whole: a reader never sees half a number)."""
+    folder = Path(case.root).parent.parent / "clock"
+    if folder.is_dir():
+        scratch = folder / f".{case.name}.tmp"
+        scratch.write_text(repr(seconds), encoding="ascii")
+        os.replace(scratch, folder / case.name)
 
 
 def _input_dict(i: Any) -> dict[str, Any]:
@@ -252,12 +299,10 @@ def test_timeouts_crashes_and_memory_become_error_rows(tmp_path: Path) -> None:
     for marker in ("SLOW", "STUBBORN", "CRASH", "GREEDY"):
         (root / marker.lower()).mkdir()
         (root / marker.lower() / marker).write_bytes(good.joinpath("AppEvent.Evt").read_bytes())
-    started = time.monotonic()
     frame = triage(
-        [root], out=tmp_path / "out", jobs=2, case_timeout=2.0, kill_grace=1.0, memory_limit=1 << 30,
-        case_function=standin_diagnose,
+        [root], out=tmp_path / "out", jobs=2, case_timeout=VIRTUAL_LIMIT, kill_grace=VIRTUAL_GRACE,
+        memory_limit=1 << 30, case_function=standin_diagnose, clock=manual_clock(tmp_path, root),
     )  # fmt: skip
-    assert time.monotonic() - started < 30
     rows = frame.set_index("case")
     assert rows.loc["good", "status"] == "findings"
     assert rows.loc["slow", "error"] == "timed out after 2 s"
@@ -265,6 +310,26 @@ def test_timeouts_crashes_and_memory_become_error_rows(tmp_path: Path) -> None:
     assert rows.loc["crash", "error"].startswith("worker process died (exit code 3)")
     assert rows.loc["greedy", "error"].startswith("out of memory")
     assert set(frame["status"]) == {"findings", "error"}
+
+
+def test_without_an_address_space_limit_the_parent_kills_a_worker_above_the_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no ``resource``: the parent watches the workers' resident memory instead."""
+    from analyzer.triage import engines
+
+    monkeypatch.setattr(engines, "has_address_space_limit", lambda: False)
+    root = tmp_path / "root"
+    good = make_case(root / "good", "nt4-kb306308")
+    (root / "hog").mkdir()
+    (root / "hog" / "HOG").write_bytes(good.joinpath("AppEvent.Evt").read_bytes())
+    frame = triage(
+        [root], jobs=2, case_timeout=VIRTUAL_LIMIT, memory_limit=HOG_BYTES // 2, case_function=standin_diagnose,
+        clock=manual_clock(tmp_path, root),
+    )  # fmt: skip
+    rows = frame.set_index("case")
+    assert rows.loc["good", "status"] == "findings"
+    assert rows.loc["hog", "error"] == "out of memory (worker above the 192 MiB limit; killed)"
 
 
 def test_time_limit_in_a_thread_interrupts_python_code() -> None:
@@ -297,12 +362,12 @@ def test_dask_engine_on_a_given_scheduler_enforces_the_time_limit(tmp_path: Path
     # a scheduler of its own, given by address as a team would give its cluster's (--scheduler)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         frame = triage(
-            [root], engine="dask", scheduler=cluster.scheduler_address, case_timeout=1.0,
-            case_function=standin_diagnose,
+            [root], engine="dask", scheduler=cluster.scheduler_address, case_timeout=VIRTUAL_LIMIT,
+            case_function=standin_diagnose, clock=manual_clock(tmp_path, root),
         )  # fmt: skip
         assert len(cluster.scheduler.workers) == 1  # the cluster outlives the run: it is not ours to close
     rows = frame.set_index("case")
-    assert rows.loc["slow", "error"] == "timed out after 1 s"
+    assert rows.loc["slow", "error"] == "timed out after 2 s"
     assert rows.loc["fine", "error"].startswith("no usable input: junk.bin: not an event log")
 
 

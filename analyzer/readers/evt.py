@@ -14,7 +14,7 @@ damaged disks, so the reader:
 * scans the space outside the live range (slack) for intact older records and yields them with
   ``recovered=True``, skipping record numbers already seen (slack is full of partly overwritten
   records by nature, so gaps there are not reported as damage);
-* reads in bounded windows (``os.pread``) and skips sparse holes, so memory does not grow with the
+* reads in bounded windows (``read_at``: ``os.pread``, or seek and read where it is missing) and skips sparse holes, so memory does not grow with the
   file and a huge file of zeros cannot hang it.
 
 Filters are checked on the fixed record header before any string, SID or data is decoded.
@@ -81,7 +81,7 @@ EOF_SIZE = EOF_RECORD.size  # 0x28
 EOF_MAGIC = (0x11111111, 0x22222222, 0x33333333, 0x44444444)
 EOF_MAGIC_BYTES = struct.pack("<4I", *EOF_MAGIC)
 
-WINDOW = 1 << 20  # bytes read per pread; bounds memory whatever the file size
+WINDOW = 1 << 20  # bytes read per read_at; bounds memory whatever the file size
 _U32 = struct.Struct("<I")
 # A record candidate: a length that is a multiple of 4 and at most MAX_RECORD (so its top byte is 0,
 # or 1 for exactly 16 MiB), then the signature.  Searched at C speed, so a region full of bare
@@ -234,6 +234,26 @@ _TYPES = {code: EventType.from_code(code) for code in (0, 1, 2, 4, 8, 0x10)}
 # --------------------------------------------------------------------------- the reader
 
 
+def read_at(fd: int, n: int, off: int) -> bytes:
+    """Up to ``n`` bytes of ``fd`` at ``off``.
+
+    ``os.pread`` where the platform has it; Windows has not, so there the reader seeks and reads (each
+    reader owns its descriptor, so moving its position disturbs nothing else).
+    """
+    pread = getattr(os, "pread", None)
+    if pread is not None:
+        return pread(fd, n, off)
+    os.lseek(fd, off, os.SEEK_SET)
+    chunks: list[bytes] = []
+    while n > 0:
+        chunk = os.read(fd, n)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
 class _EvtLog:
     """One open .evt file.  Offsets are absolute file offsets; the ring is [HEADER_SIZE, ring_end)."""
 
@@ -260,7 +280,7 @@ class _EvtLog:
             raise InputError(path, "empty file")
         try:
             self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-            head = os.pread(self.fd, HEADER_SIZE, 0)
+            head = read_at(self.fd, HEADER_SIZE, 0)
         except OSError as exc:
             raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
         self.size = st.st_size
@@ -295,7 +315,7 @@ class _EvtLog:
         if rel < 0 or rel + n > len(buf):
             if rel >= 0 and self._base + len(buf) >= self.size:
                 return buf, rel  # the window already reaches the end of the file
-            buf = self._buf = os.pread(self.fd, max(WINDOW, n), off)
+            buf = self._buf = read_at(self.fd, max(WINDOW, n), off)
             self._base = off
             rel = 0
         return buf, rel
@@ -375,7 +395,7 @@ class _EvtLog:
             pos = self.next_data(pos)
             if pos >= self.size:
                 break
-            buf = os.pread(self.fd, WINDOW + 16, pos)
+            buf = read_at(self.fd, WINDOW + 16, pos)
             if not buf:
                 break
             i = buf.find(EOF_MAGIC_BYTES)

@@ -5,8 +5,10 @@ Why it is built this way:
 * **One case = one immediate sub-folder or .zip of a ROOT** (a zip inside a case folder belongs
   to that case).  Cases are discovered in sorted order so that summaries are deterministic.
 * **Isolation.**  Each case runs in a worker process under a time limit (a ``SIGALRM`` in the
-  worker's main thread, or an asynchronous exception in a Dask worker thread) and, on the local
-  engine, under an address-space limit; a worker that still does not answer is killed and replaced.
+  worker's main thread where the platform has one, else an asynchronous exception from a watchdog
+  thread) and, on the local engine, under a memory limit (the worker's address space where it can be
+  capped, else the parent watches its resident memory: ``budget``); a worker that still does not
+  answer is killed and replaced.
   Whatever goes wrong becomes an *error row* with a one-line reason -- the run goes on.
 * **The parent writes every file** (``DIR/cases/<case>.json`` atomically via a temp name and
   ``os.replace``, then ``summary.csv`` and ``summary.parquet``), so workers -- possibly on a Dask
@@ -19,6 +21,7 @@ logon_only_as, inputs, warnings, seconds, error; plus ``json`` (path of the case
 
 Where the pieces live:
 
+* ``budget``  -- clocks, the time limit and the memory cap, with portable paths for Unix-only APIs.
 * ``cases``   -- discovery under the roots, ``CaseSpec``, the worker-side ``run_case`` with its time
   limit, and ``summary_row``.
 * ``engines`` -- the local process pool (``LocalPool``, one replaceable worker per job) and the Dask engine.
@@ -40,6 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.case import CaseLimits
+from analyzer.triage.budget import CaseClock, WallClock
+from analyzer.triage.budget import peak_rss as _peak_rss  # noqa: F401 (benchmarks/triage_speed.py)
 from analyzer.triage.cases import (
     DEFAULT_CASE_TIMEOUT,
     CaseFunction,
@@ -52,7 +57,6 @@ from analyzer.triage.cases import (
     summary_row,
     time_limit,
 )
-from analyzer.triage.cases import _peak_rss as _peak_rss  # benchmarks/triage_speed.py
 from analyzer.triage.engines import DASK_BATCH, DEFAULT_MEMORY_LIMIT, LocalPool, _run_dask, _run_local
 from analyzer.triage.lock import LockedError, OutputLock
 from analyzer.triage.output import (
@@ -79,12 +83,14 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "EXTRA_COLUMNS",
     "SUMMARY_COLUMNS",
+    "CaseClock",
     "CaseFunction",
     "CaseSpec",
     "CaseTimeout",
     "LocalPool",
     "LockedError",
     "TriageError",
+    "WallClock",
     "discover",
     "render_summary",
     "run_case",
@@ -114,6 +120,7 @@ def triage(
     progress: str = "none",
     kill_grace: float = 10.0,
     case_function: CaseFunction | None = None,
+    clock: CaseClock | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Diagnose every case (immediate sub-folder or .zip) under ``paths``; return the summary DataFrame.
@@ -122,6 +129,7 @@ def triage(
     removed afterwards -- only the DataFrame is kept).  ``options`` go to ``diagnose_case`` (tz, …).
     ``progress``: "bar" (tqdm), "log" (one line per case on stderr) or "none".  ``case_function``
     replaces the diagnosis (a module-level ``f(case, **options) -> dict`` in the JSON contract shape).
+    ``clock`` measures the case time limits (default: the wall clock; tests inject one they control).
     Raises TriageError when a root is missing or holds no case.
     """
     roots = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
@@ -139,7 +147,7 @@ def triage(
     with OutputLock(out_dir):
         try:
             return _run(
-                specs_for(found, cases_dir, resume, options, case_timeout, limits, case_function),
+                specs_for(found, cases_dir, resume, options, case_timeout, limits, case_function, clock),
                 notes,
                 out_dir,
                 cases_dir,
@@ -163,6 +171,7 @@ def specs_for(
     case_timeout: float | None,
     limits: CaseLimits | None,
     case_function: CaseFunction | None,
+    clock: CaseClock | None = None,
 ) -> list[CaseSpec]:
     """One CaseSpec per case, with a unique JSON name and (resume) the hashes recorded last time."""
     used: set[str] = set()
@@ -171,7 +180,7 @@ def specs_for(
         json_name = safe_file_name(name, used)
         expect = _expected_hashes(cases_dir / json_name) if resume else None
         specs.append(
-            CaseSpec(index, name, source, json_name, dict(options), case_timeout, expect, limits, case_function)
+            CaseSpec(index, name, source, json_name, dict(options), case_timeout, expect, limits, case_function, clock)
         )
     return specs
 
@@ -206,7 +215,7 @@ def _run(
     results = (
         _run_dask(specs, jobs=jobs, scheduler=scheduler, memory_limit=memory_limit)
         if engine == "dask"
-        else _run_local(specs, jobs, memory_limit, kill_grace)
+        else _run_local(specs, jobs, memory_limit, kill_grace, specs[0].clock if specs else None)
     )
     with _Progress(progress, len(specs)) as bar, contextlib.closing(results):
         for result in results:

@@ -3,17 +3,14 @@
 * ``discover`` lists one case per immediate sub-folder or archive (any kind, by content) of each root, in sorted order.
 * ``CaseSpec`` is the small picklable order a worker gets; ``run_case`` / ``run_cases`` (module-level, so
   both a spawned local worker and a Dask worker can import them by name) open and diagnose the case under
-  ``time_limit`` and never raise: anything that goes wrong comes back as a one-line ``error``.
+  its time limit (``budget.time_limit``) and never raise: anything that goes wrong comes back as a one-line ``error``.
 * ``summary_row`` turns the diagnose JSON plus what the worker saw into one summary row (run in the parent).
 """
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,20 +20,13 @@ from analyzer.archives import is_archive
 from analyzer.case import CaseLimits, case_name, open_case
 from analyzer.diagnosis import diagnose_case
 from analyzer.model import InputError, exception_line
+from analyzer.triage.budget import CaseClock, CaseTimeout, peak_rss, time_limit
 
 if TYPE_CHECKING:
     from analyzer.case import Case
 
 DEFAULT_CASE_TIMEOUT = 600.0
 CaseFunction = Callable[..., dict[str, Any]]
-
-
-class CaseTimeout(BaseException):
-    """Raised inside a worker when a case runs past its time limit.
-
-    A BaseException on purpose: readers that catch ``Exception`` to carry on past damage must not
-    swallow it.
-    """
 
 
 class TriageError(Exception):
@@ -59,6 +49,7 @@ class CaseSpec:
     expect: tuple[tuple[str, str], ...] | None = None  # resume: (path, sha256) of the inputs last time
     limits: CaseLimits | None = None
     function: CaseFunction | None = None
+    clock: CaseClock | None = None  # None: the wall clock (and SIGALRM where the platform has it)
 
 
 def discover(
@@ -114,7 +105,8 @@ def run_case(spec: CaseSpec) -> dict[str, Any]:
         "inputs": 0,
     }
     try:
-        with time_limit(spec.timeout), open_case(spec.source, limits=spec.limits) as case:
+        now = None if spec.clock is None else functools.partial(spec.clock.now, spec.index)
+        with time_limit(spec.timeout, now), open_case(spec.source, limits=spec.limits) as case:
             result["case_errors"] = list(case.errors)
             result["case_warnings"] = list(case.warnings)
             result["inputs"] = len(case.inputs)
@@ -138,7 +130,7 @@ def run_case(spec: CaseSpec) -> dict[str, Any]:
         result["error"] = f"internal error: {type(exc).__name__}: {exception_line(exc)}"
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["pid"] = os.getpid()
-    result["peak_rss"] = _peak_rss()
+    result["peak_rss"] = peak_rss()
     return result
 
 
@@ -157,84 +149,6 @@ def _no_usable_input(case: Case) -> str:
     reasons = [f"{i.path}: {i.error or i.note}" for i in case.inputs[:3]]
     more = f" (+{len(case.inputs) - 3} more)" if len(case.inputs) > 3 else ""
     return "no usable input: " + "; ".join(reasons) + more
-
-
-class time_limit:
-    """Raise CaseTimeout in the current thread after ``seconds`` (None or <= 0: no limit).
-
-    In a main thread (local worker processes) a real-time interval timer delivers SIGALRM, which also
-    interrupts blocking system calls.  In other threads (Dask runs tasks in a thread pool) a timer
-    thread sets an asynchronous exception that fires at the next Python bytecode; a lock makes sure
-    it can never land after the block has been left.
-    """
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds if seconds and seconds > 0 else None
-        self.main = threading.current_thread() is threading.main_thread()
-        self.lock = threading.Lock()
-        self.done = False
-        self.fired = False
-        self.target = threading.get_ident()
-        self.timer: threading.Timer | None = None
-        self.previous: Any = None
-
-    def __enter__(self) -> time_limit:
-        if self.seconds is None:
-            return self
-        if self.main:
-            self.previous = signal.signal(signal.SIGALRM, _on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        else:
-            self.timer = threading.Timer(self.seconds, self._fire)
-            self.timer.daemon = True
-            self.timer.start()
-        return self
-
-    def _fire(self) -> None:
-        with self.lock:
-            if not self.done:
-                self.fired = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target), ctypes.py_object(CaseTimeout))
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        if self.seconds is None:
-            return False
-        if self.main:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-            return False
-        with self.lock:
-            self.done = True
-        assert self.timer is not None
-        self.timer.cancel()
-        if self.fired:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.target), None)  # drop it if still pending
-            if exc_type is None or not issubclass(exc_type, CaseTimeout):
-                raise CaseTimeout
-        return False
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise CaseTimeout
-
-
-def _peak_rss() -> int:
-    """Peak resident set size of this process in bytes.
-
-    Linux: ``VmHWM`` of /proc/self/status -- ``ru_maxrss`` survives exec and so would report the
-    parent's peak for a freshly spawned worker.  Elsewhere ``ru_maxrss`` (KiB; bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
 # --------------------------------------------------------------------------- rows

@@ -19,7 +19,6 @@ import shutil
 import signal
 import tempfile
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -28,17 +27,23 @@ from typing import Any
 
 from analyzer import memcap
 from analyzer.model import exception_line
+from analyzer.triage.budget import CaseClock, WallClock, has_address_space_limit, resident_bytes
 from analyzer.triage.cases import CaseSpec, TriageError, run_case, run_cases
 from analyzer.triage.lock import process_alive
 
 DEFAULT_MEMORY_LIMIT = memcap.DEFAULT_MEMORY_LIMIT  # address space per local worker; more is an error row
 DASK_BATCH = 16  # most cases per Dask task
+MEMORY_WATCH_STEP = 0.25  # seconds between two looks at the workers' memory where they cannot cap it themselves
 
 # --------------------------------------------------------------------------- engines
 
 
 def _worker_main(conn: multiprocessing.connection.Connection, tmpdir: str, memory_limit: int | None) -> None:
-    """Loop of a local worker process: receive a CaseSpec, send back run_case's result."""
+    """Loop of a local worker process: receive a CaseSpec, send back run_case's result.
+
+    ``memory_limit`` is given only when the parent found that this platform can cap a process's
+    address space; otherwise the parent watches the worker's resident memory itself.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     tempfile.tempdir = tmpdir
     memcap.apply(memory_limit)  # where the platform cannot cap, the case runs without a cap
@@ -80,10 +85,15 @@ class LocalPool:
     a single hung task; a case that hangs in C code or gets OOM-killed must only cost its own row.
     """
 
-    def __init__(self, jobs: int, *, memory_limit: int | None, kill_grace: float) -> None:
+    def __init__(
+        self, jobs: int, *, memory_limit: int | None, kill_grace: float, clock: CaseClock | None = None
+    ) -> None:
         self.jobs = max(1, jobs)
         self.memory_limit = memory_limit
+        # Where a worker cannot cap its own address space (Windows), this parent watches its memory.
+        self.watch_memory = bool(memory_limit) and not has_address_space_limit()
         self.kill_grace = kill_grace
+        self.clock: CaseClock = clock or WallClock()
         self.ctx = multiprocessing.get_context("spawn")  # safe from threaded parents (notebooks)
         sweep_stale_temp()
         self.tmproot = tempfile.mkdtemp(prefix=TEMP_PREFIX)
@@ -96,7 +106,10 @@ class LocalPool:
         os.makedirs(tmpdir, exist_ok=True)
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(
-            target=_worker_main, args=(child, tmpdir, self.memory_limit), name=f"analyzer-triage-{n}", daemon=True
+            target=_worker_main,
+            args=(child, tmpdir, None if self.watch_memory else self.memory_limit),
+            name=f"analyzer-triage-{n}",
+            daemon=True,
         )
         with _sigint_ignored():  # held in the child too: Ctrl-C during its start-up prints nothing
             proc.start()
@@ -129,7 +142,9 @@ class LocalPool:
                 starting = [w for w in self.workers if not w.ready]
                 busy = [w for w in self.workers if w.spec is not None]
                 if busy or starting:
-                    wait_for = min((w.deadline for w in busy), default=float("inf")) - time.monotonic()
+                    wait_for = min((w.deadline - self.clock.now(w.spec.index) for w in busy if w.spec), default=1.0)
+                    if self.watch_memory:
+                        wait_for = min(wait_for, MEMORY_WATCH_STEP)
                     ready = multiprocessing.connection.wait(
                         [w.conn for w in busy + starting] + [w.proc.sentinel for w in busy + starting],
                         timeout=max(0.0, min(wait_for, 1.0)),
@@ -149,7 +164,7 @@ class LocalPool:
                 spec = pending.popleft()
                 w.spec = spec
                 limit = spec.timeout if spec.timeout and spec.timeout > 0 else None
-                w.deadline = time.monotonic() + limit + self.kill_grace if limit else float("inf")
+                w.deadline = self.clock.now(spec.index) + limit + self.kill_grace if limit else float("inf")
                 try:
                     w.conn.send(spec)
                 except (OSError, ValueError) as exc:
@@ -189,8 +204,12 @@ class LocalPool:
                 why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                 done.append(_failed(spec, f"worker process died ({why}); out of memory or a crash in a parser"))
                 self._replace(w)
-            elif time.monotonic() > w.deadline:
+            elif self.clock.now(spec.index) > w.deadline:
                 done.append(_failed(spec, f"timed out after {spec.timeout:g} s (worker killed)"))
+                self._replace(w)
+            elif self.watch_memory and self.memory_limit and (resident_bytes(w.proc.pid) or 0) > self.memory_limit:
+                limit_mib = self.memory_limit / (1 << 20)
+                done.append(_failed(spec, f"out of memory (worker above the {limit_mib:g} MiB limit; killed)"))
                 self._replace(w)
         return done
 
@@ -274,9 +293,9 @@ def _failed(spec: CaseSpec, reason: str) -> dict[str, Any]:
 
 
 def _run_local(
-    specs: Sequence[CaseSpec], jobs: int, memory_limit: int | None, kill_grace: float
+    specs: Sequence[CaseSpec], jobs: int, memory_limit: int | None, kill_grace: float, clock: CaseClock | None = None
 ) -> Iterator[dict[str, Any]]:
-    pool = LocalPool(jobs, memory_limit=memory_limit, kill_grace=kill_grace)
+    pool = LocalPool(jobs, memory_limit=memory_limit, kill_grace=kill_grace, clock=clock)
     try:
         yield from pool.run(specs)
     finally:
