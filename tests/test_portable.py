@@ -110,7 +110,7 @@ UNIX_ONLY = {
     ("signal", "pthread_kill"),
 }
 #: Where a Unix-only API is used behind a check of its presence (the portable path is next to it).
-GUARDED = {"analyzer/triage/budget.py", "analyzer/readers/evt.py"}
+GUARDED = {"analyzer/triage/budget.py", "analyzer/readers/evt.py", "analyzer/memcap.py"}
 
 
 def test_unix_only_apis_appear_only_behind_a_fallback() -> None:
