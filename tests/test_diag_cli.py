@@ -53,7 +53,9 @@ def case(tmp_path: Path) -> Path:
 def test_cli_text_exit_1_and_verdict_first(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagnose", str(case)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("Add this DN to Logon Only As on EXCH01: " + IMS_DN)
+    verdict = " ".join(out.split("\n\n")[0].splitlines())  # the first paragraph, wrapped to 80 columns
+    assert verdict.startswith("Add this DN to Logon Only As on EXCH01: " + IMS_DN)
+    assert IMS_DN in out.splitlines()[1]  # the DN is never split over two lines
 
 
 def test_cli_json_schema(case: Path, capsys: pytest.CaptureFixture[str]) -> None:

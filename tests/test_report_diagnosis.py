@@ -26,6 +26,9 @@ from analyzer.report.diagnosis import (
     render_text,
     visible,
 )
+from analyzer.report.terminal import Layout
+
+WIDE = Layout(width=1000)  # these tests read content row by row; the fitting to a width is tested in test_terminal
 
 ORG = "/o=Contoso/ou=Berlin"
 IMS = f"{ORG}/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
@@ -219,7 +222,7 @@ def test_schema_rejects_drift(mutate: Any) -> None:
 
 
 def test_text_verdict_first_then_tables() -> None:
-    out = render_text(scenario1(), patch_path="fix.reg")
+    out = render_text(scenario1(), patch_path="fix.reg", layout=WIDE)
     lines = out.splitlines()
     assert lines[0] == VERDICT
     assert lines[2].startswith("DNs to add") and lines[3] == f"  {IMS}"
@@ -240,7 +243,7 @@ def test_text_verdict_first_then_tables() -> None:
 
 
 def test_text_neutralises_terminal_escapes() -> None:
-    out = render_text(hostile())
+    out = render_text(hostile(), layout=WIDE)
     assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
     assert "\\x1b[31mRED" in out and "\\u202e" in out
     assert '" padded "' in out and "(empty string)" in out  # edges of list entries stay visible
@@ -248,7 +251,7 @@ def test_text_neutralises_terminal_escapes() -> None:
 
 
 def test_unknown_state_text() -> None:
-    out = render_text(unknown_state())
+    out = render_text(unknown_state(), layout=WIDE)
     assert out.startswith("No registry export")
     assert "Remediation" not in out
     loa = out.split("\nLogon Only As\n")[1]
@@ -375,7 +378,7 @@ def test_evidence_rows_capped() -> None:
     d = scenario1()
     one = d["findings"][0]["evidence"][0]
     d["findings"][0]["evidence"] = [dict(one, record=i) for i in range(500)]
-    out = render_text(d)
+    out = render_text(d, layout=WIDE)
     assert "… 450 more evidence rows" in out
     assert len(render_html(d)) < 60_000
 
@@ -414,7 +417,7 @@ def test_evidence_rows_sorted_and_only_logon_events_name_the_dn() -> None:
     d = scenario1()
     ev = d["findings"][0]["evidence"]
     d["findings"][0]["evidence"] = [ev[2], ev[1], ev[0]]  # registry first, then 4018, then 1023
-    out = render_text(d).split("\nEvidence\n")[1].split("\n\n")[0].splitlines()[2:]
+    out = render_text(d, layout=WIDE).split("\nEvidence\n")[1].split("\n\n")[0].splitlines()[2:]
     assert [row.split()[0] for row in out[:2]] == ["2002-06-12T09:14:03Z", "2002-06-12T09:14:05Z"]
     assert "1023" in out[0] and "CONTOSO\\exsvc" in out[0] and IMS in out[0]
     assert "4018" in out[1] and "CONTOSO" not in out[1] and "Internet Mail Connector" not in out[1]

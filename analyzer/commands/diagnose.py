@@ -13,11 +13,22 @@ from typing import Any
 
 from analyzer import memcap
 from analyzer.commands.arguments import add_reading_arguments
+from analyzer.commands.output import (
+    add_output_arguments,
+    add_terminal_arguments,
+    choose_format,
+    layout_from,
+    say_written,
+)
 from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
 from analyzer.limits import add_read_arguments, case_limits_from, human, parse_size, read_limits_from
 from analyzer.output import write_text
+from analyzer.report.diagnosis.untrusted import visible
+from analyzer.report.terminal import wrap
 
 NAME = "diagnose"
+#: what ``diagnose`` writes; json follows the analyzer.diagnosis/1 schema, csv is one row per finding
+REPORT_FORMATS = ("text", "json", "markdown", "html", "csv")
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -27,13 +38,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="All CASE arguments together form one case: files, folders (searched recursively) or archives (.zip, .cab, .7z, .tar.*, .gz/.bz2/.xz; recognised by content).",
     )
     d.add_argument("case", nargs="+", metavar="CASE", help="file, folder or archive of the case")
-    d.add_argument(
-        "--format",
-        choices=["text", "json", "markdown", "html"],
-        default="text",
-        help="report format (default text; json follows the analyzer.diagnosis/1 schema)",
-    )
-    d.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    add_output_arguments(d, REPORT_FORMATS, what="report")
+    add_terminal_arguments(d)
     d.add_argument(
         "--reg-patch",
         metavar="FILE",
@@ -77,16 +83,17 @@ def run(args: argparse.Namespace) -> int:
     """Diagnose ``args.case``, write the report and, when asked, the .reg patch and its rollback."""
     # Imported here, not at the top: loading the rules and renderers would slow every other command's start.
     from analyzer.diagnosis import diagnose
-    from analyzer.report.diagnosis import render
+    from analyzer.report.diagnosis import render, verdict_of
 
     with memcap.capped(getattr(args, "memory_limit", None)) as note:
         if note:
             error(f"note: {note}")
-        return _diagnose_and_write(args, diagnose, render)
+        return _diagnose_and_write(args, diagnose, render, verdict_of)
 
 
-def _diagnose_and_write(args: argparse.Namespace, diagnose: Any, render: Any) -> int:
+def _diagnose_and_write(args: argparse.Namespace, diagnose: Any, render: Any, verdict_of: Any) -> int:
     """The body of ``run`` under the memory cap."""
+    fmt = choose_format(args, REPORT_FORMATS)
     dx = diagnose(
         args.case,
         tz=getattr(args, "tz", None),
@@ -114,10 +121,17 @@ def _diagnose_and_write(args: argparse.Namespace, diagnose: Any, render: Any) ->
         except OSError as exc:
             error(f"{exc.filename or args.reg_patch}: cannot write: {exc.strerror or exc}")
             return EXIT_INPUT
-    text = render(dx.to_dict(), getattr(args, "format", "text") or "text", patch_path=patch_path)
+    doc = dx.to_dict()
     output = getattr(args, "output", None)
+    text = render(doc, fmt, patch_path=patch_path, layout=layout_from(args, to_file=bool(output)))
     if output:
         write_text(output, text)  # whole or not at all; OutputError is one line and exit 2
+        # The file holds the report; the terminal still gets the verdict.
+        layout = layout_from(args, to_file=False)
+        dns = [visible(dn, cell=True) for dn in doc.get("dns_to_add") or []]
+        style = "action" if dx.needs_action else "ok"
+        print("\n".join(layout.paint(line, style) for line in wrap(visible(verdict_of(doc)), layout.width, keep=dns)))
+        say_written(output, f"{fmt} report")
     else:
         sys.stdout.write(text)
     return EXIT_FINDINGS if dx.needs_action else EXIT_OK

@@ -22,7 +22,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         NAME, help="list the languages of localised exports the readers understand (confirmed/reconstructed)"
     )
-    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--format", choices=["text", "table", "json"], default="text", help="text (also: table) or json (default text)"
+    )
     return p
 
 

@@ -1,4 +1,4 @@
-"""``analyzer registry FILE [--key PATH]``: show a key (or a subtree, or what the file is) of any export.
+"""``analyzer registry FILE... [--key PATH]``: show a key (or a subtree, or what the file is) of any export.
 
 Exit codes: 0 shown, 2 unreadable file or key not found.
 """
@@ -6,47 +6,111 @@ Exit codes: 0 shown, 2 unreadable file or key not found.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 from typing import Any
 
+from analyzer.commands.output import add_output_arguments, choose_format, expanded_inputs, say_written
 from analyzer.exitcodes import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
-from analyzer.limits import add_read_arguments, read_limits_from
+from analyzer.limits import CaseLimits, add_read_arguments, read_limits_from
+from analyzer.model import InputError
 from analyzer.registry import read_registry
-from analyzer.report.events import output_stream
+from analyzer.report.diagnosis.untrusted import visible
+from analyzer.report.events import output_stream, safe_cell
 from analyzer.report.registry import write_key, write_overview, write_tree
+from analyzer.sniff import REGISTRY_FORMATS
 
 NAME = "registry"
+REGISTRY_FORMATS_OUT = ("text", "json", "csv")
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     r: argparse.ArgumentParser = sub.add_parser(
-        NAME, help="show a key of a hive, .reg, regedt32 text or reg query export"
+        NAME,
+        help="show a key of a hive, .reg, regedt32 text or reg query export (also inside folders and .zip archives)",
+        description="Shows the key (or subtree, or what the file is) in every FILE; folders are searched "
+        "recursively and .zip archives opened safely, as diagnose does.",
     )
-    r.add_argument("file", metavar="FILE")
+    r.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="registry hive, .reg file, Regedt32 text report or reg query output, or a folder or .zip holding them",
+    )
     r.add_argument(
         "--key",
         metavar="PATH",
         help=r"key path, e.g. HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem",
     )
     r.add_argument("--recursive", "-r", action="store_true", help="include every subkey")
-    r.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default table)")
-    r.add_argument("--output", "-o", metavar="FILE")
+    add_output_arguments(r, REGISTRY_FORMATS_OUT, what="listing")
     r.add_argument("--encoding", metavar="CODEC", help="code page of ANSI .reg/text exports (default cp1252)")
     add_read_arguments(r, events=False)
     return r
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read ``args.file`` and write the requested key, subtree or overview."""
-    reg = read_registry(args.file, encoding=args.encoding, warn=warn_to_stderr, limits=read_limits_from(args))
+    """Read each file and write the requested key, subtree or overview (several files: one part each)."""
+    fmt = choose_format(args, REGISTRY_FORMATS_OUT)
+    shown = 0
+    failed = False
+    with expanded_inputs(args.files, REGISTRY_FORMATS, CaseLimits()) as inputs:
+        several = len(inputs) > 1
+        parts: list[tuple[str, str]] = []
+        for item in inputs:
+            if item.real is None:
+                error(str(item.problem))
+                failed = True
+                continue
+            try:
+                text = _one(item.real, item.display, args, fmt)
+            except InputError as exc:
+                error(str(exc) if not several else f"{item.display}: {exc.reason}")
+                failed = True
+                continue
+            if text is None:
+                failed = True
+                continue
+            parts.append((item.display, text))
+            shown += 1
+    with output_stream(args.output) as out:
+        out.write(_combine(parts, fmt) if several else "".join(text for _, text in parts))
+    if args.output and shown:
+        say_written(args.output, f"{fmt} listing of {shown} file(s)")
+    return EXIT_OK if shown and not (failed and not several) else EXIT_INPUT
+
+
+def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | None:
+    """The listing of one file, or None (after an error line) when the key is not there."""
+    reg = read_registry(real, encoding=args.encoding, warn=warn_to_stderr, limits=read_limits_from(args))
     requested = args.key
     if requested is not None and reg.key(requested) is None:
-        error(f"{args.file}: key not found: {requested}")
-        return EXIT_INPUT
-    with output_stream(args.output) as out:
-        if args.recursive or (requested is None and args.format == "csv"):
-            write_tree(reg, requested, args.format, out)
-        elif requested is None:
-            write_overview(reg, args.format, out)
-        else:
-            write_key(reg, requested, args.format, out)
-    return EXIT_OK
+        error(f"{display}: key not found: {requested}")
+        return None
+    out = io.StringIO()
+    if args.recursive or (requested is None and fmt == "csv"):
+        write_tree(reg, requested, fmt, out)
+    elif requested is None:
+        write_overview(reg, fmt, out)
+    else:
+        write_key(reg, requested, fmt, out)
+    return out.getvalue()
+
+
+def _combine(parts: list[tuple[str, str]], fmt: str) -> str:
+    """Several files: a JSON array of {path, result}, CSV rows with a leading path column, or text parts
+    under a heading each."""
+    if fmt == "json":
+        return json.dumps([{"path": p, "result": json.loads(t)} for p, t in parts], ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        for n, (path, text) in enumerate(parts):
+            rows = list(csv.reader(io.StringIO(text)))
+            for k, row in enumerate(rows):
+                if k == 0 and n > 0:
+                    continue  # one header
+                writer.writerow(["path" if k == 0 else safe_cell(path), *row])
+        return buf.getvalue()
+    return "\n".join(f"== {visible(p, cell=True)}\n{t}" for p, t in parts)

@@ -19,7 +19,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     k: argparse.ArgumentParser = sub.add_parser(NAME, help="list the knowledge: rule id, KB article, what it diagnoses")
     k.add_argument("--show", metavar="ID", help="show one rule with its references and fixtures")
     k.add_argument("--test", action="store_true", help="run every rule's fixtures (self-test)")
-    k.add_argument("--format", choices=["table", "json"], default="table")
+    k.add_argument(
+        "--format", choices=["text", "table", "json"], default="text", help="text (also: table) or json (default text)"
+    )
     return k
 
 

@@ -28,7 +28,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     t.add_argument("root", nargs="+", metavar="ROOT", help="folder whose sub-folders and archives are the cases")
     t.add_argument(
-        "--out", required=True, metavar="DIR", help="output folder (cases/<case>.json, summary.csv/.parquet)"
+        "--output",
+        "-o",
+        "--out",
+        dest="out",
+        required=True,
+        metavar="DIR",
+        help="output folder (cases/<case>.json, summary.csv/.parquet); --out is the older name",
     )
     t.add_argument("--jobs", "-j", type=int, metavar="N", help="worker processes (default: CPU count)")
     t.add_argument("--resume", action="store_true", help="skip cases whose JSON exists and whose inputs are unchanged")

@@ -5,20 +5,21 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from tabulate import tabulate
-
 from analyzer.model import Event, iso_time
 from analyzer.output import atomic_write
-from analyzer.report.table import stream_table
-from analyzer.terminal import cell, has_undecodable, json_safe, shown_name
+from analyzer.report.terminal import Layout
+from analyzer.report.terminal import table as layout_table
+from analyzer.terminal import cell, has_undecodable, json_safe, shown_name, visible
 
-TABLE_COLUMNS = ["time_generated", "record", "event_id", "type", "category", "source", "computer", "strings"]
-TABLE_LIMIT = 60  # characters of the joined insertion strings shown in a table cell
-CELL_LIMIT = 64  # source, category, computer: longer ones are cut in the table (CSV/JSON keep them)
+TABLE_COLUMNS = ["time", "record", "id", "type", "source", "computer", "strings"]  # all fields: csv, json
+TABLE_LIMIT = 2_000  # characters of the joined insertion strings shown in a table (the JSON has them all)
+CELL_LIMIT = 64  # source, computer: longer ones are cut in the table (CSV/JSON keep them)
+SEVERITY_OF_TYPE = {"error": "error", "failure_audit": "error", "warning": "warning"}
 
 
 @contextmanager
@@ -36,9 +37,20 @@ def safe_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: Callable[[], bool] | None = None) -> int:
-    """Write events in ``fmt``; returns how many were written.  Streams except for ``table``, which
-    is left out entirely when ``nothing_read()`` says no input was usable (the errors say why)."""
+def write_events(
+    events: Iterator[Event],
+    fmt: str,
+    out: TextIO,
+    nothing_read: Callable[[], bool] | None = None,
+    *,
+    with_path: bool = False,
+    layout: Layout | None = None,
+) -> int:
+    """Write events in ``fmt``; returns how many were written.  Streams except for the text table
+    (``text``/``table``), which is left out entirely when ``nothing_read()`` says no input was usable
+    (the errors say why).  The table fits ``layout``'s width: the insertion strings (DNs) are never cut,
+    they go on a line of their own under the row when they do not fit; ``with_path`` adds a path column
+    (several files)."""
     count = 0
     if fmt == "jsonl":
         for ev in events:
@@ -61,21 +73,35 @@ def write_events(events: Iterator[Event], fmt: str, out: TextIO, nothing_read: C
             writer.writerow([safe_cell(_csv_text(row.get(col))) for col in header])
             count += 1
     else:
+        layout = layout or Layout()
         naive = False
+        styles: deque[str] = deque()
 
-        def rows() -> Iterator[list[object]]:
-            nonlocal naive
+        def rows() -> Iterator[list[str]]:
+            nonlocal naive, count
             for ev in events:
                 naive = naive or (ev.time_generated is not None and ev.time_generated.tzinfo is None)
-                yield [iso_time(ev.time_generated), ev.record, ev.event_id, ev.type.label,
-                       cell(ev.category, CELL_LIMIT), cell(ev.source, CELL_LIMIT), cell(ev.computer, CELL_LIMIT),
+                row = [iso_time(ev.time_generated) or "", str(ev.record), str(ev.event_id), ev.type.label,
+                       cell(ev.source, CELL_LIMIT), cell(ev.computer, CELL_LIMIT),
                        cell(" | ".join(ev.strings), TABLE_LIMIT)]  # fmt: skip
+                styles.append(SEVERITY_OF_TYPE.get(ev.type.value, ""))
+                count += 1
+                yield [visible(shown_name(ev.path), cell=True), *row] if with_path else row
 
-        count = stream_table(rows(), TABLE_COLUMNS, out)  # streams: memory does not grow with the log
-        if not count:
-            if nothing_read is not None and nothing_read():
-                return 0
-            out.write(tabulate([], headers=TABLE_COLUMNS, tablefmt="simple") + "\n")
+        def style_of() -> Iterator[str]:
+            while True:  # the row's style is appended just before the row is laid out
+                yield styles.popleft() if styles else ""
+
+        headers = ["path", *TABLE_COLUMNS] if with_path else TABLE_COLUMNS
+        lines = layout_table(headers, rows(), layout.width, whole=("strings",), styles=style_of(), layout=layout,
+                             style_column="type")  # fmt: skip
+        first = next(lines, None)
+        if count == 0 and nothing_read is not None and nothing_read():
+            return 0
+        if first is not None:
+            out.write(first + "\n")
+        for line in lines:  # streams: memory does not grow with the log
+            out.write(line + "\n")
         out.write(
             f"{count} event(s)"
             + (" — times are local to the exporting machine (no zone; see --tz)" if naive else "")

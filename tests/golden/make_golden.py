@@ -23,8 +23,10 @@ def _commands() -> Iterator[tuple[str, list[str]]]:
     """(golden file name, argv) for every sample x command x format."""
     for sample in SAMPLES:
         rel = f"samples/{sample.name}"
-        for fmt in ("text", "json", "markdown", "html"):
+        for fmt in ("text", "json", "markdown", "html", "csv"):
             yield f"{sample.name}.diagnose.{fmt}", ["diagnose", rel, "--format", fmt]
+        # The terminal layout at a wide terminal too (80 columns is the default when not a terminal).
+        yield f"{sample.name}.diagnose.text120", ["diagnose", rel, "--width", "120"]
         for v in ("4", "5"):
             yield f"{sample.name}.patch{v}", ["diagnose", rel, "--reg-patch", "{tmp}/patch.reg", "--reg-version", v]
         for f in sorted(sample.iterdir()):
@@ -33,6 +35,7 @@ def _commands() -> Iterator[tuple[str, list[str]]]:
             frel = f"{rel}/{f.name}"
             yield f"{sample.name}.{f.name}.events.jsonl", ["events", frel, "--format", "jsonl"]
             yield f"{sample.name}.{f.name}.events.table", ["events", frel]
+            yield f"{sample.name}.{f.name}.events.table120", ["events", frel, "--width", "120"]
             yield f"{sample.name}.{f.name}.registry.table", ["registry", frel]
             yield (
                 f"{sample.name}.{f.name}.registry.json",
@@ -45,6 +48,8 @@ def _commands() -> Iterator[tuple[str, list[str]]]:
                     "json",
                 ],
             )
+    yield "all.events.table", ["events", *(f"samples/{s.name}" for s in SAMPLES), "--id", "1023"]
+    yield "all.events.table120", ["events", *(f"samples/{s.name}" for s in SAMPLES), "--id", "1023", "--width", "120"]
     yield "rules.list", ["rules"]
 
 

@@ -8,6 +8,8 @@ one function in ``sections``; the back ends place it by its key.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,8 +19,10 @@ from analyzer.report.diagnosis import html as html_backend
 from analyzer.report.diagnosis import markdown as markdown_backend
 from analyzer.report.diagnosis import servers
 from analyzer.report.diagnosis import text as text_backend
-from analyzer.report.diagnosis.sections import all_warnings, build, verdict_of
+from analyzer.report.diagnosis.sections import FINDING_COLUMNS, all_warnings, build, finding_rows, verdict_of
 from analyzer.report.diagnosis.untrusted import MAX_CHARS, visible
+from analyzer.report.events import safe_cell
+from analyzer.report.terminal import Layout
 from analyzer.terminal import json_safe
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "all_warnings",
     "load_schema",
     "render",
+    "render_csv",
     "render_html",
     "render_json",
     "render_markdown",
@@ -43,12 +48,13 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema" / "diagnosis.schema
 PatchPath = str | Mapping[str, str] | None
 
 
-def render_text(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
-    """Terminal output: verdict paragraph, DNs to add, then tabulate tables and the steps.
-    Several servers: a verdict line per server, then one section per server (``servers``)."""
+def render_text(d: Mapping[str, Any], *, patch_path: PatchPath = None, layout: Layout | None = None) -> str:
+    """Terminal output laid out for ``layout`` (width, colour; default 80 columns, no colour): verdict
+    paragraph, DNs to add, then tables and the steps.  Several servers: a verdict line per server, then
+    one section per server (``servers``)."""
     if d.get("servers"):
-        return servers.render_text(d, patch_path=patch_path)
-    return text_backend.render(build(d, patch_path=_one(patch_path)))
+        return servers.render_text(d, patch_path=patch_path, layout=layout)
+    return text_backend.render(build(d, patch_path=_one(patch_path)), layout)
 
 
 def render_markdown(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
@@ -82,18 +88,38 @@ def render_json(d: Mapping[str, Any]) -> str:
     return json.dumps(json_safe(d), ensure_ascii=False, indent=2) + "\n"
 
 
+def render_csv(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
+    """The findings as CSV rows (one per finding; several servers: a ``server`` column first).
+
+    For spreadsheets that collect the outcome of many cases; cells starting like a formula are neutralised.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    several = bool(d.get("servers"))  # then each finding names its server
+    writer.writerow(["server", *FINDING_COLUMNS] if several else FINDING_COLUMNS)
+    for finding, row in zip(d.get("findings") or [], finding_rows(d), strict=True):
+        cells = [str(finding.get("server") or ""), *row] if several else row
+        writer.writerow([safe_cell(c) for c in cells])
+    return buf.getvalue()
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "text": render_text,
     "markdown": render_markdown,
     "html": render_html,
     "json": render_json,
+    "csv": render_csv,
 }
 
 
-def render(d: Mapping[str, Any], fmt: str = "text", *, patch_path: PatchPath = None) -> str:
-    """Render in the CLI's ``--format`` (text | json | markdown | html)."""
+def render(
+    d: Mapping[str, Any], fmt: str = "text", *, patch_path: PatchPath = None, layout: Layout | None = None
+) -> str:
+    """Render in the CLI's ``--format`` (text | json | markdown | html | csv); ``layout`` is the text's."""
     if fmt == "json":
         return render_json(d)
+    if fmt == "text":
+        return render_text(d, patch_path=patch_path, layout=layout)
     try:
         renderer = RENDERERS[fmt]
     except KeyError:

@@ -19,6 +19,7 @@ from analyzer.report.diagnosis.html import h
 from analyzer.report.diagnosis.markdown import md
 from analyzer.report.diagnosis.sections import MAX_WARNING_LINES, all_warnings, build
 from analyzer.report.diagnosis.untrusted import visible
+from analyzer.report.terminal import Layout
 
 _H_TAG = re.compile(r"<(/?)h([1-5])\b")
 
@@ -65,7 +66,9 @@ def _case_warnings(d: Mapping[str, Any]) -> dict[str, Any]:
     return {"warnings": d.get("warnings") or [], "inputs": _unpaired(d)}
 
 
-def render_text(d: Mapping[str, Any], *, patch_path: str | Mapping[str, str] | None = None) -> str:
+def render_text(
+    d: Mapping[str, Any], *, patch_path: str | Mapping[str, str] | None = None, layout: Layout | None = None
+) -> str:
     servers = d.get("servers") or []
     out = [_headline(d)]
     out.extend(f"  {visible(s.get('server'), cell=True)}: {visible(s.get('verdict'))}" for s in servers)
@@ -93,7 +96,8 @@ def render_text(d: Mapping[str, Any], *, patch_path: str | Mapping[str, str] | N
         for path, why in _paired(s):
             out.append(f"  input: {visible(path, cell=True)}" + (f" ({visible(why, cell=True)})" if why else ""))
         out.append("")
-        section = text_backend.render(build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server")))))
+        one = build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server"))))
+        section = text_backend.render(one, layout)
         out.append(section.rstrip("\n"))
         out.append("")
     if rest["inputs"]:

@@ -1,25 +1,44 @@
-"""The terminal back end: verdict paragraph, DNs to add, then tabulate tables, the steps and the warnings."""
+"""The terminal back end: verdict paragraph, DNs to add, then tables, the steps and the warnings.
+
+Everything is laid out for the width of a ``Layout`` (``analyzer.report.terminal``): paragraphs wrap,
+table cells wrap, DNs stay whole on their own lines, and only the verdict and severities are coloured.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tabulate import tabulate
-
 from analyzer.report.diagnosis.sections import Report, Section, Table
 from analyzer.report.diagnosis.untrusted import visible
+from analyzer.report.terminal import Layout, wrap
+from analyzer.report.terminal import table as layout_table
 
-MAX_TEXT_CELL = 1_000  # text tables pad every row to the widest cell: keep cells shorter there
+MAX_TEXT_CELL = 1_000  # a cell wraps over many lines: keep cells shorter there
 MORE = "(see --format json)"
+WHOLE_COLUMNS = ("DN", "value")  # never wrapped: printed under the row when they do not fit
 
 
-def table(t: Table) -> str:
+def table(t: Table, layout: Layout) -> list[str]:
     safe = [[visible(c, cell=True, limit=MAX_TEXT_CELL) for c in row] for row in t.rows]
-    return tabulate(safe, headers=list(t.headers), tablefmt="simple", disable_numparse=True)
+    styles = [c.removeprefix("sev-") for c in t.row_classes]
+    return list(layout_table(t.headers, safe, layout.width, whole=WHOLE_COLUMNS, styles=styles, layout=layout))
 
 
-def _lines(lines: Sequence[str], bullet: str) -> list[str]:
-    return [f"  {bullet}{visible(line, cell=True)}" for line in lines]
+def _lines(lines: Sequence[str], bullet: str, layout: Layout, keep: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        out.extend(wrap(visible(line, cell=True), layout.width, "  " + " " * len(bullet), "  " + bullet, keep))
+    return out
+
+
+def _whole_strings(report: Report) -> list[str]:
+    """The DNs of the report (to add, in tables): wrapped paragraphs keep each on one line."""
+    found = [visible(dn, cell=True) for dn in report.dns]
+    for s in report.sections:
+        if s.table is not None:
+            cols = [i for i, h in enumerate(s.table.headers) if h in WHOLE_COLUMNS]
+            found.extend(visible(row[i], cell=True) for row in s.table.rows for i in cols if "=" in row[i])
+    return found
 
 
 def _more(section: Section) -> list[str]:
@@ -29,35 +48,44 @@ def _more(section: Section) -> list[str]:
     return [f"  … {section.left_out} more{noun} {MORE}"]
 
 
-def section(s: Section, report: Report) -> list[str]:
+def section(s: Section, report: Report, layout: Layout, keep: Sequence[str] = ()) -> list[str]:
     out = [s.title]
+    width = layout.width
     if s.key == "remediation":
-        out.extend(f"{n:>2}. {visible(item.heading)}" for n, item in enumerate(s.items, 1))
+        for n, item in enumerate(s.items, 1):
+            out.extend(wrap(visible(item.heading), width, "    ", f"{n:>2}. ", keep))
         if report.patch_path:
-            out.append(f"Patch written to: {visible(report.patch_path, cell=True)} (rollback beside it)")
+            out.extend(wrap(f"Patch written to: {visible(report.patch_path, cell=True)} (rollback beside it)", width))
         else:
             out.append("Write the patch and its rollback with --reg-patch FILE.")
         return [*out, ""]
     if s.empty:
         return [*out, "  (none)", ""]
     if s.table is not None:
-        out.append(table(s.table))
+        out.extend(table(s.table, layout))
     if s.items:
         out.append("")
         for n, item in enumerate(s.items, 1):
-            out.append(f"{n:>2}. title: {visible(item.heading)}")
-            out.extend(f"    {label}: {visible(text)}" for label, text in item.details)
-    out.extend(_lines(s.lines, "- " if s.key == "warnings" else ""))
+            out.extend(wrap(visible(item.heading), width, "           ", f"{n:>2}. title: ", keep))
+            for label, text in item.details:
+                out.extend(wrap(visible(text), width, "      ", f"    {label}: ", keep))
+    out.extend(_lines(s.lines, "- " if s.key == "warnings" else "", layout, keep))
     out.extend(_more(s))
-    out.extend(f"  {note}" for note in s.notes)
+    for note in s.notes:
+        out.extend(wrap(note, width, "  "))
     return [*out, ""]
 
 
-def render(report: Report) -> str:
-    out: list[str] = [visible(report.verdict), ""]
+def render(report: Report, layout: Layout | None = None) -> str:
+    layout = layout or Layout()
+    width = layout.width
+    keep = _whole_strings(report)
+    verdict = wrap(visible(report.verdict), width, keep=keep)
+    style = "action" if report.needs_action else "ok"
+    out: list[str] = [layout.paint(line, style) for line in verdict] + [""]
     if report.dns:
-        out.append("DNs to add to Logon Only As (copied verbatim from the events):")
-        out.extend(f"  {visible(dn, cell=True)}" for dn in report.dns)
+        out.extend(wrap("DNs to add to Logon Only As (copied verbatim from the events):", width))
+        out.extend(f"  {visible(dn, cell=True)}" for dn in report.dns)  # whole, however long
         out.append("")
     out.append(f"Case: {visible(report.case, cell=True)}    needs action: {'yes' if report.needs_action else 'no'}")
     warnings = report.warnings
@@ -65,7 +93,7 @@ def render(report: Report) -> str:
         out.append(f"Warnings: {len(warnings.lines) + warnings.left_out} (see the end of this report)")
     out.append("")
     for s in report.sections:
-        out.extend(section(s, report))
+        out.extend(section(s, report, layout, keep))
     if warnings is not None:
-        out.extend(section(warnings, report))
+        out.extend(section(warnings, report, layout, keep))
     return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,73 @@
+"""Terminal layout: width from the terminal or 80, wrapped paragraphs and cells, DNs whole, colour only on a TTY."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from analyzer.cli import main
+from analyzer.report.terminal import Layout, layout_for, table, wrap
+from tests.conftest import REPO
+
+DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
+SAMPLE = REPO / "samples" / "nt4-kb306308"
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_width_is_80_when_not_a_terminal_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "132")
+    assert layout_for(io.StringIO()) == Layout(80, False)
+    assert layout_for(io.StringIO(), width=100).width == 100
+    assert layout_for(FakeTTY()).width == 132  # a terminal: its width (COLUMNS wins, as in shutil)
+
+
+def test_colour_only_on_a_terminal_and_not_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert layout_for(FakeTTY()).color and not layout_for(io.StringIO()).color
+    assert layout_for(io.StringIO(), color="always").color and not layout_for(FakeTTY(), color="never").color
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not layout_for(FakeTTY()).color and layout_for(FakeTTY(), color="always").color
+
+
+def test_wrap_keeps_the_dn_on_one_line() -> None:
+    text = f"Add this DN to Logon Only As on EXCH01: {DN}; then restart the Information Store."
+    lines = wrap(text, 60, keep=[DN])
+    assert all(len(line) <= 60 or DN in line for line in lines)
+    assert any(DN in line for line in lines) and " ".join(lines) == text
+
+
+def test_table_fits_the_width_and_moves_a_long_dn_under_its_row() -> None:
+    rows = [["error", "KB306308", "Internet Mail Service on EXCH01", DN, "2"]]
+    lines = table(["severity", "rule", "component", "DN", "count"], rows, 60, whole=["DN"])
+    assert all(len(line) <= 60 for line in lines if "DN:" not in line)
+    assert f"  DN: {DN}" in lines
+    wide = table(["severity", "rule", "component", "DN", "count"], rows, 200, whole=["DN"])
+    assert len(wide) == 3 and DN in wide[2]  # fits: one row, DN in its column
+
+
+def test_cells_wrap_at_blanks_and_paths_after_a_separator() -> None:
+    lines = table(["path", "n"], [["samples/nt4-kb306308/AppEvent.Evt", "1"]], 40)
+    assert all(len(line) <= 40 for line in lines)
+    assert table(["path", "n"], [["samples/nt4-kb306308/AppEvent.Evt", "1"]], 24)[2].startswith("samples/")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_diagnose_text_fits_the_width_except_whole_tokens(width: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", str(SAMPLE), "--width", str(width)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out  # not a terminal: no colour
+    for line in out.splitlines():
+        if len(line) > width:  # only a DN or a single token longer than the line may overflow
+            assert DN in line or len(line.split()) <= 2 or "/o=" in line, line
+    assert any(line.strip() == DN for line in out.splitlines())  # the DN to add, whole on its own line
+
+
+def test_color_always_paints_the_verdict_and_severity(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", str(SAMPLE), "--color", "always"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("\x1b[1;31mAdd this DN") and "\x1b[1;31merror\x1b[0m" in out
