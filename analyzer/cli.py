@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from analyzer import __version__
-from analyzer.commands import diagnose, events, languages, registry, rules, serve, triage
+from analyzer.commands import diagnose, events, languages, registry, rules, serve, triage, verify
 from analyzer.exitcodes import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, UsageError, error
 from analyzer.model import InputError
 from analyzer.output import stdout_failed
 
 #: Command name -> module (``add_parser(subparsers)``, ``run(args) -> exit code``), in ``--help`` order.
 COMMANDS: dict[str, ModuleType] = {
-    module.NAME: module for module in (diagnose, triage, events, registry, rules, languages, serve)
+    module.NAME: module for module in (diagnose, verify, triage, events, registry, rules, languages, serve)
 }
 
 

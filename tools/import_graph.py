@@ -103,6 +103,7 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.commands.triage", "analyzer.triage.stopping"): _START,
     ("analyzer.commands.serve", "analyzer.serve.config"): _START,
     ("analyzer.commands.serve", "analyzer.serve.app"): _START,
+    ("analyzer.commands.verify", "analyzer.verify"): _START,
 }
 
 #: Cycles that exist today and are being removed by the work named; any other cycle is an error.
