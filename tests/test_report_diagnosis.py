@@ -336,7 +336,26 @@ def test_html_escapes_everything() -> None:
     parser.close()
     assert parser.stack == []  # well nested: no string opened or closed a tag
     assert "script" not in parser.tags and "a" not in parser.tags
-    assert all(name in {"charset", "http-equiv", "content", "name", "lang", "class"} for name, _ in parser.attrs)
+    svg = {
+        "role",
+        "aria-label",
+        "xmlns",
+        "viewbox",
+        "width",
+        "style",
+        "x",
+        "y",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "cx",
+        "cy",
+        "r",
+    }
+    svg |= {"fill", "stroke", "stroke-width", "stroke-dasharray", "font-size", "text-anchor"}  # the timeline's SVG
+    allowed = {"charset", "http-equiv", "content", "name", "lang", "class"} | svg
+    assert all(name in allowed for name, _ in parser.attrs), {n for n, _ in parser.attrs} - allowed
     classes = {v for n, v in parser.attrs if n == "class"}
     assert all(c and "onmouseover" not in c for c in classes)
     assert "\x1b" not in out and "\u202e" not in out

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import html
 
+from analyzer.report.diagnosis import timeline_svg
 from analyzer.report.diagnosis.sections import Report, Section, Table
 from analyzer.report.diagnosis.untrusted import visible
 
 MORE = "(see the JSON output)"
-SHOWN = ("findings", "advice", "evidence", "logon", "inputs", "remediation")
+SHOWN = ("findings", "advice", "timeline", "evidence", "logon", "inputs", "remediation")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5rem;color:#1b1b1b;line-height:1.4}
@@ -18,15 +19,19 @@ h2{font-size:1.1rem;margin-top:1.6rem}
 .verdict{font-size:1.05rem;padding:.6rem .9rem;border-left:.35rem solid #2e7d32;background:#f1f8f1}
 .verdict.action{border-color:#c62828;background:#fdf1f1}
 .warnings{padding:.4rem .9rem;border-left:.35rem solid #ef6c00;background:#fff6ec}
-table{border-collapse:collapse;margin:.4rem 0;font-size:.9rem}
+table{border-collapse:collapse;margin:.4rem 0;font-size:.9rem;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ccc;padding:.2rem .45rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3}
-td,code,pre{overflow-wrap:anywhere;word-break:break-word}
+td,code,pre{overflow-wrap:normal;word-break:normal}
+td.mono{white-space:nowrap}
+pre{white-space:pre-wrap}
 code,pre,.mono{font-family:ui-monospace,Consolas,monospace;font-size:.88rem}
 pre{background:#f6f6f6;padding:.5rem;white-space:pre-wrap;max-height:30rem;overflow:auto}
 tr.sev-error td:first-child{color:#c62828;font-weight:bold}
 tr.sev-warning td:first-child{color:#ef6c00;font-weight:bold}
 tr.sev-info td:first-child{color:#1565c0}
+svg.timeline{display:block;margin:.4rem 0}
+@media print{body{margin:0;font-size:10pt}table{display:table;overflow:visible}td.mono{white-space:normal}details{display:block}pre{max-height:none;overflow:visible}}
 """
 
 
@@ -62,6 +67,8 @@ def section(s: Section, report: Report) -> list[str]:
     out = [f"<h2>{h(s.title)}</h2>"]
     if s.empty:
         return [*out, "<p>None.</p>"]
+    if s.key == "timeline" and s.table is not None:
+        out.append(timeline_svg.render(s.table.rows))
     if s.table is not None:
         out.append(html_table(s.table))
     if s.items:
@@ -114,6 +121,8 @@ def _scoped_css() -> str:
     does not restyle the rest of the notebook."""
     rules = []
     for line in _CSS.strip().splitlines():
+        if line.startswith("@media"):  # print rules belong to the page, not to a notebook
+            continue
         selectors, _, rest = line.partition("{")
         scoped = ",".join(
             ".analyzer-diagnosis" if sel.strip() == "body" else f".analyzer-diagnosis {sel.strip()}"

@@ -12,7 +12,7 @@ from analyzer.report.diagnosis.untrusted import visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#$!{}])")
 MORE = "(see the JSON output)"
-SHOWN = ("findings", "advice", "evidence", "logon", "inputs", "remediation")
+SHOWN = ("findings", "advice", "timeline", "evidence", "logon", "inputs", "remediation")
 
 
 def md(text: object, *, cell: bool = False) -> str:

@@ -95,6 +95,14 @@ def build(d: Mapping[str, Any], *, patch_path: str | None = None) -> Report:
             for a in advice
         )
         sections.append(Section("advice", "Advice (true of every case where Logon Only As exists)", items=items))
+    timeline, more_events = timeline_rows(d)
+    if timeline:
+        table = Table(
+            tuple(TIMELINE_COLUMNS),
+            tuple(tuple(r) for r in timeline),
+            tuple(_TIMELINE_CLASS.get(r[1], "") for r in timeline),
+        )
+        sections.append(Section("timeline", "Timeline", table, left_out=more_events, left_out_noun="events"))
     evidence, left_out = evidence_table(d)
     if evidence:
         table = Table(tuple(EVIDENCE_COLUMNS), tuple(tuple(r) for r in evidence))
@@ -215,6 +223,54 @@ def _evidence_rows(finding: Mapping[str, Any]) -> list[list[str]]:
         )
     events.sort(key=lambda row: (row[0], row[1], int(row[2]) if row[2].isdigit() else 0))
     return events + registry
+
+
+TIMELINE_COLUMNS = ["time", "what", "detail"]
+MAX_TIMELINE_ROWS = 40
+_TIMELINE_CLASS = {"refusal (1023)": "sev-error", "component error": "sev-warning", "Logon Only As written": "sev-info"}
+_SCM = "service control manager"
+
+
+def _what(ev: Mapping[str, Any]) -> str:
+    """The kind of a timeline entry: what the engineer looks for when asking "what happened when"."""
+    eid, source = ev.get("event_id"), str(ev.get("source") or "").casefold()
+    text = str(ev.get("text") or "").casefold()
+    if eid == 1023:
+        return "refusal (1023)"
+    if source == _SCM:
+        if eid == 7036 and "information store" in text and "running" in text:
+            return "IS start"
+        return "service event"
+    if eid in _LOGON_EVENTS:
+        return "logon"
+    return "component error"
+
+
+def timeline_rows(d: Mapping[str, Any]) -> tuple[list[list[str]], int]:
+    """The case in time order: refusals, component errors, service events and IS starts cited by the
+    findings, and when ``Logon Only As`` was last written (hives and Regedt32 reports record it).
+
+    Seeing the write between refusals (or after the last one) is what LOA-TIMING findings are about.
+    """
+    rows: dict[tuple[object, ...], list[str]] = {}
+    for f in d.get("findings") or []:
+        for ev in f.get("evidence") or []:
+            if ev.get("key") or ev.get("value") or not ev.get("time"):
+                continue
+            key = (ev.get("path"), ev.get("record"), ev.get("event_id"), ev.get("time"))
+            detail = " ".join(str(x) for x in (ev.get("event_id"), ev.get("source")) if x not in (None, ""))
+            if ev.get("event_id") == 1023 and f.get("component"):
+                detail += f" refuses {f.get('component')}"
+            rows.setdefault(key, [str(ev.get("time")), _what(ev), detail])
+    ordered = sorted(rows.values(), key=lambda r: r[0])
+    left_out = max(0, len(ordered) - MAX_TIMELINE_ROWS)
+    ordered = ordered[:MAX_TIMELINE_ROWS]
+    loa = d.get("logon_only_as") or {}
+    if loa.get("last_write"):
+        where = " ".join(str(x) for x in (loa.get("source"), loa.get("key")) if x)
+        ordered.append([str(loa["last_write"]), "Logon Only As written", f"last write of the key ({where})"])
+        ordered.sort(key=lambda r: r[0])
+    return (ordered if any(r[1] != "Logon Only As written" for r in ordered) else []), left_out
 
 
 def evidence_table(d: Mapping[str, Any]) -> tuple[list[list[str]], int]:
