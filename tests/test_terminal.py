@@ -43,17 +43,17 @@ def test_wrap_keeps_the_dn_on_one_line() -> None:
 
 def test_table_fits_the_width_and_moves_a_long_dn_under_its_row() -> None:
     rows = [["error", "KB306308", "Internet Mail Service on EXCH01", DN, "2"]]
-    lines = table(["severity", "rule", "component", "DN", "count"], rows, 60, whole=["DN"])
+    lines = list(table(["severity", "rule", "component", "DN", "count"], rows, 60, whole=["DN"]))
     assert all(len(line) <= 60 for line in lines if "DN:" not in line)
     assert f"  DN: {DN}" in lines
-    wide = table(["severity", "rule", "component", "DN", "count"], rows, 200, whole=["DN"])
+    wide = list(table(["severity", "rule", "component", "DN", "count"], rows, 200, whole=["DN"]))
     assert len(wide) == 3 and DN in wide[2]  # fits: one row, DN in its column
 
 
 def test_cells_wrap_at_blanks_and_paths_after_a_separator() -> None:
-    lines = table(["path", "n"], [["samples/nt4-kb306308/AppEvent.Evt", "1"]], 40)
+    lines = list(table(["path", "n"], [["samples/nt4-kb306308/AppEvent.Evt", "1"]], 40))
     assert all(len(line) <= 40 for line in lines)
-    assert table(["path", "n"], [["samples/nt4-kb306308/AppEvent.Evt", "1"]], 24)[2].startswith("samples/")
+    assert list(table(["path", "n"], [["samples/nt4-kb306308/AppEvent.Evt", "1"]], 24))[2].startswith("samples/")
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -92,3 +92,15 @@ def test_progress_only_on_a_terminal_for_large_files(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(sys, "stderr", quiet)
     assert main(["events", log, "--format", "jsonl", "-o", "/dev/null"]) == 0
     assert quiet.getvalue() == ""  # a small file: no bar
+
+
+def test_a_table_streams_later_rows_in_the_columns_of_the_first_block() -> None:
+    def rows():  # a generator: the table must not need every row before the first line
+        yield ["a", "1"]
+        yield ["b", "2"]
+        yield ["a much longer cell than the first block had", "3"]
+
+    lines = list(table(["name", "n"], rows(), 80, block=2))
+    assert lines[0].split() == ["name", "n"] and len(lines[1].split()[0]) == 4
+    assert all(len(line) <= len(lines[1]) for line in lines[2:])  # wrapped into the first block's columns
+    assert "".join(line[:4].strip() for line in lines[4:]) == "amuchlongercellthanthefirstblockhad"
