@@ -22,9 +22,22 @@ SHOT = REPO / "docs" / "report-timeline.png"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
+def _uncapped() -> None:
+    """In the child: lift the address-space cap an in-process ``diagnose`` (memcap) may have set on this
+    test process -- Chromium reserves far more address space than it uses and would not start under it."""
+    try:
+        import resource
+    except ImportError:
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
 def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp / 'profile'}"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=240, check=False)
+    return subprocess.run(
+        [*command, *args], capture_output=True, text=True, timeout=240, check=False, preexec_fn=_uncapped
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +48,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_chromium_renders_the_verdict_and_the_timeline(report: Path, tmp_path: Path) -> None:
-    dom = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path).stdout
+    done = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path)
+    dom = done.stdout
+    assert dom, done.stderr[-800:]
     assert '<p class="verdict action">Add this DN to Logon Only As on EXCH01' in dom
     assert '<svg class="timeline"' in dom and 'class="loa-write"' in dom and dom.count("<circle") >= 3
 
