@@ -140,8 +140,9 @@ def test_nt4_sample_text_output() -> None:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         code = main(["diagnose", str(SAMPLES / "nt4-kb306308")])
     assert code == 1
-    first = out.getvalue().splitlines()[0]
-    assert IMS in first
+    verdict = out.getvalue().split("\n\n")[0].splitlines()
+    assert verdict[0].startswith("Add this DN to Logon Only As on EXCH01")
+    assert any(line.rstrip(";") == IMS for line in verdict)  # the DN whole, on a line of its own
 
 
 def test_nt4_patch_and_rollback(tmp_path: Path) -> None:
