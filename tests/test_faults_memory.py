@@ -102,7 +102,9 @@ def test_evidence_text_is_escaped_in_events_and_registry(tmp_path: Path) -> None
         if argv[0] == "events":
             out = proc.stdout.decode()
             assert "Src\\x1b]0;owned\\x07" in out and "a\\x0d\\x0aforged line" in out
-            assert len(out.strip().splitlines()) == 4  # header, rule, one event, the count
+            # header, rule, one event, its strings on a line of their own, the count: no forged line
+            assert len(out.strip().splitlines()) == 5
+            assert not any(line.startswith("forged line") for line in out.splitlines())
     err = subprocess.run(
         [sys.executable, "-m", "analyzer", "registry", str(reg), "--key", "HKLM\\No\x1b[2J"],
         capture_output=True, cwd=REPO, env=env, timeout=120,

@@ -196,6 +196,7 @@ def test_text_report_shows_reconstructed_messages(tmp_path: Path) -> None:
     evt_writer.write_evt(tmp_path / "AppEvent.Evt", [event(1005, "MSExchangeSA", ("0xc00206b7",))])
     text = render_text(diagnose(str(tmp_path)).to_dict())
     section = text.split("Event messages (as Event Viewer would show them)")[1].split("\n\n")[0]
+    section = " ".join(section.split())  # the text report wraps to the terminal's width
     assert "1005 MSExchangeSA: [reconstructed] The System Attendant met an unexpected error" in section
     assert "[insertion strings: 0xc00206b7]" in section and "not the wording of the Exchange message" in section
 
