@@ -11,6 +11,9 @@ one line (the commands turn it into exit code 2).
   all are written and synced before any is renamed; on an error none is left behind.
 * ``open_temp`` -- the seam that opens the temp file; tests replace it with a file object that
   fails like a full disk after N bytes.
+* A target that is not a regular file (``-o /dev/null``, ``/dev/stdout``, a FIFO, Windows' ``NUL``) is
+  written in place: renaming a temp over it would replace the device with a plain file (as root, a
+  ``/dev/null`` that fills up).  Whole-or-nothing has no meaning for a device anyway.
 * ``stdout_failed(exc)`` -- after a write error on standard output (``/dev/full``, a closed pipe):
   point the stream at the null device so that the interpreter's final flush cannot fail again.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -87,6 +91,42 @@ def _temp_for(target: Path) -> Iterator[tuple[Path, BinaryIO]]:
             os.unlink(tmp)
 
 
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"] + [f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)]
+)
+
+
+def windows_device_name(name: str) -> bool:
+    """Windows treats ``NUL``, ``nul.txt``, ``COM3`` ... as devices in any folder (the extension is ignored)."""
+    return name.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES
+
+
+def is_device(target: Path) -> bool:
+    """True when ``target`` exists and is not a regular file (a device, FIFO or socket), or is one of
+    Windows' reserved device names: such a target is written in place, never renamed over."""
+    if os.name == "nt" and windows_device_name(target.name):
+        return True
+    try:
+        mode = os.stat(target).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+@contextmanager
+def _device_for(target: Path) -> Iterator[BinaryIO]:
+    """The device itself, opened for writing (no temp, no rename)."""
+    try:
+        raw = open(target, "wb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise OutputError(target, _reason(exc)) from None
+    try:
+        yield raw
+    finally:
+        with contextlib.suppress(Exception):
+            raw.close()
+
+
 def _finish(raw: BinaryIO) -> None:
     raw.flush()
     os.fsync(raw.fileno())
@@ -102,6 +142,21 @@ def atomic_write(
     Text mode writes UTF-8 with the newlines given (``newline=""``: exactly as written).  An exception
     raised by the caller's block also removes the temp file and is re-raised unchanged."""
     target = Path(path)
+    if is_device(target):
+        with _device_for(target) as raw:
+            stream: IO[Any] = raw if binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
+            try:
+                yield stream
+                stream.flush()
+            except OSError as exc:
+                raise OutputError(target, _reason(exc)) from None
+            except UnicodeEncodeError as exc:
+                raise OutputError(target, f"text cannot be encoded as {encoding} ({exc.reason})") from None
+            finally:
+                if not binary:
+                    with contextlib.suppress(Exception):
+                        stream.detach()  # type: ignore[attr-defined]
+        return
     with _temp_for(target) as (tmp, raw):
         stream: IO[Any] = raw if binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
         try:
@@ -133,8 +188,12 @@ def write_files(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:
     patch) appears last: if a rename fails, the files already renamed are removed again."""
     with contextlib.ExitStack() as stack:
         temps: list[tuple[Path, Path]] = []
+        devices: list[tuple[Path, bytes]] = []
         for path, data in files:
             target = Path(path)
+            if is_device(target):
+                devices.append((target, data))
+                continue
             tmp, raw = stack.enter_context(_temp_for(target))
             try:
                 raw.write(data)
@@ -152,6 +211,13 @@ def write_files(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:
                         os.unlink(written)
                 raise OutputError(target, _reason(exc)) from None
             done.append(target)
+        for target, data in devices:  # last: a regular file of the group is never left without its mate
+            with _device_for(target) as raw:
+                try:
+                    raw.write(data)
+                    raw.flush()
+                except OSError as exc:
+                    raise OutputError(target, _reason(exc)) from None
     for folder in {t.parent for _, t in temps}:
         _sync_folder(folder)
 
@@ -169,4 +235,4 @@ def stdout_failed(exc: OSError) -> str:
     return f"<stdout>: cannot write: {_reason(exc)}"
 
 
-__all__ = ["OutputError", "atomic_write", "open_temp", "stdout_failed", "write_files", "write_text"]
+__all__ = ["OutputError", "atomic_write", "is_device", "open_temp", "stdout_failed", "write_files", "write_text"]
