@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -73,7 +74,7 @@ def test_color_always_paints_the_verdict_and_severity(capsys: pytest.CaptureFixt
     assert out.startswith("\x1b[1;31mAdd this DN") and "\x1b[1;31merror\x1b[0m" in out
 
 
-def test_progress_only_on_a_terminal_for_large_files(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_only_on_a_terminal_for_large_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import sys
 
     from analyzer.commands import progress
@@ -81,16 +82,16 @@ def test_progress_only_on_a_terminal_for_large_files(monkeypatch: pytest.MonkeyP
     log = str(SAMPLE / "AppEvent.Evt")
     monkeypatch.setattr(progress, "MIN_BYTES", 0)
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: quiet
-    assert main(["events", log, "--format", "jsonl", "-o", "/dev/null"]) == 0
+    assert main(["events", log, "--format", "jsonl", "-o", str(tmp_path / "out.jsonl")]) == 0
     assert sys.stderr.getvalue() == ""
     tty = FakeTTY()
     monkeypatch.setattr(sys, "stderr", tty)
-    assert main(["events", log, "--format", "jsonl", "-o", "/dev/null"]) == 0
+    assert main(["events", log, "--format", "jsonl", "-o", str(tmp_path / "out.jsonl")]) == 0
     assert "AppEvent.Evt" in tty.getvalue() and "B/s" in tty.getvalue()  # the tqdm bar, on stderr
     monkeypatch.setattr(progress, "MIN_BYTES", 1 << 40)
     quiet = FakeTTY()
     monkeypatch.setattr(sys, "stderr", quiet)
-    assert main(["events", log, "--format", "jsonl", "-o", "/dev/null"]) == 0
+    assert main(["events", log, "--format", "jsonl", "-o", str(tmp_path / "out.jsonl")]) == 0
     assert quiet.getvalue() == ""  # a small file: no bar
 
 
