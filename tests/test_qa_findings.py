@@ -70,3 +70,23 @@ def test_event_details_block_keeps_a_last_insertion_string_that_looks_like_a_sep
             got, warnings = read_all(path)
             assert warnings == []
             assert [e.strings for e in got] == [(), strings], (wrapper, strings)
+
+
+def test_an_event_cited_by_two_findings_is_one_evidence_row() -> None:
+    """harmless-1023: the 1023s are cited by two findings; the second copy used to appear without its DN."""
+    from analyzer.report.diagnosis.sections import evidence_table
+
+    d = analyzer.diagnose(REPO / "samples" / "harmless-1023").to_dict()
+    cited = [
+        (ev.get("path"), ev.get("record"))
+        for f in d["findings"]
+        for ev in f.get("evidence") or []
+        if ev.get("event_id") == 1023
+    ]
+    assert len(cited) > len(set(cited))  # the sample does cite the same 1023s twice
+    rows, _ = evidence_table(d)
+    keys = [tuple(r[:4]) for r in rows]
+    assert len(keys) == len(set(keys))
+    refusals = [r for r in rows if r[3].startswith("1023 ")]
+    assert len(refusals) == len(set(cited))
+    assert all(r[5].startswith("/o=Contoso/") for r in refusals)  # every copy keeps its DN

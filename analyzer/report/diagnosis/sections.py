@@ -274,13 +274,27 @@ def timeline_rows(d: Mapping[str, Any]) -> tuple[list[list[str]], int]:
 
 
 def evidence_table(d: Mapping[str, Any]) -> tuple[list[list[str]], int]:
-    """All evidence rows (capped per finding) and how many rows were left out."""
+    """All evidence rows (capped per finding) and how many rows were left out.
+
+    An event cited by two findings is one row: the engineer counts refusals from this table, and a
+    second copy without the DN read as a second, different event.  Empty account/DN cells of the
+    first copy are filled from a later one that names them."""
     rows: list[list[str]] = []
+    seen: dict[tuple[str, ...], list[str]] = {}
     left_out = 0
     for finding in d.get("findings") or []:
-        for n, row in enumerate(_evidence_rows(finding)):
-            if n < MAX_EVIDENCE_ROWS:
+        kept = 0
+        for row in _evidence_rows(finding):
+            key = tuple(row[:4])
+            first = seen.get(key)
+            if first is not None:
+                for col in (4, 5):
+                    first[col] = first[col] or row[col]
+                continue
+            if kept < MAX_EVIDENCE_ROWS:
+                seen[key] = row
                 rows.append(row)
+                kept += 1
             else:
                 left_out += 1
     return rows, left_out
