@@ -90,3 +90,23 @@ def test_an_event_cited_by_two_findings_is_one_evidence_row() -> None:
     refusals = [r for r in rows if r[3].startswith("1023 ")]
     assert len(refusals) == len(set(cited))
     assert all(r[5].startswith("/o=Contoso/") for r in refusals)  # every copy keeps its DN
+
+
+def test_a_text_export_cut_mid_line_says_so(tmp_path: Path) -> None:
+    """A copy cut in the middle of its last line: that line may be half an event; the reader says so."""
+    from analyzer.readers import evtext
+    from analyzer.model import ReadWarning
+
+    whole = (REPO / "samples" / "move-mailbox" / "AppEvent.txt").read_bytes()
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes(whole[:100])
+    warnings: list[ReadWarning] = []
+    list(evtext.read(str(cut), warn=warnings.append))
+    assert [w.message for w in warnings if "line end" in w.message] == [
+        "last line has no line end: the file may be cut short (a truncated copy?)"
+    ]
+    complete = tmp_path / "whole.txt"
+    complete.write_bytes(whole)
+    warnings.clear()
+    list(evtext.read(str(complete), warn=warnings.append))
+    assert not [w for w in warnings if "line end" in w.message]

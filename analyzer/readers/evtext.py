@@ -310,7 +310,12 @@ def _lines(raw: BinaryIO, codec: str, skip: int, path: str, warn: WarningSink) -
         if not chunk:
             break
     if buf and not too_long:
-        yield offset, _decode(decoder, buf)
+        last = _decode(decoder, buf)
+        if last.strip(" \t\x1a\x00"):
+            # Event Viewer and DUMPEL end every line; a last line without its end is a copy cut short,
+            # and that line (read as it is) may hold half an event.
+            warn(ReadWarning(path, "last line has no line end: the file may be cut short (a truncated copy?)", offset))
+        yield offset, last
 
 
 def _decode(decoder: codecs.IncrementalDecoder, data: bytes) -> str:
@@ -395,7 +400,15 @@ class _Parser:
     def run(self) -> Iterator[Event]:
         enc = _open_codec(self.raw, self.path, self.encoding)
         codec, skip = enc.codec, enc.bom
-        lines: Iterator[tuple[int, tuple[int, str]]] = enumerate(_lines(self.raw, codec, skip, self.path, self.sink), 1)
+        # The look-ahead's warnings are held: the line formats read the file again from the start (and
+        # warn then); only the block layout goes on with this pass and gets them.
+        held: list[ReadWarning] = []
+        live: list[bool] = []
+
+        def look_sink(w: ReadWarning) -> None:
+            self.sink(w) if live else held.append(w)
+
+        lines: Iterator[tuple[int, tuple[int, str]]] = enumerate(_lines(self.raw, codec, skip, self.path, look_sink), 1)
         head: list[tuple[int, tuple[int, str]]] = []
         for item in lines:  # look ahead a little: pasted event details may follow a few lines of mail
             head.append(item)
@@ -406,6 +419,9 @@ class _Parser:
             raise InputError(self.path, "empty text file (no events)")
         lines = itertools.chain(head, lines)
         if self.kind in (None, "evtxt") and _blocks_layout(texts):
+            live.append(True)
+            for w in held:
+                self.sink(w)
             yield from self.run_blocks(lines)
             return
         kind = self.kind or _detect_lines([t.lstrip("\ufeff") for t in texts])
