@@ -26,9 +26,22 @@ COMMANDS: dict[str, ModuleType] = {
 }
 
 
+class _CommandListFormatter(argparse.HelpFormatter):
+    """Measures the command names at the depth they are printed, so that ``languages`` (the longest)
+    keeps its help on its own line; plain argparse measures them one level shallower."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if action.help is not argparse.SUPPRESS:
+            for sub in self._iter_indented_subactions(action):
+                width = len(self._format_action_invocation(sub)) + self._current_indent
+                self._action_max_length = max(self._action_max_length, width)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="analyzer",
+        formatter_class=_CommandListFormatter,
         description=(
             "Offline diagnosis of Windows/Exchange service failures from customer event logs (.evt, .evtx, "
             "Event Viewer text/CSV, DUMPEL) and registry exports (hives, .reg, regedt32 text, reg query)."

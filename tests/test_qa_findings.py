@@ -110,3 +110,20 @@ def test_a_text_export_cut_mid_line_says_so(tmp_path: Path) -> None:
     warnings.clear()
     list(evtext.read(str(complete), warn=warnings.append))
     assert not [w for w in warnings if "line end" in w.message]
+
+
+def test_top_level_help_keeps_every_command_and_its_help_on_one_line() -> None:
+    import subprocess
+    import sys
+
+    from analyzer.cli import COMMANDS
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "analyzer", "--help"],
+        capture_output=True, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO), "COLUMNS": "80"}, check=True,
+    )  # fmt: skip
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for name in COMMANDS:
+        (line,) = [line for line in lines if line.strip().split(" ")[0] == name]
+        assert len(line.split()) > 1, f"{name!r} has its help on the next line"
