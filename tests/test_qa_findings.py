@@ -94,8 +94,8 @@ def test_an_event_cited_by_two_findings_is_one_evidence_row() -> None:
 
 def test_a_text_export_cut_mid_line_says_so(tmp_path: Path) -> None:
     """A copy cut in the middle of its last line: that line may be half an event; the reader says so."""
-    from analyzer.readers import evtext
     from analyzer.model import ReadWarning
+    from analyzer.readers import evtext
 
     whole = (REPO / "samples" / "move-mailbox" / "AppEvent.txt").read_bytes()
     cut = tmp_path / "cut.txt"
