@@ -127,3 +127,25 @@ def test_top_level_help_keeps_every_command_and_its_help_on_one_line() -> None:
     for name in COMMANDS:
         (line,) = [line for line in lines if line.strip().split(" ")[0] == name]
         assert len(line.split()) > 1, f"{name!r} has its help on the next line"
+
+
+def test_events_of_a_file_that_is_no_log_writes_nothing_to_stdout() -> None:
+    """csv/json used to print a header or ``[]`` (a valid-looking empty result) beside the exit code 2."""
+    import subprocess
+    import sys
+
+    hive = REPO / "samples" / "w2k-two-controlsets" / "SYSTEM"
+    log = REPO / "samples" / "nt4-kb306308" / "AppEvent.Evt"
+    env = {"PYTHONPATH": str(REPO)}
+    for fmt in ("csv", "json", "jsonl", "table"):
+        bad = subprocess.run([sys.executable, "-m", "analyzer", "events", str(hive), "--format", fmt],
+                             capture_output=True, text=True, cwd=REPO, env=env)  # fmt: skip
+        assert (bad.returncode, bad.stdout) == (2, ""), fmt
+        assert "not an event log" in bad.stderr
+        none = subprocess.run([sys.executable, "-m", "analyzer", "events", str(log), "--id", "9999", "--format", fmt],
+                              capture_output=True, text=True, cwd=REPO, env=env)  # fmt: skip
+        assert none.returncode == 0, fmt
+        if fmt == "json":
+            assert none.stdout == "[]\n"
+        if fmt == "csv":
+            assert none.stdout.startswith("path,record,")  # a readable log with no match: a valid empty CSV

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sys
 from collections import deque
@@ -52,6 +53,13 @@ def write_events(
     they go on a line of their own under the row when they do not fit; ``with_path`` adds a path column
     (several files)."""
     count = 0
+    if fmt in ("json", "csv"):
+        # No "[" or header line before the first event is read: when no input was usable, stdout stays
+        # empty (the errors on stderr say why) instead of holding a valid-looking empty result.
+        first = next(events, None)
+        if first is None and nothing_read is not None and nothing_read():
+            return 0
+        events = itertools.chain([] if first is None else [first], events)
     if fmt == "jsonl":
         for ev in events:
             out.write(_json_line(ev) + "\n")
