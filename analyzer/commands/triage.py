@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from analyzer.commands.arguments import parse_tz
+from analyzer.commands.arguments import add_reading_arguments
 from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
 from analyzer.limits import add_read_arguments, case_limits_from, read_limits_from
 from analyzer.output import OutputError, stdout_failed
@@ -46,7 +46,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     t.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a LocalCluster)")
     t.add_argument("--case-timeout", type=float, default=600.0, metavar="S", help="seconds per case (default 600)")
-    t.add_argument("--tz", type=parse_tz, metavar="ZONE", help="IANA time zone of text exports' local times")
+    add_reading_arguments(t)
     add_read_arguments(t, case=True)
     return t
 
@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         error("--jobs must be at least 1")
         return EXIT_INPUT
     options: dict[str, Any] = {"read_limits": read_limits_from(args)}
-    if getattr(args, "tz", None) is not None:
-        options["tz"] = args.tz
+    for name in ("tz", "evtx_backend", "encoding", "language"):  # as diagnose reads each case
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     try:
         with stop_signals():
             frame = triage(

@@ -154,6 +154,17 @@ def _no_usable_input(case: Case) -> str:
 # --------------------------------------------------------------------------- rows
 
 
+def _nothing_read(inputs: list[dict[str, Any]]) -> str | None:
+    """ "no usable input: ..." when the case had evidence files and every one failed while being read
+    (diagnose exits 2 for such a case; triage must not count it as clean)."""
+    evidence = [i for i in inputs if i.get("format")]
+    if not evidence or any(not i.get("error") for i in evidence):
+        return None
+    reasons = [f"{i.get('path')}: {i.get('error')}" for i in evidence[:3]]
+    more = f" (+{len(evidence) - 3} more)" if len(evidence) > 3 else ""
+    return "no usable input: " + "; ".join(reasons) + more
+
+
 def summary_row(name: str, json_name: str, doc: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
     """One summary row from the diagnose JSON (``doc``) and what the worker saw of the case."""
     case_errors = [e for e in result.get("case_errors", []) if e]
@@ -180,6 +191,9 @@ def summary_row(name: str, json_name: str, doc: dict[str, Any] | None, result: d
         if needs is None:
             needs = bool(doc.get("dns_to_add")) or any(f.get("severity") == "error" for f in findings)
         inputs = doc.get("inputs") or []
+        unread = _nothing_read(inputs)
+        if unread and not errors:
+            errors = [unread]  # every evidence file failed while being read: nothing was diagnosed
         top = doc.get("warnings")
         n_warn = len(top) if top is not None else len(result.get("case_warnings", []))
         row.update(
@@ -189,6 +203,7 @@ def summary_row(name: str, json_name: str, doc: dict[str, Any] | None, result: d
             inputs=len(inputs),
             warnings=n_warn + sum(len(i.get("warnings") or []) for i in inputs),
             status="error" if errors else ("findings" if needs else "clean"),
+            error="; ".join(errors),
             json=f"cases/{json_name}",
         )
     return row
