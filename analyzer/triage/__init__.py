@@ -139,6 +139,7 @@ def triage(
         raise TriageError(f"{', '.join(map(str, roots))}: no cases found (expected one sub-folder or archive per case)")
     if engine not in ("local", "dask"):
         raise TriageError(f"unknown engine {engine!r} (local or dask)")
+    check_main_module()
     jobs = jobs or os.cpu_count() or 1
     keep = out is not None
     out_dir = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="analyzer-triage-out-"))
@@ -183,6 +184,19 @@ def specs_for(
             CaseSpec(index, name, source, json_name, dict(options), case_timeout, expect, limits, case_function, clock)
         )
     return specs
+
+
+def check_main_module() -> None:
+    """Workers are started as Windows starts them (spawn): each one re-imports the caller's main script
+    by its path.  A script piped on standard input has no path (``python - <<EOF``), so every worker would
+    die at start; say so instead of "a worker process could not start".  Notebooks and ``python -c`` have
+    no main script to import and work."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file and main_file.startswith("<") and main_file.endswith(">"):
+        raise TriageError(
+            f"triage cannot start worker processes from a script read from {main_file}: save the script to a "
+            "file (calling triage under 'if __name__ == \"__main__\":') or run it in a notebook"
+        )
 
 
 def check_timeout(case_timeout: float | None) -> None:
