@@ -205,5 +205,8 @@ def test_table_names_a_control_set_that_holds_another_value(capsys: pytest.Captu
     assert main(["registry", str(hive), "--key", key]) == 0
     out = capsys.readouterr().out
     assert "CurrentControlSet resolved to ControlSet002" in out
-    note = next(line for line in out.splitlines() if line.startswith("Note: ControlSet001"))
-    assert note.endswith(f"cn=Recipients/cn=admin; {IMS_DN}")
+    lines = out.splitlines()
+    at = lines.index("Note: ControlSet001 holds a different 'Logon Only As':")
+    entries = [line.strip() for line in lines[at + 1 :] if line.startswith("  ")]
+    assert entries[-2:] == ["/o=Contoso/ou=Berlin/cn=Recipients/cn=admin", IMS_DN]  # each entry whole, on its own line
+    assert all(len(line) <= 80 for line in lines if IMS_DN not in line and "Microsoft System Attendant" not in line)

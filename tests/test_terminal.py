@@ -105,3 +105,16 @@ def test_a_table_streams_later_rows_in_the_columns_of_the_first_block() -> None:
     assert lines[0].split() == ["name", "n"] and len(lines[1].split()[0]) == 4
     assert all(len(line) <= len(lines[1]) for line in lines[2:])  # wrapped into the first block's columns
     assert "".join(line[:4].strip() for line in lines[4:]) == "amuchlongercellthanthefirstblockhad"
+
+
+def test_a_list_cell_shows_one_entry_per_line_in_the_grid_and_below_it() -> None:
+    from analyzer.report.terminal import table
+
+    dn = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Servers/cn=EXCH01/cn=Microsoft System Attendant"
+    rows = [["Logon Only As", "REG_MULTI_SZ", f"{dn}\n/o=Contoso/cn=admin"]]
+    wide = list(table(["name", "type", "data"], rows, 120, whole=("data",)))
+    assert wide[2].endswith(dn) and wide[3].strip() == "/o=Contoso/cn=admin"
+    assert wide[3].index("/o=") == wide[2].index("/o=")  # the second entry under the first
+    narrow = list(table(["name", "type", "data"], rows, 80, whole=("data",)))
+    assert narrow[2].split() == ["Logon", "Only", "As", "REG_MULTI_SZ"]
+    assert narrow[3] == f"  data: {dn}" and narrow[4] == "        /o=Contoso/cn=admin"

@@ -11,7 +11,14 @@ import io
 import json
 from typing import Any
 
-from analyzer.commands.output import add_output_arguments, choose_format, expanded_inputs, say_written
+from analyzer.commands.output import (
+    add_output_arguments,
+    add_terminal_arguments,
+    choose_format,
+    expanded_inputs,
+    layout_from,
+    say_written,
+)
 from analyzer.exitcodes import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
 from analyzer.limits import CaseLimits, add_read_arguments, read_limits_from
 from analyzer.model import InputError
@@ -45,6 +52,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     r.add_argument("--recursive", "-r", action="store_true", help="include every subkey")
     add_output_arguments(r, REGISTRY_FORMATS_OUT, what="listing")
+    add_terminal_arguments(r)
     r.add_argument("--encoding", metavar="CODEC", help="code page of ANSI .reg/text exports (default cp1252)")
     add_read_arguments(r, events=False)
     return r
@@ -89,12 +97,13 @@ def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | N
         error(f"{display}: key not found: {requested}")
         return None
     out = io.StringIO()
+    layout = layout_from(args, to_file=bool(args.output))
     if args.recursive or (requested is None and fmt == "csv"):
-        write_tree(reg, requested, fmt, out)
+        write_tree(reg, requested, fmt, out, layout=layout)
     elif requested is None:
         write_overview(reg, fmt, out)
     else:
-        write_key(reg, requested, fmt, out)
+        write_key(reg, requested, fmt, out, layout=layout)
     return out.getvalue()
 
 

@@ -7,12 +7,10 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from tabulate import tabulate
-
 from analyzer.model import iso_time
 from analyzer.registry import Registry, display_path, split_path
 from analyzer.report.events import safe_cell
-from analyzer.report.table import stream_table
+from analyzer.report.terminal import Layout, table, wrap
 from analyzer.terminal import cell, json_safe, shown_name, visible
 
 TREE_COLUMNS = ["key", "name", "type", "data", "last_write"]
@@ -36,7 +34,7 @@ def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
     }
 
 
-def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
+def write_key(reg: Registry, requested: str, fmt: str, out: TextIO, layout: Layout | None = None) -> None:
     obj = key_json(reg, requested)
     assert obj is not None
     if fmt == "json":
@@ -52,31 +50,45 @@ def write_key(reg: Registry, requested: str, fmt: str, out: TextIO) -> None:
     if obj["mapping"]:
         out.write(f"Mapping: {visible(obj['mapping'], cell=True)}\n")
     out.write(f"Last write: {obj['last_write'] or 'not recorded in this format'}\n\n")
+    width = (layout or Layout()).width
     rows = [[cell(v["name"] or "(Default)", NAME_LIMIT), v["type"], _show(v["data"])] for v in obj["values"]]
-    out.write(tabulate(rows, headers=["name", "type", "data"], tablefmt="simple") + "\n" if rows else "(no values)\n")
+    if rows:  # a DN is never broken: list entries go whole on lines of their own when they do not fit
+        for line in table(["name", "type", "data"], rows, width, whole=("data",)):
+            out.write(line + "\n")
+    else:
+        out.write("(no values)\n")
     if obj["subkeys"]:
-        out.write("\nSubkeys: " + visible(", ".join(obj["subkeys"]), cell=True) + "\n")
-    for line in control_set_differences(reg, requested, obj):
-        out.write(visible(line, cell=True) + "\n")
+        out.write(
+            "\n" + "\n".join(wrap(visible(", ".join(obj["subkeys"]), cell=True), width, "  ", "Subkeys: ")) + "\n"
+        )
+    for name, cs, data in control_set_differences(reg, requested, obj):
+        if data is None:
+            out.write(
+                "\n".join(wrap(visible(f"Note: {cs} has no value {name!r} at this path", cell=True), width, "  "))
+            )
+            out.write("\n")
+            continue
+        out.write(visible(f"Note: {cs} holds a different {name!r}:", cell=True) + "\n")
+        for entry in data if isinstance(data, list) else [data]:
+            out.write("  " + visible(str(entry), cell=True) + "\n")
 
 
-def control_set_differences(reg: Registry, requested: str, obj: dict[str, Any]) -> list[str]:
-    """Lines naming the values that another control set holds differently (an offline SYSTEM hive
-    boots from Select\\Current, but LastKnownGood or a failed set may still hold the old list)."""
+def control_set_differences(reg: Registry, requested: str, obj: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(value name, control set, its data there or None when absent) for each value another control set
+    holds differently (an offline SYSTEM hive boots from Select\\Current, but LastKnownGood or a failed
+    set may still hold the old list)."""
     if not obj["control_set"]:
         return []
-    lines: list[str] = []
+    found: list[tuple[str, str, Any]] = []
     for v in obj["values"]:
         for cs, other in reg.values_by_control_set(requested, v["name"]).items():
             if cs.casefold() == obj["control_set"].casefold():
                 continue
             if other is None:
-                lines.append(f"Note: {cs} has no value {v['name']!r} at this path")
+                found.append((v["name"], cs, None))
             elif other.json_data() != v["data"]:
-                data = other.json_data()
-                shown = "; ".join(map(str, data)) if isinstance(data, list) else str(data)
-                lines.append(f"Note: {cs} holds a different {v['name']!r}: {shown}")
-    return lines
+                found.append((v["name"], cs, other.json_data()))
+    return found
 
 
 def write_overview(reg: Registry, fmt: str, out: TextIO) -> None:
@@ -103,7 +115,14 @@ def write_overview(reg: Registry, fmt: str, out: TextIO) -> None:
         out.write(f"{label + ':':22}{visible(value, cell=True) if value not in (None, '') else '-'}\n")
 
 
-def write_tree(reg: Registry, requested: str | None, fmt: str, out: TextIO, recursive: bool = True) -> None:
+def write_tree(
+    reg: Registry,
+    requested: str | None,
+    fmt: str,
+    out: TextIO,
+    recursive: bool = True,
+    layout: Layout | None = None,
+) -> None:
     """Every value under the key (or of the key alone), streamed: memory does not grow with the hive."""
     start = reg.key(requested).path if requested else None  # type: ignore[union-attr]
 
@@ -128,8 +147,8 @@ def write_tree(reg: Registry, requested: str | None, fmt: str, out: TextIO, recu
             writer.writerow([safe_cell(shown_name(_show(c, None))) for c in r])
     else:
         rows = ([cell(r[0], KEY_LIMIT), cell(r[1] or "(Default)", NAME_LIMIT), r[2], _show(r[3])] for r in values())
-        if not stream_table(rows, ["key", "name", "type", "data"], out):
-            out.write(tabulate([], headers=["key", "name", "type", "data"], tablefmt="simple") + "\n")
+        for line in table(["key", "name", "type", "data"], rows, (layout or Layout()).width, whole=("data",)):
+            out.write(line + "\n")  # streamed: the layout is planned on the first rows only
 
 
 def _show(data: Any, limit: int | None = DATA_LIMIT) -> str:

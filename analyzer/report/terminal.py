@@ -111,7 +111,7 @@ def table(
     style_it = iter(styles)
     grid = [list(r) for r in islice(it, block)]
     n = len(headers)
-    natural = [max([len(headers[i])] + [len(r[i]) for r in grid]) for i in range(n)]
+    natural = [max([len(headers[i])] + [_widest_line(r[i]) for r in grid]) for i in range(n)]
     avail = width - len(indent)
     below: list[int] = []
     for i in sorted((i for i in range(n) if headers[i] in whole), key=lambda i: natural[i], reverse=True):
@@ -123,7 +123,9 @@ def table(
     keep = [i for i in range(n) if i not in below]
     if below and len(keep) == 1:  # a label/value table: one "label: value" line per row
         for r in chain(grid, it):
-            yield f"{indent}{r[keep[0]]}: {r[below[0]]}".rstrip()
+            label = f"{indent}{r[keep[0]]}: "
+            for k, part in enumerate(str(r[below[0]]).split("\n")):
+                yield ((label if k == 0 else " " * len(label)) + part).rstrip()
         return
     floors = [min(natural[i], max(MIN_COLUMN, min(MAX_FLOOR, _longest_word(headers[i], grid, i)))) for i in keep]
     widths = _fit([natural[i] for i in keep], floors, avail)
@@ -137,7 +139,14 @@ def table(
         yield from _row_lines(cells, widths, indent, painted, paint)
         for i in below:
             if r[i]:
-                yield f"{indent}  {headers[i]}: {r[i]}"
+                label = f"{indent}  {headers[i]}: "
+                for k, part in enumerate(str(r[i]).split("\n")):  # a list value: one entry per line, aligned
+                    yield (label if k == 0 else " " * len(label)) + part
+
+
+def _widest_line(text: str) -> int:
+    """A cell's width: its longest line (a list value holds one entry per line)."""
+    return max(map(len, text.split("\n"))) if "\n" in text else len(text)
 
 
 def _longest_word(header: str, grid: list[list[str]], i: int) -> int:
@@ -159,6 +168,8 @@ def _fit(natural: list[int], floor: list[int], avail: int) -> list[int]:
 
 
 def _wrap_cell(text: str, width: int) -> list[str]:
+    if "\n" in text:  # a list value: each entry starts a line of its own
+        return [line for part in text.split("\n") for line in _wrap_cell(part, width)]
     if len(text) <= width:
         return [text]
     lines = textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)

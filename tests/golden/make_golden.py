@@ -37,6 +37,9 @@ def _commands() -> Iterator[tuple[str, list[str]]]:
             yield f"{sample.name}.{f.name}.events.table", ["events", frel]
             yield f"{sample.name}.{f.name}.events.table120", ["events", frel, "--width", "120"]
             yield f"{sample.name}.{f.name}.registry.table", ["registry", frel]
+            key = r"HKLM\SYSTEM\CurrentControlSet\Services\MSExchangeIS\ParametersSystem"
+            yield f"{sample.name}.{f.name}.registry.key.table", ["registry", frel, "--key", key]
+            yield f"{sample.name}.{f.name}.registry.key.table120", ["registry", frel, "--key", key, "--width", "120"]
             yield (
                 f"{sample.name}.{f.name}.registry.json",
                 [
