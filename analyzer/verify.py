@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzer.case import open_case
+from analyzer.case import Case, open_case
 from analyzer.diagnosis.reading import read_case
 from analyzer.events import read_options
 from analyzer.evidence import CaseFacts, Logon, before
@@ -85,7 +85,12 @@ def _newest(times: Iterable[datetime | None]) -> datetime | None:
 def read_side(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], label: str) -> Side:
     """Open and read one side as ``diagnose`` reads a case (same readers, filters and limits)."""
     with open_case(paths) as case:
-        reading = read_case(case, read_options(limits=DEFAULT_LIMITS))
+        return side_of(case, label)
+
+
+def side_of(case: Case, label: str) -> Side:
+    """Read one side from a case that is already open (the web server's worker gets the AFTER case opened)."""
+    reading = read_case(case, read_options(limits=DEFAULT_LIMITS))
     facts = reading.facts
     ev = facts.evidence
     computers = {c.upper() for a in reading.artefacts for c in a.computers if c}

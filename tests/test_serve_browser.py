@@ -160,3 +160,29 @@ def test_the_pages_work_without_javascript(server, browser, tmp_path):
     page.click("button.danger")  # delete, with the form's CSRF token
     page.wait_for_url("**/cases")
     context.close()
+
+
+def test_verify_the_fix_in_the_browser(server, browser, tmp_path):
+    """The AFTER upload on a case page is judged as ``analyzer verify`` judges it; the page shows its verdict,
+    status and exit code (AFTER: fresh exports made by the project's writers, the IMS logged on after the fix)."""
+    from tests.test_verify import FIXED_LIST, IMS_DN, after_case, logon_1009
+
+    page = browser.new_page(viewport={"width": 1200, "height": 760})
+    page.set_default_timeout(WAIT * 1000)
+    page.goto(server + "/")
+    page.set_input_files("#files", str(sample_zip(tmp_path)))
+    page.click("button[type=submit]")
+    page.wait_for_url("**/cases/*")
+    page.wait_for_selector("#verdict")
+    case_url = page.url
+    after = after_case(tmp_path / "after", [logon_1009(IMS_DN, 60)], FIXED_LIST)
+    page.set_input_files("#after-files", [str(p) for p in sorted(after.iterdir())])
+    page.click("#verify-submit")
+    page.wait_for_url(case_url)
+    page.click("#verifications a")
+    page.wait_for_selector("#verify-status")  # the verification page reloads itself until the result is there
+    assert page.inner_text("#verify-status") == "fixed"
+    assert page.inner_text("#verify-exit") == "0"
+    assert page.inner_text("#verdict").startswith("Fixed: ")
+    assert IMS_DN in page.inner_text("#verify-facts")
+    page.close()

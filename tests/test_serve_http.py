@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from analyzer.cli import main
 from analyzer.serve.app import create_app
 from analyzer.serve.store import MIGRATIONS, Store
-from tests.serve_support import REPO, SAMPLES, config, die, sample_zip, wait_for
+from tests.serve_support import REPO, SAMPLES, WAIT, config, die, sample_zip, wait_for
 
 DN = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
 
@@ -225,20 +225,76 @@ def test_delete_removes_evidence_and_derived_files_and_is_logged(served, tmp_pat
     assert client.delete(f"/api/cases/{other}").status_code == 404
 
 
-def test_verify_the_fix_compares_the_after_evidence(served, tmp_path):
+def cli_verify(before: Path, after: Path) -> tuple[dict, int]:
+    """``analyzer verify BEFORE AFTER --format json`` as an engineer runs it: the result and the exit code."""
+    out = subprocess.run(
+        [sys.executable, "-m", "analyzer", "verify", str(before), str(after), "--format", "json"],
+        capture_output=True,
+        check=False,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    return (json.loads(out.stdout) if out.stdout.strip() else {}), out.returncode
+
+
+def test_verify_the_fix_is_judged_like_analyzer_verify(served, tmp_path):
+    """The AFTER upload is judged by the command's code: fixed (0), still refused (1), inconclusive (1),
+    cannot be compared (2); AFTER evidence made by the project's writers, BEFORE the bundled NT 4.0 case."""
+    from tests.test_verify import FIXED_LIST, IMS_DN, after_case, logon_1009
+
     client, _ = served
-    case_id = upload(client, sample_zip(tmp_path)).json()["id"]
+    before = sample_zip(tmp_path)
+    case_id = upload(client, before).json()["id"]
     wait_for(client.get, case_id)
-    same = upload(client, sample_zip(tmp_path), url=f"/api/cases/{case_id}/verify")
-    assert same.status_code == 202
-    v = wait_for(client.get, same.json()["id"])
-    assert v["kind"] == "verify" and v["parent"] == case_id
-    assert v["comparison"]["status"] == "still_refused" and v["comparison"]["still_refused"] == [DN]
-    clean = upload(client, sample_zip(tmp_path, "harmless-1023"), url=f"/api/cases/{case_id}/verify").json()["id"]
-    assert wait_for(client.get, clean)["comparison"]["status"] == "no_refusals"
-    assert set(client.get(f"/api/cases/{case_id}").json()["verifications"]) == {same.json()["id"], clean}
-    page = client.get(f"/cases/{case_id}").text
-    assert "still refused after the fix" in page
+    fixed = after_case(tmp_path / "fixed", [logon_1009(IMS_DN, 60)], FIXED_LIST)
+    no_logs = after_case(tmp_path / "no-logs", [], FIXED_LIST)
+    (no_logs / "AppEvent.Evt").unlink()
+    still = sample_zip(tmp_path, name="after-unchanged.zip")  # fresh exports, nothing changed: still refused
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.bin").write_bytes(b"\x00\x01 not evidence")
+    expected = {
+        "fixed": ("fixed", 0),
+        "still": ("not_fixed", 1),
+        "no_logs": ("inconclusive", 1),
+        "junk": (None, 2),
+    }
+    ids = {}
+    for name, after in (("fixed", fixed), ("still", still), ("no_logs", no_logs), ("junk", junk)):
+        files = [after] if after.is_file() else sorted(p for p in after.iterdir() if p.is_file())
+        answer = upload(client, *files, url=f"/api/cases/{case_id}/verify")
+        assert answer.status_code == 202
+        ids[name] = answer.json()["id"]
+    for name, vid in ids.items():
+        v = wait_for(client.get, vid)
+        status, code = expected[name]
+        assert v["kind"] == "verify" and v["parent"] == case_id
+        assert v["verify"]["status"] == status and v["verify"]["exit_code"] == code, (name, v)
+        after = {"fixed": fixed, "still": still, "no_logs": no_logs, "junk": junk}[name]
+        cli, cli_code = cli_verify(before, after)
+        assert cli_code == code, name  # the command's exit code, the same meaning
+        if code == 2:
+            assert v["status"] == "error" and v["verify"]["result"] is None
+            assert "no usable input" in v["verify"]["error"] and v["verify"]["meaning"].startswith("cannot be compared")
+            assert str(tmp_path) not in v["verify"]["verdict"]  # no server path in what the page shows
+            continue
+        assert v["status"] == "done"
+        result = v["verify"]["result"]
+        assert result["schema"] == "analyzer.verify/1"
+        for key in ("status", "verdict", "list_changed", "added", "refused_before", "refused_again", "store_restart"):
+            assert result[key] == cli[key], (name, key)
+        assert v["verify"]["verdict"] == cli["verdict"]
+    assert client.get(f"/api/cases/{ids['fixed']}").json()["verify"]["verdict"].startswith("Fixed: ")
+    # the pages: the verification shows the verdict words, the status and the exit code with its meaning
+    page = client.get(f"/cases/{ids['still']}").text
+    assert 'id="verify-status">not_fixed<' in page and 'id="verify-exit">1<' in page
+    assert "Not fixed: the list did not change" in page and "Refused again:" in page
+    page = client.get(f"/cases/{ids['fixed']}").text
+    assert 'id="verify-exit">0<' in page and "fixed</strong>" in page
+    assert json.loads(client.get(f"/cases/{ids['fixed']}/verify.json").content)["exit_code"] == 0
+    case_page = client.get(f"/cases/{case_id}").text
+    assert case_page.count("/cases/" + ids["fixed"]) == 1 and "Cannot be compared: AFTER: no usable input" in case_page
+    assert set(client.get(f"/api/cases/{case_id}").json()["verifications"]) == set(ids.values())
     # the verification form, and a verification is not verified again
     r = client.post(
         f"/cases/{case_id}/verify",
@@ -247,10 +303,61 @@ def test_verify_the_fix_compares_the_after_evidence(served, tmp_path):
         follow_redirects=False,
     )
     assert r.status_code == 303
-    assert upload(client, sample_zip(tmp_path), url=f"/api/cases/{clean}/verify").status_code == 400
+    assert upload(client, sample_zip(tmp_path), url=f"/api/cases/{ids['fixed']}/verify").status_code == 400
     # deleting the case deletes its verifications
     client.delete(f"/api/cases/{case_id}")
-    assert client.get(f"/api/cases/{clean}").status_code == 404
+    assert client.get(f"/api/cases/{ids['fixed']}").status_code == 404
+
+
+def test_a_verification_the_pool_cannot_finish_is_an_error_without_exit_code(tmp_path):
+    z = sample_zip(tmp_path)
+    with TestClient(create_app(config(tmp_path))) as client:
+        case_id = upload(client, z).json()["id"]
+        wait_for(client.get, case_id)
+    with TestClient(create_app(config(tmp_path, case_function=die))) as client:
+        vid = upload(client, z, url=f"/api/cases/{case_id}/verify").json()["id"]
+        answer = wait_for(client.get, vid)
+        assert answer["status"] == "error" and "worker process died" in answer["error"]
+        assert answer["verify"] is None  # the server failed, not the evidence: no verdict, no exit code
+
+
+def test_servers_column_for_every_case_filterable_and_searchable(served, tmp_path):
+    """One server (named by its events' computer name), two servers, and none named (only a .reg export)."""
+    from tests.multiserver_support import two_servers
+
+    client, _ = served
+    one = upload(client, sample_zip(tmp_path)).json()["id"]
+    folder = two_servers(tmp_path / "two", layout="content")
+    two = upload(client, *sorted(p for p in folder.rglob("*") if p.is_file())).json()["id"]
+    reg_only = upload(client, SAMPLES / "nt4-kb306308" / "ParametersSystem.reg").json()["id"]
+    answers = {i: wait_for(client.get, i) for i in (one, two, reg_only)}
+    assert [answers[i]["status"] for i in (one, two, reg_only)] == ["done"] * 3
+    assert "servers" not in answers[one]["diagnosis"]  # the diagnose JSON names servers only for several
+    assert answers[one]["servers"] == ["EXCH01"]
+    assert answers[two]["servers"] == ["EXCH01", "EXCH02"]
+    assert answers[reg_only]["servers"] == []
+    ids = lambda **q: sorted(x["id"] for x in client.get("/api/cases", params=q).json()["cases"])  # noqa: E731
+    assert {x["id"]: x["servers"] for x in client.get("/api/cases").json()["cases"]} == {
+        one: ["EXCH01"],
+        two: ["EXCH01", "EXCH02"],
+        reg_only: [],
+    }
+    assert ids(server="EXCH01") == sorted([one, two])
+    assert ids(server="exch02") == [two]  # names compare case-insensitively
+    assert ids(server="EXCH0") == []  # a whole name, not a part of one
+    assert ids(server="-") == [reg_only]  # no server named
+    assert ids(q="EXCH02") == [two]
+    assert ids(server="EXCH01", status="error") == []
+    html = client.get("/cases").text
+    cells = re.findall(r'<td class="servers">([^<]*)</td>', html)
+    assert sorted(cells) == sorted(["EXCH01", "EXCH01; EXCH02", "—"])
+    assert '<option value="EXCH01">' in html and '<option value="EXCH02">' in html and '<option value="-">' in html
+    html = client.get("/cases", params={"server": "EXCH02"}).text
+    assert two in html and one not in html and '<option value="EXCH02" selected>' in html
+    html = client.get("/cases", params={"server": "-"}).text
+    assert reg_only in html and one not in html
+    assert 'id="servers">—<' in client.get(f"/cases/{reg_only}").text
+    assert 'id="servers">EXCH01<' in client.get(f"/cases/{one}").text
 
 
 # --------------------------------------------------------------------------- limits and errors
@@ -297,7 +404,7 @@ def test_unknown_things_are_404_and_nothing_is_listed(served, tmp_path):
         f"/cases/{case_id}/evidence",
         f"/cases/{case_id}/evidence/f0001.zip",
         f"/cases/{case_id}/..%2fanalyzer.sqlite3",
-        f"/cases/{case_id}/comparison.json",
+        f"/cases/{case_id}/verify.json",
         "/static/",
         "/static/app.py",
         "/static/..%2fapp.py",
@@ -371,6 +478,65 @@ def test_token_is_required_on_every_request(tmp_path):
         assert r.status_code == 303
         assert "s3cret" not in r.headers["set-cookie"]
         assert client.get("/cases").status_code == 200  # the session cookie now opens the pages
+
+
+def test_cookies_are_secure_over_https_and_behind_a_declared_proxy(tmp_path):
+    def cookie_flags(header: str) -> set[str]:
+        return {part.strip().lower() for part in header.split(";")[1:]}
+
+    # plain http on loopback: HttpOnly and SameSite=Strict, not Secure (a browser would drop it)
+    with TestClient(create_app(config(tmp_path, token="s3cret", start_worker=False))) as client:
+        flags = cookie_flags(client.get("/login").headers["set-cookie"])
+        assert {"httponly", "samesite=strict", "path=/"} <= flags and "secure" not in flags
+    # https: the CSRF cookie and the session cookie are Secure, and the login works over it
+    https = TestClient(create_app(config(tmp_path, token="s3cret", start_worker=False)), base_url="https://testserver")
+    with https as client:
+        assert {"httponly", "samesite=strict", "secure"} <= cookie_flags(client.get("/login").headers["set-cookie"])
+        r = client.post("/login", data={"csrf": csrf_of(client, "/login"), "token": "s3cret"}, follow_redirects=False)
+        assert r.status_code == 303
+        assert {"httponly", "samesite=strict", "secure"} <= cookie_flags(r.headers["set-cookie"])
+        assert client.get("/cases").status_code == 200
+    # an https proxy the operator declares: Secure although the proxy speaks http to the server
+    cfg = config(tmp_path, token="s3cret", start_worker=False, secure_cookies=True)
+    with TestClient(create_app(cfg)) as client:
+        assert "secure" in cookie_flags(client.get("/login").headers["set-cookie"])
+    import argparse
+
+    from analyzer.commands.serve import add_parser, config_from
+
+    parser = add_parser(argparse.ArgumentParser().add_subparsers())
+    assert config_from(parser.parse_args(["--behind-https-proxy"])).secure_cookies is True
+    assert config_from(parser.parse_args(["--secure-cookies"])).secure_cookies is True
+    assert config_from(parser.parse_args([])).secure_cookies is False
+
+
+def test_a_proxy_on_this_machine_that_says_https_gets_secure_cookies(tmp_path):
+    """The real command behind uvicorn: ``X-Forwarded-Proto: https`` from loopback (a local TLS proxy)."""
+    import urllib.request
+
+    tool = load_serve_tool()
+    with tool.running_server(tmp_path / "data", jobs=1) as base:
+        plain = urllib.request.urlopen(base + "/login", timeout=60).headers["set-cookie"]
+        proxied = urllib.request.urlopen(
+            urllib.request.Request(base + "/login", headers={"X-Forwarded-Proto": "https"}), timeout=60
+        ).headers["set-cookie"]
+    assert "secure" not in cookie_flags_of(plain)
+    assert {"httponly", "samesite=strict", "secure"} <= cookie_flags_of(proxied)
+
+
+def cookie_flags_of(header: str) -> set[str]:
+    return {part.strip().lower() for part in header.split(";")[1:]}
+
+
+def load_serve_tool():
+    """benchmarks/serve_load.py (it starts the real ``analyzer serve`` on loopback)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_load", REPO / "benchmarks" / "serve_load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_serve_command_refuses_a_public_host_without_token(tmp_path, capsys):
@@ -462,6 +628,73 @@ def test_triage_of_the_archive_folder(tmp_path):
         r = client.post("/triage", data={"csrf": csrf_of(client, "/triage")}, follow_redirects=False)
         assert r.status_code == 303
         assert client.get(f"/triage/{run_id}/summary.json").status_code == 404
+
+
+def test_an_interrupted_archive_triage_resumes_on_the_next_start(tmp_path):
+    """Stopped after its second case (a hook, not a sleep), the run resumes on the next start: the cases
+    written are kept (not diagnosed again, their files untouched), the rest is run, each case once."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    names = [f"case{i}" for i in range(1, 6)]
+    for i, name in enumerate(names):
+        sample_zip(archive, "nt4-kb306308" if i % 2 == 0 else "harmless-1023", name=f"{name}.zip")
+    first: list[tuple[str, bool]] = []
+    apps = []
+
+    def shut_down_after_two(run_id, row, resumed):
+        first.append((row["case"], resumed))
+        if len(first) == 2:
+            apps[0].state.runs.request_stop()  # the server shuts down here, in the middle of the run
+
+    apps.append(create_app(config(tmp_path, archive=archive, on_triage_case=shut_down_after_two)))
+    with TestClient(apps[0]) as client:
+        run_id = client.post("/api/triage").json()["id"]
+        apps[0].state.runs.thread.join(WAIT)
+        run = client.get(f"/api/triage/{run_id}").json()
+        assert run["status"] == "interrupted" and run["done"] == 2 and run["rows"] == []
+    assert [resumed for _, resumed in first] == [False, False]
+    cases_dir = tmp_path / "data" / "triage" / run_id / "cases"
+    kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cases_dir.glob("*.json")}
+    assert sorted(kept) == sorted(f"{name}.json" for name, _ in first)
+    assert not (cases_dir.parent / "summary.csv").exists()
+
+    second: list[tuple[str, bool]] = []
+    app = create_app(
+        config(tmp_path, archive=archive, on_triage_case=lambda r, row, resumed: second.append((row["case"], resumed)))
+    )
+    with TestClient(app) as client:  # the next start resumes the run on its own
+        assert app.state.runs.thread is not None
+        app.state.runs.thread.join(WAIT)
+        run = client.get(f"/api/triage/{run_id}").json()
+    assert run["status"] == "done" and run["total"] == 5 and run["done"] == 5
+    assert sorted(row["case"] for row in run["rows"]) == names  # every case once in the summary
+    assert sorted(name for name, _ in second) == names  # every case recorded once by the resumed run
+    assert {name for name, resumed in second if resumed} == {name for name, _ in first}  # kept, not re-run
+    for name, stamp in kept.items():
+        path = cases_dir / name
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamp  # the files written before are untouched
+    by_case = {row["case"]: row for row in run["rows"]}
+    assert [by_case[n]["status"] for n in names] == ["findings", "clean", "findings", "clean", "findings"]
+    assert by_case["case5"]["dns_to_add"] == DN
+    log = [e["event"] for e in app.state.store.log_entries()]
+    assert log == ["triage started", "triage interrupted", "triage running"]
+
+
+def test_an_interrupted_run_is_not_resumed_on_another_archive_folder(tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    sample_zip(archive)
+    store = Store(tmp_path / "data")
+    store.add_run("0a1b", 1, archive=str(tmp_path / "elsewhere"))  # left running by a killed server
+    store.close()
+    with TestClient(create_app(config(tmp_path, archive=archive))) as client:
+        run = client.get("/api/triage/0a1b").json()
+    assert run["status"] == "error" and "not resumed" in run["error"] and "archive" not in run
+    store = Store(tmp_path / "data")
+    store.add_run("0a1c", 1)
+    store.close()
+    with TestClient(create_app(config(tmp_path))) as client:  # no --archive at all now
+        assert "no --archive" in client.get("/api/triage/0a1c").json()["error"]
 
 
 def test_triage_without_an_archive_folder(served):

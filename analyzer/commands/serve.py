@@ -35,6 +35,14 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="worker processes for diagnoses (default 2)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest upload in MiB (default 512)")
     p.add_argument("--case-timeout", type=float, default=600.0, help="seconds per case before its worker is killed")
+    p.add_argument(
+        "--behind-https-proxy",
+        "--secure-cookies",
+        dest="secure_cookies",
+        action="store_true",
+        help="clients reach the server over https through a reverse proxy: mark every cookie Secure "
+        "(requests that arrive over https get Secure cookies anyway)",
+    )
     return p
 
 
@@ -67,6 +75,7 @@ def config_from(args: argparse.Namespace) -> Any:
         jobs=args.jobs,
         max_upload=args.max_upload_mb << 20,
         case_timeout=args.case_timeout,
+        secure_cookies=bool(getattr(args, "secure_cookies", False)),
     )
 
 

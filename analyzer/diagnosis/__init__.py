@@ -291,6 +291,7 @@ def diagnose_case(
             replace_near_misses=replace_near_misses,
         )
     dx.separate_cases = separate_cases(read.artefacts, orgs)
+    dx.server_names = list(pairing.names.values())
     return dx
 
 

@@ -47,6 +47,9 @@ class Diagnosis:
     servers: list[Any] = field(default_factory=list)
     #: groups of inputs that look like separate cases (``analyzer.many_cases``); not part of the JSON
     separate_cases: list[Any] = field(default_factory=list, repr=False)
+    #: every server the case's content names (computer names of events, ComputerName keys, MPS Reports
+    #: prefixes: ``analyzer.servers``), also for a case of one server; not part of the JSON
+    server_names: list[str] = field(default_factory=list, repr=False)
 
     @property
     def findings(self) -> pd.DataFrame:

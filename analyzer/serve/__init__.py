@@ -17,6 +17,8 @@ Why it is built this way:
   uploads (``uploads.py``), autoescaped templates, no directory listing, logged case deletion.
 
 Where the pieces live: ``app.py`` (routes and pages), ``api.py`` (OpenAPI document), ``store.py``,
-``uploads.py``, ``worker.py``, ``triage_runs.py``, ``security.py``, ``config.py``; ``templates/`` and
+``uploads.py``, ``worker.py``, ``jobs.py`` (what a worker process runs: a diagnosis, or ``analyzer verify``
+for a case's AFTER evidence), ``triage_runs.py`` (archive triage, resumed after a restart),
+``security.py``, ``config.py``; ``templates/`` and
 ``static/`` hold the pages and the small script that adds drag and drop, progress and copy buttons.
 """

@@ -73,7 +73,21 @@ def document() -> dict[str, Any]:
                         },
                         "verifications": {"type": "array", "items": {"type": "string"}},
                         "parent": {"type": "string"},
-                        "comparison": {"type": ["object", "null"]},
+                        "verify": {
+                            "type": ["object", "null"],
+                            "description": "a verification's outcome, judged as `analyzer verify BEFORE AFTER` judges "
+                            "it (BEFORE: the case's evidence; AFTER: the upload)",
+                            "properties": {
+                                "exit_code": {"enum": [0, 1, 2], "description": "the command's exit code"},
+                                "meaning": {"type": "string"},
+                                "status": {
+                                    "enum": ["fixed", "not_effective", "not_fixed", "new_problem", "inconclusive", None]
+                                },
+                                "verdict": {"type": "string"},
+                                "error": {"type": ["string", "null"], "description": "why exit code 2"},
+                                "result": {"type": ["object", "null"], "description": "analyzer.verify/1"},
+                            },
+                        },
                     },
                 },
                 "CaseList": {"type": "object", "properties": {"cases": {"type": "array", "items": {"type": "object"}}}},
@@ -81,7 +95,10 @@ def document() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "id": {"type": "string"},
-                        "status": {"enum": ["running", "done", "error"]},
+                        "status": {
+                            "enum": ["running", "interrupted", "done", "error"],
+                            "description": "interrupted: stopped by a shutdown; resumed on the next start",
+                        },
                         "total": {"type": "integer"},
                         "done": {"type": "integer"},
                         "rows": {"type": "array", "items": {"type": "object"}},
@@ -97,6 +114,12 @@ def document() -> dict[str, Any]:
                     "parameters": [
                         {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "search text"},
                         {"name": "status", "in": "query", "schema": {"enum": ["queued", "running", "done", "error"]}},
+                        {
+                            "name": "server",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "only the cases of this server; `-` for finished cases no server is named in",
+                        },
                     ],
                     "responses": {"200": _json("CaseList"), "400": _ERROR},
                 },
@@ -120,7 +143,7 @@ def document() -> dict[str, Any]:
             "/api/cases/{id}/verify": {
                 "parameters": [_ID],
                 "post": {
-                    "summary": "upload the AFTER evidence of a case (compared with the case's diagnosis)",
+                    "summary": "upload the AFTER evidence of a case (judged as `analyzer verify` judges it)",
                     "requestBody": _UPLOAD,
                     "responses": {"202": _json("Accepted", "queued"), "400": _ERROR, "404": _ERROR, "413": _ERROR},
                 },

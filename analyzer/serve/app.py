@@ -31,11 +31,13 @@ from analyzer.serve.security import (
     csrf_ok,
     csrf_token,
     session_value,
+    set_cookie,
 )
 from analyzer.serve.store import STATUSES, Store, new_id
 from analyzer.serve.triage_runs import TriageRuns
 from analyzer.serve.uploads import UploadError, receive_files
 from analyzer.serve.worker import Worker
+from analyzer.verify import render_text as render_verify_text
 
 STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
@@ -43,9 +45,12 @@ DOWNLOADS = {
     "patch.reg": "application/octet-stream",
     "rollback.reg": "application/octet-stream",
     "diagnosis.json": "application/json",
-    "comparison.json": "application/json",
+    "verify.json": "application/json",
 }
 
+
+#: The ``server`` filter's value for cases whose server nothing in the evidence names (shown as "—").
+UNKNOWN_SERVER = "-"
 
 #: Per-server patches of a case with several servers: patch-<n>.reg / rollback-<n>.reg (n = the server's place).
 SERVER_PATCH = re.compile(r"(?:patch|rollback)-[0-9]{1,3}\.reg")
@@ -110,8 +115,8 @@ def create_app(config: ServeConfig) -> Starlette:
         }
         if case["kind"] == "verify":
             out["parent"] = case["parent"]
-            comparison = folder / "comparison.json"
-            out["comparison"] = json.loads(comparison.read_text("utf-8")) if comparison.is_file() else None
+            verified = folder / "verify.json"
+            out["verify"] = json.loads(verified.read_text("utf-8")) if verified.is_file() else None
         else:
             out["verifications"] = [v["id"] for v in store.verifications(case["id"])]
         return out
@@ -165,15 +170,26 @@ def create_app(config: ServeConfig) -> Starlette:
         status = request.query_params.get("status", "")
         if status and status not in STATUSES:
             status = ""
+        server = request.query_params.get("server", "")[:200]
         return page(
-            request, "list.html", cases=store.list_cases(q=q, status=status), q=q, status=status, statuses=STATUSES
+            request,
+            "list.html",
+            cases=store.list_cases(q=q, status=status, server=_server_filter(server)),
+            q=q,
+            status=status,
+            statuses=STATUSES,
+            server=server,
+            servers=store.servers(),
+            unknown=UNKNOWN_SERVER,
         )
 
     async def case_page(request: Request) -> Response:
         case = get_case(request.path_params["case_id"])
         info = case_json(case)
         verifications = [case_json(v) for v in store.verifications(case["id"])] if case["kind"] == "case" else []
-        return page(request, "case.html", case=case, info=info, verifications=verifications)
+        verified = (info.get("verify") or {}).get("result")
+        lines = render_verify_text(verified) if verified else []
+        return page(request, "case.html", case=case, info=info, verifications=verifications, verify_lines=lines)
 
     async def report(request: Request) -> Response:
         case = get_case(request.path_params["case_id"])
@@ -250,7 +266,7 @@ def create_app(config: ServeConfig) -> Starlette:
         if not hmac.compare_digest(fields.get("token", "").encode("utf-8"), config.token.encode("utf-8")):
             return page(request, "login.html", status_code=401, error="wrong token")
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, session_value(config.token), httponly=True, samesite="strict", path="/")
+        set_cookie(response, request, SESSION_COOKIE, session_value(config.token), always_secure=config.secure_cookies)
         return response
 
     async def static(request: Request) -> Response:
@@ -272,7 +288,8 @@ def create_app(config: ServeConfig) -> Starlette:
         status = request.query_params.get("status", "")
         if status and status not in STATUSES:
             return JSONResponse({"error": f"status is one of {', '.join(STATUSES)}"}, status_code=400)
-        cases = store.list_cases(q=request.query_params.get("q", "")[:200], status=status)
+        server = _server_filter(request.query_params.get("server", "")[:200])
+        cases = store.list_cases(q=request.query_params.get("q", "")[:200], status=status, server=server)
         return JSONResponse({"cases": [_row(c) for c in cases]})
 
     async def api_case(request: Request) -> Response:
@@ -294,7 +311,8 @@ def create_app(config: ServeConfig) -> Starlette:
         return JSONResponse({"id": vid}, status_code=202)
 
     async def api_triage_list(request: Request) -> Response:
-        return JSONResponse({"archive": config.archive is not None, "runs": store.runs()})
+        listed = [{k: v for k, v in r.items() if k != "archive"} for r in store.runs()]
+        return JSONResponse({"archive": config.archive is not None, "runs": listed})
 
     async def api_triage_start(request: Request) -> Response:
         try:
@@ -346,18 +364,27 @@ def create_app(config: ServeConfig) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if config.start_worker:
             worker.start()
+            runs.resume_unfinished()
         try:
             yield
         finally:
             if config.start_worker:
+                runs.stop()
                 worker.stop()
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: error_page}, lifespan=lifespan)
-    app.add_middleware(SecurityMiddleware, token=config.token)
+    app.add_middleware(SecurityMiddleware, token=config.token, secure_cookies=config.secure_cookies)
     app.state.store = store
     app.state.worker = worker
     app.state.runs = runs
     return app
+
+
+def _server_filter(value: str) -> str | None:
+    """The ``server`` query parameter: empty for any server, ``-`` for the cases whose server is unknown."""
+    if not value:
+        return None
+    return "" if value == UNKNOWN_SERVER else value
 
 
 def _split(text: str | None) -> list[str]:

@@ -28,6 +28,10 @@ class ServeConfig:
     poll_seconds: float = 1.0  # how often the queue is looked at when nobody wakes the worker
     start_worker: bool = True  # tests of the HTTP layer alone may switch the background work off
     case_function: Callable[..., dict[str, Any]] | None = None  # module-level stand-in for the diagnosis (tests)
+    secure_cookies: bool = False  # behind an https proxy: cookies are Secure even when the proxy speaks http to us
+    #: called in the server after each case of a triage run is recorded: (run id, summary row, resumed?);
+    #: tests stop the server at an exact point of a run with it
+    on_triage_case: Callable[[str, dict[str, Any], bool], None] | None = None
 
 
 def is_loopback(host: str) -> bool:

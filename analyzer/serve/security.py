@@ -7,6 +7,10 @@
 * Any POST/DELETE a browser marks as coming from another site (``Sec-Fetch-Site`` or a foreign
   ``Origin``) is refused, which also covers the JSON API when no token is set.
 * Pages get a CSP with no external sources and no inline script; the CLI's HTML report keeps its own.
+* Cookies are HttpOnly and SameSite=Strict, and ``Secure`` when the request came over https (directly,
+  or through a proxy on this machine that says so in ``X-Forwarded-Proto``, which uvicorn honours) or
+  when the operator declares an https proxy (``--behind-https-proxy``): a browser then never sends the
+  session over plain http.
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ def cross_site(request: Request) -> bool:
     return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
 
 
+def set_cookie(response: Response, request: Request, name: str, value: str, *, always_secure: bool) -> None:
+    """Every cookie of the server: HttpOnly, SameSite=Strict, whole site; Secure over https (see above)."""
+    secure = always_secure or request.url.scheme == "https"
+    response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, path="/")
+
+
 def csrf_ok(request: Request, value: str | None) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     return bool(cookie) and bool(value) and hmac.compare_digest(cookie.encode(), str(value).encode())
@@ -78,9 +88,10 @@ def csrf_token(request: Request) -> str:
 class SecurityMiddleware(BaseHTTPMiddleware):
     """Token check, cross-site refusal and security headers for every request."""
 
-    def __init__(self, app: object, token: str | None) -> None:
+    def __init__(self, app: object, token: str | None, secure_cookies: bool = False) -> None:
         super().__init__(app)  # type: ignore[arg-type]
         self.token = token
+        self.secure_cookies = secure_cookies
 
     async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
@@ -94,7 +105,7 @@ class SecurityMiddleware(BaseHTTPMiddleware):
         response = await call_next(request)
         new = getattr(request.state, "new_csrf", None)
         if new:
-            response.set_cookie(CSRF_COOKIE, new, httponly=True, samesite="strict", path="/")
+            set_cookie(response, request, CSRF_COOKIE, new, always_secure=self.secure_cookies)
         return _secured(response)
 
 

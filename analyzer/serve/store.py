@@ -64,6 +64,10 @@ MIGRATIONS: list[str] = [
         error TEXT
     );
     """,
+    # 3: the archive folder a triage run works on (a run interrupted by a restart resumes on that folder)
+    """
+    ALTER TABLE triage_runs ADD COLUMN archive TEXT;
+    """,
 ]
 
 
@@ -132,15 +136,23 @@ class Store:
             row = self.db.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
         return _case(row) if row else None
 
-    def list_cases(self, *, q: str = "", status: str = "", kind: str = "case") -> list[dict[str, Any]]:
-        """Newest first; ``q`` searches file names, servers, rules, DNs and the verdict (case-insensitive)."""
+    def list_cases(
+        self, *, q: str = "", status: str = "", server: str | None = None, kind: str = "case"
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``q`` searches file names, servers, rules, DNs and the verdict (case-insensitive);
+        ``server`` keeps the cases of that server (case-insensitive), ``""`` the finished ones no server is named in."""
         sql = "SELECT * FROM cases WHERE kind = ?"
         args: list[Any] = [kind]
         if status:
             sql += " AND status = ?"
             args.append(status)
+        if server == "":
+            sql += " AND servers = '' AND status IN ('done', 'error')"  # finished, and no server named
+        elif server is not None:
+            sql += " AND ('; ' || servers || '; ') LIKE ? ESCAPE '\\'"
+            args.append("%; " + _like_escaped(server) + "; %")
         if q:
-            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = "%" + _like_escaped(q) + "%"
             sql += (
                 " AND ("
                 + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in ("title", "servers", "rules", "dns", "verdict", "id"))
@@ -151,6 +163,13 @@ class Store:
         with self.lock:
             rows = self.db.execute(sql, args).fetchall()
         return [_case(r) for r in rows]
+
+    def servers(self, kind: str = "case") -> list[str]:
+        """Every server name the cases of ``kind`` name, sorted (the list page's server filter)."""
+        with self.lock:
+            rows = self.db.execute("SELECT DISTINCT servers FROM cases WHERE kind = ? AND servers != ''", (kind,))
+            names = {n.casefold(): n for r in rows.fetchall() for n in r["servers"].split("; ") if n}
+        return sorted(names.values(), key=str.casefold)
 
     def verifications(self, case_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -225,12 +244,13 @@ class Store:
 
     # ------------------------------------------------------------------ triage runs
 
-    def add_run(self, run_id: str, total: int) -> None:
+    def add_run(self, run_id: str, total: int, archive: str | None = None) -> None:
         with self.lock:
             self.db.execute(
-                "INSERT INTO triage_runs (id, status, created, total) VALUES (?, 'running', ?, ?)",
-                (run_id, time.time(), total),
+                "INSERT INTO triage_runs (id, status, created, total, archive) VALUES (?, 'running', ?, ?, ?)",
+                (run_id, time.time(), total, archive),
             )
+            self._log("triage started", None, f"run {run_id}: {total} case(s)")
 
     def finish_run(self, run_id: str, error: str | None = None) -> None:
         with self.lock:
@@ -238,6 +258,20 @@ class Store:
                 "UPDATE triage_runs SET status = ?, finished = ?, error = ? WHERE id = ?",
                 ("error" if error else "done", time.time(), error, run_id),
             )
+
+    def set_run_status(self, run_id: str, status: str, detail: str) -> None:
+        """``interrupted`` (a shutdown stopped it) or ``running`` again (resumed); logged."""
+        with self.lock:
+            self.db.execute("UPDATE triage_runs SET status = ? WHERE id = ?", (status, run_id))
+            self._log(f"triage {status}", None, f"run {run_id}: {detail}")
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Runs a previous server process did not finish (stopped, or killed while ``running``), newest first."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT * FROM triage_runs WHERE status IN ('running', 'interrupted') ORDER BY created DESC"
+            ).fetchall()
+        return [dict(r) for r in rows]
 
     def runs(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -248,13 +282,10 @@ class Store:
             row = self.db.execute("SELECT * FROM triage_runs WHERE id = ?", (run_id,)).fetchone()
         return dict(row) if row else None
 
-    def fail_unfinished_runs(self) -> None:
-        """A triage run cut short by a restart is marked as such (its folder keeps what was written)."""
-        with self.lock:
-            self.db.execute(
-                "UPDATE triage_runs SET status = 'error', error = 'interrupted by a restart of the server' "
-                "WHERE status = 'running'"
-            )
+
+def _like_escaped(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern whose escape character is a backslash."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _case(row: sqlite3.Row) -> dict[str, Any]:

@@ -4,7 +4,8 @@ One thread takes the queued cases from the database in batches and hands them to
 ``analyzer.triage.engines.LocalPool`` (spawned processes, a time limit and an address-space cap per
 case, a dead or hung worker replaced on its own).  The parent writes every derived file, so a worker
 that dies leaves no half-written report: its case becomes an ``error`` with the reason.  On start,
-cases a previous server was running are queued again.
+cases a previous server was running are queued again.  What a worker runs is in ``jobs.py``: the
+diagnosis of a case, or ``analyzer verify`` for the AFTER evidence of a case (a verification).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from analyzer.remedy import write_reg_file
 from analyzer.report.diagnosis import render
 from analyzer.serve.config import ServeConfig
+from analyzer.serve.jobs import diagnose_job, outcome, pool_failure, verify_job
 from analyzer.serve.store import Store
 from analyzer.triage.cases import CaseSpec
 from analyzer.triage.engines import LocalPool
@@ -26,34 +28,20 @@ from analyzer.triage.engines import LocalPool
 BATCH = 32  # cases per pool run: the pool starts its processes once per batch
 
 
-def summarise(doc: dict[str, Any]) -> dict[str, Any]:
-    """The columns of the case list, from the diagnose JSON."""
+def summarise(doc: dict[str, Any], servers: list[str] | None = None) -> dict[str, Any]:
+    """The columns of the case list, from the diagnose JSON and the servers the diagnosis knows.
+
+    ``servers`` (from ``jobs.diagnose_job``) names the server of a one-server case too; the JSON's own
+    ``servers`` list (several servers only) is the fallback for answers without it."""
     findings = doc.get("findings") or []
+    named = servers if servers else [str(s.get("server")) for s in doc.get("servers") or []]
     return {
         "verdict": doc.get("verdict"),
         "needs_action": doc.get("needs_action"),
-        "servers": "; ".join(str(s.get("server")) for s in doc.get("servers") or []),
+        "servers": "; ".join(dict.fromkeys(named)),
         "rules": "; ".join(dict.fromkeys(str(f.get("rule")) for f in findings if f.get("rule"))),
         "dns": "; ".join(str(d) for d in doc.get("dns_to_add") or []),
     }
-
-
-def compare(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
-    """The AFTER evidence against the case's diagnosis: which refused DNs are still refused, which are new.
-
-    This compares two diagnoses; it is not a proof that the store re-read the list after the change.
-    """
-    before_dns = list((before or {}).get("dns_to_add") or [])
-    after_dns = list(after.get("dns_to_add") or [])
-    still = [d for d in before_dns if d in after_dns]
-    new = [d for d in after_dns if d not in before_dns]
-    if still:
-        status, text = "still_refused", "still refused after the fix: " + "; ".join(still)
-    elif new:
-        status, text = "new_refusals", "refused now but not before: " + "; ".join(new)
-    else:
-        status, text = "no_refusals", "no DN of the case is refused in the AFTER evidence"
-    return {"status": status, "text": text, "still_refused": still, "new_refusals": new, "before": before_dns}
 
 
 class Worker:
@@ -90,17 +78,7 @@ class Worker:
     def run_batch(self, batch: list[dict[str, Any]]) -> None:
         """Diagnose claimed cases; each result is written as it comes, so a crash loses nothing finished."""
         by_index = dict(enumerate(batch))
-        specs = [
-            CaseSpec(
-                index=i,
-                name=c["id"],
-                source=str(self.store.evidence_dir(c["id"])),
-                json_name=f"{c['id']}.json",
-                timeout=self.config.case_timeout,
-                function=self.config.case_function,
-            )
-            for i, c in by_index.items()
-        ]
+        specs = [self.spec(i, c) for i, c in by_index.items()]
         pool = LocalPool(self.config.jobs, memory_limit=self.config.memory_limit, kill_grace=self.config.kill_grace)
         try:
             for result in pool.run(specs):
@@ -115,14 +93,34 @@ class Worker:
                 if current is not None and current["status"] == "running":
                     self.store.finish(case["id"], error=f"internal error: the worker pool failed: {exc}")
 
+    def spec(self, index: int, case: dict[str, Any]) -> CaseSpec:
+        """The pool's order for one case: diagnose it, or verify the fix (its parent's evidence is BEFORE)."""
+        options: dict[str, Any] = {}
+        function = self.config.case_function or diagnose_job
+        if case["kind"] == "verify" and case["parent"]:
+            options = {"before": str(self.store.evidence_dir(case["parent"]))}
+            function = self.config.case_function or verify_job
+        return CaseSpec(
+            index=index,
+            name=case["id"],
+            source=str(self.store.evidence_dir(case["id"])),
+            json_name=f"{case['id']}.json",
+            options=options,
+            timeout=self.config.case_timeout,
+            function=function,
+        )
+
     def record(self, case: dict[str, Any], result: dict[str, Any]) -> None:
-        """Write diagnosis.json, report.html and the .reg patches, then mark the case done or error."""
-        case_id = case["id"]
-        doc = result.get("doc")
-        if doc is None:
-            errors = [e for e in [result.get("error"), *result.get("case_errors", [])] if e]
-            self.store.finish(case_id, error="; ".join(errors) or "no usable input")
+        """Write what the job gave (diagnosis and its files, or the verification), then mark the case."""
+        if case["kind"] == "verify":
+            self.record_verification(case, result)
             return
+        case_id = case["id"]
+        answer = result.get("doc")
+        if answer is None:
+            self.store.finish(case_id, error=_error_of(result))
+            return
+        doc = answer.get("diagnosis", answer)
         doc["case"] = f"case {case_id}"  # the server's folder names are nobody's business
         folder = self.store.case_dir(case_id)
         patch: str | dict[str, str] | None = None
@@ -141,14 +139,35 @@ class Worker:
         patch = per_server or patch
         _write(folder / "diagnosis.json", json.dumps(doc, indent=2, ensure_ascii=False))
         _write(folder / "report.html", render(doc, "html", patch_path=patch))
-        summary = summarise(doc)
-        if case["kind"] == "verify" and case["parent"]:
-            before_path = self.store.case_dir(case["parent"]) / "diagnosis.json"
-            before = json.loads(before_path.read_text("utf-8")) if before_path.exists() else None
-            comparison = compare(before, doc)
-            _write(folder / "comparison.json", json.dumps(comparison, indent=2, ensure_ascii=False))
-            summary["verdict"] = comparison["text"]
-        self.store.finish(case_id, summary=summary)
+        self.store.finish(case_id, summary=summarise(doc, answer.get("servers")))
+
+    def record_verification(self, case: dict[str, Any], result: dict[str, Any]) -> None:
+        """``verify.json`` (the command's result and exit code); exit 2 and pool failures end as errors."""
+        case_id = case["id"]
+        answer = result.get("doc")
+        error = None if answer is not None else _error_of(result)
+        if answer is None and error is not None and pool_failure(error):
+            self.store.finish(case_id, error=error)  # the server's failure, not a verdict on the evidence
+            return
+        if answer is None:  # the AFTER evidence could not be opened or read: what the command exits 2 for
+            answer = outcome(None, error=f"AFTER: {error}")
+        _write(self.store.case_dir(case_id) / "verify.json", json.dumps(answer, indent=2, ensure_ascii=False))
+        verified = answer.get("result") or {}
+        summary = {
+            "verdict": answer["verdict"],
+            "needs_action": answer["exit_code"] != 0,
+            "servers": "; ".join(verified.get("after", {}).get("computers") or []),
+            "dns": "; ".join([*verified.get("refused_again", []), *verified.get("newly_refused", [])]),
+        }
+        if answer["exit_code"] == 2:
+            self.store.finish(case_id, error=answer["verdict"], summary=summary)
+        else:
+            self.store.finish(case_id, summary=summary)
+
+
+def _error_of(result: dict[str, Any]) -> str:
+    errors = [e for e in [result.get("error"), *result.get("case_errors", [])] if e]
+    return "; ".join(errors) or "no usable input"
 
 
 def _write(path: Path, text: str) -> None:

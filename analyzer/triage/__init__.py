@@ -38,7 +38,7 @@ import shutil
 import sys
 import tempfile
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,7 @@ def triage(
     kill_grace: float = 10.0,
     case_function: CaseFunction | None = None,
     clock: CaseClock | None = None,
+    on_case: Callable[[dict[str, Any], bool], None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Diagnose every case (immediate sub-folder or .zip) under ``paths``; return the summary DataFrame.
@@ -130,6 +131,9 @@ def triage(
     ``progress``: "bar" (tqdm), "log" (one line per case on stderr) or "none".  ``case_function``
     replaces the diagnosis (a module-level ``f(case, **options) -> dict`` in the JSON contract shape).
     ``clock`` measures the case time limits (default: the wall clock; tests inject one they control).
+    ``on_case(row, resumed)`` is called in this process with each summary row once its case is recorded
+    (the web server counts progress with it); an exception it raises stops the run like Ctrl-C does
+    (workers killed, no summary written), and ``resume`` later keeps the cases written so far.
     Raises TriageError when a root is missing or holds no case.
     """
     roots = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
@@ -158,6 +162,7 @@ def triage(
                 memory_limit,
                 kill_grace,
                 progress,
+                on_case,
             )
         finally:
             if not keep:
@@ -221,6 +226,7 @@ def _run(
     memory_limit: int | None,
     kill_grace: float,
     progress: str,
+    on_case: Callable[[dict[str, Any], bool], None] | None = None,
 ) -> pd.DataFrame:
     for note in notes:
         _log(progress, note)
@@ -248,6 +254,8 @@ def _run(
             row = summary_row(spec.name, spec.json_name, doc, result)
             rows[spec.index] = row
             bar.update(row, resumed=result["resumed"])
+            if on_case is not None:
+                on_case(row, bool(result["resumed"]))
     frame = _frame([r for r in rows if r is not None])
     frame.attrs["peak_rss"] = peak
     write_summary(frame, out_dir)
