@@ -17,7 +17,7 @@ cheap in a notebook (the readers, the rules and pandas load only when used).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +197,7 @@ def triage(
     kill_grace: float = 10.0,
     case_function: CaseFunction | None = None,
     clock: CaseClock | None = None,
+    on_case: Callable[[dict[str, Any], bool], None] | None = None,
     tz: tzinfo | None = None,
     evtx_backend: str | None = None,
     encoding: str | None = None,
@@ -212,7 +213,8 @@ def triage(
     (``scheduler`` address); ``resume`` skips cases whose inputs did not change since the JSON in
     ``out``.  A case that runs longer than ``case_timeout`` seconds or needs more than ``memory_limit``
     bytes becomes an error row, never the end of the run (``clock``: what measures the time limits,
-    default the wall clock).  ``progress``: "bar", "log" or "none".
+    default the wall clock).  ``progress``: "bar", "log" or "none"; ``on_case(row, resumed)`` is called
+    with each summary row as its case is recorded (an exception it raises stops the run; ``resume`` goes on).
     ``tz`` … ``replace_near_misses`` are passed to the diagnosis of each case (as ``diagnose``).
     """
     from analyzer.triage import triage as impl
@@ -246,6 +248,7 @@ def triage(
         kill_grace=kill_grace,
         case_function=case_function,
         clock=clock,
+        on_case=on_case,
         **options,
     )
 
