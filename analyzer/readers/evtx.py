@@ -36,6 +36,7 @@ from analyzer.model import (
     exception_line,
     ignore_warning,
 )
+from analyzer.readers import binxml
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 from analyzer.wintypes import filetime, filetime_or_none
 
@@ -128,6 +129,7 @@ class _Chunk:
     length: int  # bytes present in the file (less than CHUNK_SIZE for a truncated tail)
     records: list[tuple[int, int, int, int]]  # (offset in chunk, size, record id, written FILETIME) per record
     resynced: bool = False  # damaged bytes were skipped to reach later records (the Rust parser cannot)
+    clean: bool = True  # no warning at all about this chunk (the only chunks rendered selectively)
 
 
 def _open_layout(path: str, warn: WarningSink) -> _Layout:
@@ -217,11 +219,15 @@ def _chunks(path: str, layout: _Layout, warn: WarningSink) -> Iterator[_Chunk]:
                     warn(ReadWarning(path, f"chunk {idx}: bad chunk magic {data[:8]!r}; chunk skipped", here))
                 continue
             length = len(data)
+            issues: list[ReadWarning] = []
             if length < CHUNK_SIZE:
-                warn(ReadWarning(path, f"chunk {idx}: truncated ({length} of {CHUNK_SIZE} bytes)", here))
+                issues.append(ReadWarning(path, f"chunk {idx}: truncated ({length} of {CHUNK_SIZE} bytes)", here))
                 data = data + bytes(CHUNK_SIZE - length)
             chunk = _Chunk(idx, here, data, length, [])
-            _check_chunk(path, chunk, warn)
+            _check_chunk(path, chunk, issues.append)
+            for issue in issues:
+                warn(issue)
+            chunk.clean = not issues
             yield chunk
 
 
@@ -471,11 +477,13 @@ def _rust_chunk_events(
         warn(ReadWarning(path, f"chunk {chunk.index}: damaged records skipped; read with python-evtx", chunk.offset))
         yield from _python_chunk_events(path, layout, chunk, filters, warn)
         return
+    if SELECTIVE and filters is not None and filters.ids and chunk.clean and _selective_proven():
+        chosen = _selective_chunk_events(path, layout, chunk, filters, located)
+        if chosen is not None:
+            yield from chosen
+            return
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
     records = parser.records_json()
-    loads = _loads
-    ids = filters.ids if filters is not None and filters.ids else None
-    pairs = filters is not None and bool(filters.pairs)
     failures = 0
     while True:
         try:
@@ -494,33 +502,132 @@ def _rust_chunk_events(
             if failures > len(chunk.records) + 2:
                 return
             continue
-        text = rec["data"]
-        if ids is not None:
-            m = _EVENT_ID_RE.search(text)
-            if m is not None:
-                event_id = int(m.group(1)) & 0xFFFF
-                if event_id not in ids:
-                    continue
-                if pairs and not _provider_wanted(filters, event_id, text):  # type: ignore[arg-type]
-                    continue
-        header_id = rec["event_record_id"]
-        where = located.get(header_id)
-        if where is None:  # beyond what the chunk walk located: keep the backends alike, but say so
-            warn(ReadWarning(path, f"chunk {chunk.index} record {header_id}: outside the located records; skipped"))
-            continue
+        event = _json_record(path, chunk, located, rec, filters)
+        if type(event) is ReadWarning:
+            warn(event)
+        elif event is not None:
+            yield event  # type: ignore[misc]
+
+
+def _json_record(
+    path: str,
+    chunk: _Chunk,
+    located: dict[int, tuple[int, int]],
+    rec: dict[str, Any],
+    filters: EventFilter | None,
+) -> Event | ReadWarning | None:
+    """One record of the Rust parser's output: its Event, None when filtered out, or the warning to give."""
+    text = rec["data"]
+    if filters is not None and filters.ids:
+        m = _EVENT_ID_RE.search(text)
+        if m is not None:
+            event_id = int(m.group(1)) & 0xFFFF
+            if event_id not in filters.ids:
+                return None
+            if filters.pairs and not _provider_wanted(filters, event_id, text):
+                return None
+    header_id = rec["event_record_id"]
+    where = located.get(header_id)
+    if where is None:  # beyond what the chunk walk located: keep the backends alike, but say so
+        return ReadWarning(path, f"chunk {chunk.index} record {header_id}: outside the located records; skipped")
+    try:
+        return _rust_event(path, where[0], header_id, where[1], _loads(text), filters)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        return ReadWarning(
+            path,
+            f"chunk {chunk.index} record {header_id}: unusable record: {exception_line(exc, whole=True)}",
+            chunk.offset,
+        )
+
+
+# --------------------------------------------------------------------------- selective rendering
+
+#: Render only the records a filter may want (see ``_selective_chunk_events``).  Tests switch it off to
+#: compare with the complete path.
+SELECTIVE = True
+#: The ``evtx`` release the selective path was proven equal on (tests/test_evtx_selective.py); with any
+#: other release installed every chunk is rendered completely.
+PROVEN_EVTX_VERSION = "0.14.0"
+_PROVEN: list[bool] = []
+
+
+def _selective_proven() -> bool:
+    """Whether the installed ``evtx`` is the release the selective path was proven on (asked once)."""
+    if not _PROVEN:
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
-            event = _rust_event(path, where[0], header_id, where[1], loads(text), filters)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            warn(
-                ReadWarning(
-                    path,
-                    f"chunk {chunk.index} record {header_id}: unusable record: {exception_line(exc, whole=True)}",
-                    chunk.offset,
-                )
-            )
+            _PROVEN.append(version("evtx") == PROVEN_EVTX_VERSION)
+        except PackageNotFoundError:
+            _PROVEN.append(False)
+    return _PROVEN[0]
+
+
+_FILLER_JSON = '{"Event":null}'
+
+
+def _selective_chunk_events(
+    path: str, layout: _Layout, chunk: _Chunk, filters: EventFilter, located: dict[int, tuple[int, int]]
+) -> list[Event] | None:
+    """The chunk's Events with only the records the filter may want rendered; None: read it completely.
+
+    Each record's EventID and provider come from its binary XML (``binxml.decide``), before any rendering.
+    A chunk without a wanted record costs no rendering at all.  Otherwise the Rust parser gets a copy of
+    the chunk in which every run of unwanted records is folded into one *filler* record: the run's first
+    record header gets the run's size (and its last four bytes the size copy), and its binary XML starts
+    with end-of-stream, so the filler renders as an empty event.  Nothing else moves: the template
+    definitions and names that wanted records reference by chunk offset stay where they were, even when
+    they sit inside folded records.  The wanted records then go through exactly the complete path's
+    per-record code.  Anything unexpected (a template this module cannot map, a renderer error, a filler
+    that is not empty, a record missing from the output) returns None, and the caller reads the chunk
+    the complete way, so warnings are those of the complete path."""
+    import evtx
+
+    records = chunk.records
+    data = chunk.data
+    try:
+        wanted = binxml.decide(binxml.ChunkTemplates(data), [(p, p + s) for p, s, _, _ in records], filters)
+    except (binxml.BinXmlError, struct.error):
+        return None
+    if not any(wanted):
+        return []
+    folded = bytearray(data)
+    fillers: set[int] = set()
+    count = len(records)
+    i = 0
+    while i < count:
+        if wanted[i]:
+            i += 1
             continue
-        if event is not None:
-            yield event
+        j = i
+        while j < count and not wanted[j]:
+            j += 1
+        start, (last, last_size, _, _) = records[i][0], records[j - 1]
+        size = last + last_size - start
+        struct.pack_into("<I", folded, start + 4, size)
+        struct.pack_into("<I", folded, start + size - 4, size)
+        folded[start + RECORD_HEADER_SIZE] = binxml.TOKEN_EOF
+        fillers.add(records[i][2])
+        i = j
+    events: list[Event] = []
+    seen = 0
+    parser = evtx.PyEvtxParser(io.BytesIO(layout.header + bytes(folded)), number_of_threads=1)
+    try:
+        for rec in parser.records_json():
+            if rec["event_record_id"] in fillers:
+                if rec["data"] != _FILLER_JSON:
+                    return None
+                seen += 1
+                continue
+            event = _json_record(path, chunk, located, rec, filters)
+            if type(event) is ReadWarning:
+                return None
+            seen += 1
+            if event is not None:
+                events.append(event)  # type: ignore[arg-type]
+    except Exception:  # any renderer complaint: the complete path reports it as it always has
+        return None
+    return events if seen == len(fillers) + sum(wanted) else None
 
 
 def _json_loads(text: str) -> Any:

@@ -31,6 +31,7 @@ EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 _OPEN, _OPEN_ATTRS, _CLOSE_START, _CLOSE_EMPTY, _END = 0x01, 0x41, 0x02, 0x03, 0x04
 _VALUE, _ATTR, _ATTR_MORE, _TEMPLATE, _SUB, _OPT_SUB, _EOS = 0x05, 0x06, 0x46, 0x0C, 0x0D, 0x0E, 0x00
 _FRAGMENT = b"\x0f\x01\x01\x00"
+T_BINXML = 0x21
 T_NULL, T_WSTRING, T_UINT8, T_UINT16, T_UINT64, T_BINARY, T_FILETIME, T_SID, T_HEX64 = (
     0x00,
     0x01,
@@ -57,7 +58,9 @@ def write_evtx(path: str | Path, events: Iterable[Event], **options: object) -> 
     flag), ``stale_chunk_count`` (header claims one chunk only, as in a log copied while in use),
     ``bad_chunk_magic`` / ``bad_crc`` (iterables of chunk indexes to damage), ``channel`` (default
     channel for events whose ``log`` is None, "Application"), ``typed_data`` ((value type, raw bytes)
-    pairs added to every record as further ``<Data>`` items).
+    pairs added to every record as further ``<Data>`` items), ``nested_event_data`` (the ``<EventData>``
+    element is one BinXML-typed substitution value holding its own template instance, as Windows writes
+    many events; the inner templates are shared within a chunk like the outer ones).
     """
     per_chunk = int(options.pop("records_per_chunk", 0) or 0)  # type: ignore[call-overload]
     dirty = bool(options.pop("dirty", False))
@@ -66,6 +69,7 @@ def write_evtx(path: str | Path, events: Iterable[Event], **options: object) -> 
     bad_crc = set(options.pop("bad_crc", ()) or ())  # type: ignore[call-overload]
     channel = str(options.pop("channel", "Application"))
     typed = tuple(options.pop("typed_data", ()) or ())  # type: ignore[call-overload]
+    nested = bool(options.pop("nested_event_data", False))
     if options:
         raise TypeError(f"unknown write_evtx options: {', '.join(sorted(options))}")
 
@@ -73,7 +77,7 @@ def write_evtx(path: str | Path, events: Iterable[Event], **options: object) -> 
     next_id = 1
     with open(path, "wb") as fh:
         fh.write(bytes(FILE_HEADER_SIZE))
-        for index, (records, templates) in enumerate(_pack(events, channel, per_chunk, typed)):
+        for index, (records, templates) in enumerate(_pack(events, channel, per_chunk, typed, nested)):
             chunk = _chunk(records, templates)
             if index in bad_crc:
                 chunk[52] ^= 0xFF  # event-records CRC32
@@ -89,7 +93,11 @@ def write_evtx(path: str | Path, events: Iterable[Event], **options: object) -> 
 
 
 def _pack(
-    events: Iterable[Event], channel: str, per_chunk: int, typed: tuple[tuple[int, bytes], ...] = ()
+    events: Iterable[Event],
+    channel: str,
+    per_chunk: int,
+    typed: tuple[tuple[int, bytes], ...] = (),
+    nested: bool = False,
 ) -> Iterator[tuple[list[tuple[int, bytes]], list[int]]]:
     """Group encoded records into chunks: ([(record id, bytes)], [template definition offsets])."""
     limit = CHUNK_SIZE - MIN_FREE
@@ -97,15 +105,19 @@ def _pack(
     templates: dict[tuple[int, bool, bool], int] = {}
     pos = CHUNK_HEADER_SIZE
     for event in events:
-        record, new = encode_record(event, channel, pos, templates, typed)
+        inner: list[tuple[tuple[int, bool, bool], int]] = []
+        record, new = encode_record(event, channel, pos, templates, typed, nested=nested, inner=inner)
         if current and (pos + len(record) > limit or (per_chunk and len(current) >= per_chunk)):
             yield current, list(templates.values())
             current, pos, templates = [], CHUNK_HEADER_SIZE, {}
-            record, new = encode_record(event, channel, pos, templates, typed)
+            inner = []
+            record, new = encode_record(event, channel, pos, templates, typed, nested=nested, inner=inner)
         if pos + len(record) > limit:
             raise ValueError(f"event record {event.record} is too large for one chunk ({len(record)} bytes)")
         if new is not None:
             templates[new[0]] = new[1]
+        for shape, defined_at in inner:
+            templates[shape] = defined_at
         current.append((event.record, record))
         pos += len(record)
     if current:
@@ -169,6 +181,9 @@ def encode_record(
     offset: int = CHUNK_HEADER_SIZE,
     templates: dict[tuple[int, bool, bool], int] | None = None,
     typed: tuple[tuple[int, bytes], ...] = (),
+    *,
+    nested: bool = False,
+    inner: list[tuple[tuple[int, bool, bool], int]] | None = None,
 ) -> tuple[bytes, tuple[tuple[int, bool, bool], int] | None]:
     """Record header + BinXML (template instance, substitution values, end of stream) + size copy.
 
@@ -177,6 +192,8 @@ def encode_record(
     does: ``templates`` maps shape -> definition offset of the templates already in the chunk.  ``typed``
     adds (value type, raw bytes) substitutions as further ``<Data>`` items (tests of value rendering).  Returns
     the record and, when it defines a new template, (shape, definition offset) for the caller to keep.
+    With ``nested``, ``<EventData>`` is one BinXML value holding its own template instance; an inner
+    template defined by this record is appended to ``inner`` as (shape, definition offset).
     """
     level, keywords = level_and_keywords(event.type)
     values: list[tuple[int, bytes]] = [
@@ -192,7 +209,7 @@ def encode_record(
         (T_SID, _sid(event.sid)) if event.sid else (T_NULL, b""),  # 9 UserID
         (T_WSTRING, _utf16(event.source)),  # 10 Provider Name
     ]
-    shape = (len(event.strings) + 1000 * len(typed), bool(event.data), event.message is not None)
+    shape = (len(event.strings) + 1000 * len(typed) + 1_000_000 * nested, bool(event.data), event.message is not None)
     known = (templates or {}).get(shape)
     t = _Template()
     t.open("Event", [("xmlns", t.text(EVENT_NS))])
@@ -208,17 +225,11 @@ def encode_record(
     t.element("Computer", t.sub(8, T_WSTRING))
     t.empty("Security", [("UserID", t.sub(9, T_SID, optional=True))])
     t.close()
-    t.open("EventData")  # always present: libevtx cannot count the strings of a record without it
-    for text in event.strings:
-        t.element("Data", t.sub(len(values), T_WSTRING))
-        values.append((T_WSTRING, _utf16(text)))
-    for vtype, raw in typed:
-        t.element("Data", t.sub(len(values), vtype, optional=True))
-        values.append((vtype, raw))
-    if event.data:
-        t.element("Binary", t.sub(len(values), T_BINARY))
-        values.append((T_BINARY, bytes(event.data)))
-    t.close()
+    if nested:
+        t.parts.extend(t.sub(len(values), T_BINXML))
+        values.append((T_BINXML, _NestedEventData(event, typed, shape, templates or {}, inner)))  # type: ignore[arg-type]
+    else:
+        _event_data(t, values, event, typed)
     if event.message is not None:
         t.open("RenderingInfo", [("Culture", t.text("en-US"))])
         t.element("Message", t.sub(len(values), T_WSTRING))
@@ -231,6 +242,54 @@ def encode_record(
     header = struct.pack("<4sIQQ", b"\x2a\x2a\x00\x00", size, event.record, filetime(event.time_written))
     new = (shape, defined_at) if known is None else None
     return header + body + struct.pack("<I", size), new
+
+
+def _event_data(
+    t: _Template, values: list[tuple[int, bytes]], event: Event, typed: tuple[tuple[int, bytes], ...]
+) -> None:
+    """``<EventData>`` with the event's strings, typed values and binary data as substitutions."""
+    t.open("EventData")  # always present: libevtx cannot count the strings of a record without it
+    for text in event.strings:
+        t.element("Data", t.sub(len(values), T_WSTRING))
+        values.append((T_WSTRING, _utf16(text)))
+    for vtype, raw in typed:
+        t.element("Data", t.sub(len(values), vtype, optional=True))
+        values.append((vtype, raw))
+    if event.data:
+        t.element("Binary", t.sub(len(values), T_BINARY))
+        values.append((T_BINARY, bytes(event.data)))
+    t.close()
+
+
+class _NestedEventData:
+    """A BinXML substitution value holding ``<EventData>`` as its own template instance.  Its bytes depend
+    on where the value lands in the chunk (the definition offset is chunk-relative), so it is rendered
+    once that is known; its size does not depend on it."""
+
+    def __init__(
+        self,
+        event: Event,
+        typed: tuple[tuple[int, bytes], ...],
+        shape: tuple[int, bool, bool],
+        templates: dict[tuple[int, bool, bool], int],
+        inner: list[tuple[tuple[int, bool, bool], int]] | None,
+    ) -> None:
+        self.t = _Template()
+        self.values: list[tuple[int, bytes]] = []
+        _event_data(self.t, self.values, event, typed)
+        self.shape = (-1 - shape[0], shape[1], shape[2])  # its own key among the chunk's templates
+        self.known = templates.get(self.shape)
+        self.inner = inner
+        self.size = len(self.render(0, keep=False))
+
+    def render(self, base: int, keep: bool = True) -> bytes:
+        body, defined_at = _instance_at(self.t, self.values, zlib.crc32(repr(self.shape).encode()), base, self.known)
+        if keep and self.known is None and self.inner is not None:
+            self.inner.append((self.shape, defined_at))
+        return body
+
+    def __len__(self) -> int:
+        return self.size
 
 
 def _utf16(text: str) -> bytes:
@@ -355,6 +414,6 @@ def _instance_at(
     for vtype, raw in values:
         out += struct.pack("<HBB", len(raw), vtype, 0)
     for _, raw in values:
-        out += raw
+        out += raw.render(base + len(out)) if isinstance(raw, _NestedEventData) else raw
     out.append(_EOS)
     return bytes(out), definition_at

@@ -1,0 +1,387 @@
+"""Just enough of an .evtx record's binary XML to decide, before any rendering, whether a rule reads it.
+
+A Windows event record is a *template instance*: a reference to a template definition (the XML skeleton,
+parsed once per chunk and cached by its chunk offset) plus an array of typed substitution values that
+fill the skeleton's holes.  Mapping each hole to the System field it feeds (EventID, Provider@Name, ...)
+lets a reader find a record's EventID and provider in its value array without building any XML.
+
+Everything here answers conservatively: ``decide`` says "skip" only when the record surely fails the
+filter; any doubt about a single record makes it "maybe wanted" (the full renderer decides), and anything
+unexpected about the chunk (a token we do not know, a definition that cannot be mapped, values that
+overrun the record) raises ``BinXmlError`` with the chunk offset, so that the caller reads that chunk the
+slow, complete way.  Facts used (token values, value types, layouts) are those of the published EVTX
+format description; the code is this project's own.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.readers.layout import Layout
+
+# Tokens (the 0x40 bit marks "more attributes follow" / "has attributes" on some of them).
+TOKEN_EOF = 0x00
+TOKEN_OPEN_START = 0x01  # 0x41: the element has attributes
+TOKEN_CLOSE_START = 0x02
+TOKEN_CLOSE_EMPTY = 0x03
+TOKEN_END_ELEMENT = 0x04
+TOKEN_VALUE = 0x05
+TOKEN_ATTRIBUTE = 0x06
+TOKEN_CDATA = 0x07
+TOKEN_CHAR_REF = 0x08
+TOKEN_ENTITY_REF = 0x09
+TOKEN_PI_TARGET = 0x0A
+TOKEN_PI_DATA = 0x0B
+TOKEN_TEMPLATE_INSTANCE = 0x0C
+TOKEN_NORMAL_SUBSTITUTION = 0x0D
+TOKEN_OPTIONAL_SUBSTITUTION = 0x0E
+TOKEN_FRAGMENT_HEADER = 0x0F
+MORE_BIT = 0x40
+
+# Value types this module reads (others are only carried as "some value").
+TYPE_NULL = 0x00
+TYPE_WSTRING = 0x01
+TYPE_UINT16 = 0x06
+TYPE_BINXML = 0x21
+
+RECORD_HEADER = Layout("RecordHeader", "<4sIQQ", ("magic", "size", "record_id", "written"))
+#: What follows the record header when the record is a template instance (it always is on Windows).
+TEMPLATE_INSTANCE = Layout(
+    "TemplateInstance", "<4sBBII", ("fragment_header", "token", "unknown", "template_id", "definition")
+)
+#: At the definition offset: the next definition in the hash chain, the template GUID, the body size.
+TEMPLATE_DEFINITION = Layout("TemplateDefinition", "<I16sI", ("next_definition", "guid", "data_size"))
+NAME = Layout("Name", "<IHH", ("next_name", "hash", "characters"))  # then UTF-16LE text and a NUL
+ELEMENT_START = Layout("ElementStart", "<BHII", ("token", "dependency", "data_size", "name"))
+ATTRIBUTE = Layout("Attribute", "<BI", ("token", "name"))
+SUBSTITUTION = Layout("Substitution", "<BHB", ("token", "index", "value_type"))
+DESCRIPTOR = Layout("SubstitutionDescriptor", "<HBB", ("size", "value_type", "unused"))
+COUNT = Layout("SubstitutionCount", "<I", ("count",))
+
+FRAGMENT_HEADER = bytes((TOKEN_FRAGMENT_HEADER, 1, 1, 0))
+_INSTANCE_AT = RECORD_HEADER.size  # the template instance follows the record header
+_AFTER_INSTANCE = _INSTANCE_AT + TEMPLATE_INSTANCE.size
+_MAX_SUBSTITUTIONS = 4096  # far above any real template; guards against garbage counts
+
+_unpack_instance = TEMPLATE_INSTANCE.struct.unpack_from
+_unpack_u32 = COUNT.struct.unpack_from
+_unpack_u16 = struct.Struct("<H").unpack_from
+
+
+class BinXmlError(ValueError):
+    """The chunk holds something this module does not understand; ``offset`` is in the chunk."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        self.offset = offset
+        super().__init__(f"{message} at chunk offset 0x{offset:x}")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """What fills one field of the skeleton: substitution ``index`` of ``value_type``, or ``static`` text.
+
+    ``parts`` > 1 means the field is made of several pieces (text and values mixed): never decided here."""
+
+    index: int | None = None
+    value_type: int = TYPE_NULL
+    static: str | None = None
+    parts: int = 1
+
+
+#: The System fields a template is mapped for, by their path under the root element.
+SYSTEM_FIELDS = {
+    "System/EventID": "event_id",
+    "System/EventID@Qualifiers": "qualifiers",
+    "System/Provider@Name": "provider",
+    "System/Provider@EventSourceName": "event_source",
+    "System/Level": "level",
+    "System/Task": "task",
+    "System/Keywords": "keywords",
+    "System/TimeCreated@SystemTime": "time",
+    "System/EventRecordID": "record_id",
+    "System/Channel": "channel",
+    "System/Computer": "computer",
+    "System/Security@UserID": "user_id",
+}
+
+
+@dataclass(slots=True)
+class TemplateMap:
+    """One template definition, parsed once per chunk: where each System field comes from."""
+
+    offset: int
+    root: str
+    fields: dict[str, Slot]
+    #: Substitution indexes under EventData / UserData, in document order (nested BinXML values included
+    #: as a whole: their own template instance maps their insides).
+    event_data: tuple[int, ...]
+    end: int  # chunk offset just past the definition
+
+
+@dataclass(slots=True)
+class _Walk:
+    """State of one template walk."""
+
+    data: bytes
+    stack: list[str] = field(default_factory=list)
+    attribute: str | None = None
+    contents: dict[str, list[Slot]] = field(default_factory=dict)
+    event_data: list[int] = field(default_factory=list)
+
+
+def read_name(data: bytes, offset: int) -> tuple[str, int]:
+    """The name stored at chunk ``offset`` (count-prefixed UTF-16LE) and the offset just past it."""
+    if not 0 <= offset <= len(data) - NAME.size:
+        raise BinXmlError(offset, "name offset outside the chunk")
+    chars = _unpack_u16(data, offset + 6)[0]
+    end = offset + NAME.size + 2 * chars
+    if end + 2 > len(data):
+        raise BinXmlError(offset, "name runs past the chunk")
+    try:
+        return data[offset + NAME.size : end].decode("utf-16-le"), end + 2
+    except UnicodeDecodeError:
+        raise BinXmlError(offset, "name is not UTF-16") from None
+
+
+def _name_at(data: bytes, field_end: int, name_offset: int) -> tuple[str, int]:
+    """(name, position after it): a name whose offset points just past its own offset field is inline."""
+    name, after = read_name(data, name_offset)
+    return name, after if name_offset == field_end else field_end
+
+
+def parse_template(data: bytes, offset: int) -> TemplateMap:
+    """Map the template definition at chunk ``offset`` (BinXmlError on anything unexpected)."""
+    if not 0 < offset <= len(data) - TEMPLATE_DEFINITION.size:
+        raise BinXmlError(offset, "template definition offset outside the chunk")
+    size = TEMPLATE_DEFINITION.unpack_from(data, offset).data_size
+    start = offset + TEMPLATE_DEFINITION.size
+    end = start + size
+    if end > len(data):
+        raise BinXmlError(offset, f"template definition of {size} bytes runs past the chunk")
+    walk = _Walk(data)
+    pos = start
+    while True:
+        if pos >= end:
+            raise BinXmlError(pos, "template definition without end-of-stream token")
+        token = data[pos]
+        if token == TOKEN_EOF:
+            break
+        pos = _step(walk, token, pos)
+    if walk.stack:
+        raise BinXmlError(pos, f"template definition ends inside <{walk.stack[-1]}>")
+    roots = {path.split("/", 1)[0].split("@", 1)[0] for path in walk.contents}
+    root = next(iter(roots)) if len(roots) == 1 else ""
+    fields: dict[str, Slot] = {}
+    for path, slots in walk.contents.items():
+        name = SYSTEM_FIELDS.get(path.split("/", 1)[1]) if "/" in path else None
+        if name is None:
+            continue
+        fields[name] = slots[0] if len(slots) == 1 else Slot(parts=len(slots))
+    return TemplateMap(offset, root, fields, tuple(walk.event_data), end)
+
+
+def _step(walk: _Walk, token: int, pos: int) -> int:
+    """Consume the token at ``pos``; returns where the next token starts."""
+    data = walk.data
+    base = token & ~MORE_BIT
+    if token == TOKEN_FRAGMENT_HEADER:
+        return pos + 4
+    if base == TOKEN_OPEN_START:
+        name_offset = ELEMENT_START.unpack_from(data, pos).name
+        name, pos = _name_at(data, pos + ELEMENT_START.size, name_offset)
+        if token & MORE_BIT:
+            pos += 4  # size of the attribute list
+        walk.stack.append(name)
+        walk.attribute = None
+        return pos
+    if base == TOKEN_ATTRIBUTE:
+        if not walk.stack:
+            raise BinXmlError(pos, "attribute outside an element")
+        name, pos = _name_at(data, pos + ATTRIBUTE.size, ATTRIBUTE.unpack_from(data, pos).name)
+        walk.attribute = name
+        return pos
+    if token == TOKEN_CLOSE_START:
+        walk.attribute = None
+        return pos + 1
+    if token in (TOKEN_CLOSE_EMPTY, TOKEN_END_ELEMENT):
+        if not walk.stack:
+            raise BinXmlError(pos, "end of an element that was never opened")
+        walk.attribute = None
+        walk.stack.pop()
+        return pos + 1
+    if base == TOKEN_VALUE:
+        value_type = data[pos + 1]
+        if value_type != TYPE_WSTRING:
+            raise BinXmlError(pos, f"static value of type 0x{value_type:02x} in a template")
+        chars = _unpack_u16(data, pos + 2)[0]
+        try:
+            text = data[pos + 4 : pos + 4 + 2 * chars].decode("utf-16-le")
+        except UnicodeDecodeError:
+            raise BinXmlError(pos, "static text is not UTF-16") from None
+        _content(walk, pos, Slot(static=text))
+        return pos + 4 + 2 * chars
+    if base in (TOKEN_NORMAL_SUBSTITUTION, TOKEN_OPTIONAL_SUBSTITUTION) and token & MORE_BIT == 0:
+        _, index, value_type = SUBSTITUTION.unpack_from(data, pos)
+        _content(walk, pos, Slot(index=index, value_type=value_type))
+        depth = len(walk.stack)
+        if (depth > 1 and walk.stack[1] in ("EventData", "UserData")) or (depth == 1 and value_type == TYPE_BINXML):
+            walk.event_data.append(index)  # a BinXML value right under the root is EventData/UserData nested
+        return pos + SUBSTITUTION.size
+    if base == TOKEN_CDATA or token == TOKEN_PI_DATA:
+        _content(walk, pos, Slot(parts=2))
+        return pos + 3 + 2 * _unpack_u16(data, pos + 1)[0]
+    if base == TOKEN_CHAR_REF:
+        _content(walk, pos, Slot(parts=2))
+        return pos + 3
+    if base == TOKEN_ENTITY_REF or token == TOKEN_PI_TARGET:
+        _content(walk, pos, Slot(parts=2))
+        return _name_at(data, pos + ATTRIBUTE.size, ATTRIBUTE.unpack_from(data, pos).name)[1]
+    raise BinXmlError(pos, f"token 0x{token:02x} not expected in a template definition")
+
+
+def _content(walk: _Walk, pos: int, slot: Slot) -> None:
+    if not walk.stack:
+        raise BinXmlError(pos, "content outside any element")
+    path = "/".join(walk.stack) + (f"@{walk.attribute}" if walk.attribute else "")
+    walk.contents.setdefault(path, []).append(slot)
+
+
+# --------------------------------------------------------------------------- one record
+
+
+@dataclass(slots=True)
+class Instance:
+    """A record's template instance: its template and where its values are."""
+
+    template: TemplateMap
+    descriptors: tuple[int, ...]  # size, type, size, type, ... (the unused byte dropped)
+    values_at: int  # chunk offset of the first value
+
+
+class ChunkTemplates:
+    """The template definitions of one chunk, each parsed once (cache by definition offset)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.maps: dict[int, TemplateMap] = {}
+
+    def template(self, offset: int) -> TemplateMap:
+        found = self.maps.get(offset)
+        if found is None:
+            found = self.maps[offset] = parse_template(self.data, offset)
+        return found
+
+    def instance(self, start: int, end: int) -> Instance:
+        """The template instance of the record spanning chunk bytes ``start:end``."""
+        data = self.data
+        if end - start < _AFTER_INSTANCE + 4:
+            raise BinXmlError(start, "record too short for a template instance")
+        fragment, token, _, _, definition = _unpack_instance(data, start + _INSTANCE_AT)
+        if fragment != FRAGMENT_HEADER or token != TOKEN_TEMPLATE_INSTANCE:
+            raise BinXmlError(start + _INSTANCE_AT, "record is not a template instance")
+        template = self.template(definition)
+        count_at = start + _AFTER_INSTANCE
+        if definition == count_at:  # defined inline, here: the values follow the definition
+            count_at = template.end
+        if count_at + 4 > end:
+            raise BinXmlError(start, "substitution count past the record's end")
+        count = _unpack_u32(data, count_at)[0]
+        values_at = count_at + 4 + 4 * count
+        if count > _MAX_SUBSTITUTIONS or values_at > end:
+            raise BinXmlError(count_at, f"implausible substitution count {count}")
+        descriptors = _descriptors(count)(data, count_at + 4)
+        if sum(descriptors[0::2]) > end - values_at:
+            raise BinXmlError(count_at, "substitution values run past the record's end")
+        return Instance(template, descriptors, values_at)
+
+
+_DESCRIPTOR_READERS: dict[int, Any] = {}
+
+
+def _descriptors(count: int) -> Any:
+    """A reader of ``count`` descriptors as (size, type, size, type, ...), the unused byte skipped."""
+    found = _DESCRIPTOR_READERS.get(count)
+    if found is None:
+        found = struct.Struct("<" + "HBx" * count).unpack_from
+        if len(_DESCRIPTOR_READERS) < 256:
+            _DESCRIPTOR_READERS[count] = found
+    return found
+
+
+def value_bytes(data: bytes, instance: Instance, index: int) -> tuple[int, bytes] | None:
+    """(type, raw bytes) of substitution ``index`` of a record, None when the record has no such value."""
+    descriptors = instance.descriptors
+    if index * 2 >= len(descriptors):
+        return None
+    at = instance.values_at + sum(descriptors[0 : index * 2 : 2])
+    size = descriptors[index * 2]
+    return descriptors[index * 2 + 1], data[at : at + size]
+
+
+def slot_text(data: bytes, instance: Instance, slot: Slot | None) -> str | None:
+    """The text of a string field as the renderer shows it, or None when unsure (then: do not skip)."""
+    if slot is None or slot.parts != 1:
+        return None
+    if slot.static is not None:
+        return slot.static
+    if slot.index is None:
+        return None
+    found = value_bytes(data, instance, slot.index)
+    if found is None or found[0] != TYPE_WSTRING:
+        return None
+    try:
+        text = found[1].decode("utf-16-le")
+    except UnicodeDecodeError:
+        return None
+    text = text.rstrip("\x00")
+    return None if "\x00" in text else text
+
+
+def slot_uint16(data: bytes, instance: Instance, slot: Slot | None) -> int | None:
+    """An unsigned 16-bit field (EventID), or None when unsure."""
+    if slot is None or slot.parts != 1:
+        return None
+    if slot.static is not None:
+        text = slot.static
+        return int(text) if text.isascii() and text.isdigit() else None
+    if slot.index is None:
+        return None
+    found = value_bytes(data, instance, slot.index)
+    if found is None or found[0] != TYPE_UINT16 or len(found[1]) != 2:
+        return None
+    return _unpack_u16(found[1])[0]
+
+
+def decide(templates: ChunkTemplates, spans: Sequence[tuple[int, int]], filters: Any) -> list[bool]:
+    """Per record (chunk byte spans): False when the filter surely refuses it, True when it may want it.
+
+    Sure refusals: the EventID (low 16 bits, as readers compare it) is not among ``filters.ids``, or the
+    provider name is known and its (source, ID) pair is not one the filter reads.  BinXmlError when the
+    chunk is not what this module understands (the caller reads the chunk completely instead)."""
+    ids = filters.ids
+    pairs = bool(filters.pairs)
+    data = templates.data
+    out: list[bool] = []
+    for start, end in spans:
+        instance = templates.instance(start, end)
+        template = instance.template
+        if template.root != "Event":
+            raise BinXmlError(template.offset, f"template root <{template.root or '?'}> is not <Event>")
+        fields = template.fields
+        event_id = slot_uint16(data, instance, fields.get("event_id"))
+        if event_id is None:
+            out.append(True)
+            continue
+        if event_id not in ids:
+            out.append(False)
+            continue
+        if pairs:
+            source = slot_text(data, instance, fields.get("provider"))
+            if source and not filters.wants_pair(event_id, source):
+                out.append(False)
+                continue
+        out.append(True)
+    return out
