@@ -294,3 +294,50 @@ def test_template_map_names_the_system_fields(tmp_path: Path) -> None:
     assert binxml.slot_text(chunk, instance, template.fields["provider"]) == "MSExchangeIS Private"
     kind, raw = binxml.value_bytes(chunk, instance, 11)  # type: ignore[misc]
     assert kind == binxml.TYPE_BINXML and raw.startswith(binxml.FRAGMENT_HEADER + bytes([0x0C]))
+
+
+def _chunk_records(data: bytes) -> Iterator[tuple[bytes, list[int], list[int]]]:
+    """(chunk bytes, record starts, record sizes) of every sound chunk of a file (as the reader walks)."""
+    for at in range(FILE_HEADER_SIZE, len(data) - CHUNK_SIZE + 1, CHUNK_SIZE):
+        chunk = data[at : at + CHUNK_SIZE]
+        if chunk[:8] != b"ElfChnk\x00":
+            continue
+        starts, sizes = [], []
+        pos = CHUNK_HEADER_SIZE
+        free = struct.unpack_from("<I", chunk, 48)[0]
+        while pos + 28 <= min(free, CHUNK_SIZE) and chunk[pos : pos + 4] == b"\x2a\x2a\x00\x00":
+            size = struct.unpack_from("<I", chunk, pos + 4)[0]
+            if size < 28 or pos + size > CHUNK_SIZE:
+                break
+            starts.append(pos)
+            sizes.append(size)
+            pos += size
+        if starts:
+            yield chunk[:128] + bytes(384) + chunk[512:], starts, sizes
+
+
+def _generated_and_corpus(tmp_path: Path) -> list[Path]:
+    paths = [p for p in corpus_files("evtx") if p.suffix == ".evtx"]
+    for nested in (False, True):
+        path = tmp_path / f"generated-{nested}.evtx"
+        write_evtx(path, _events(900, seed=7), nested_event_data=nested)
+        paths.append(path)
+    return paths
+
+
+def test_all_records_at_once_answer_as_record_by_record(tmp_path: Path) -> None:
+    """``wanted_records`` (one key per shape of record) gives exactly ``decide``'s per-record answers."""
+    compared = 0
+    for path in _generated_and_corpus(tmp_path):
+        everything, _ = _read(path, None, selective=False)
+        for flt in (evidence_filter(), *(_half_filters(everything) if everything else ())):
+            for chunk, starts, sizes in _chunk_records(path.read_bytes()):
+                spans = [(s, s + n) for s, n in zip(starts, sizes, strict=True)]
+                try:
+                    one_by_one = binxml.decide(binxml.ChunkTemplates(chunk), spans, flt)
+                except (binxml.BinXmlError, struct.error):
+                    continue
+                at_once = binxml.wanted_records(binxml.ChunkTemplates(chunk), starts, sizes, flt)
+                assert at_once == [i for i, keep in enumerate(one_by_one) if keep], path.name
+                compared += len(starts)
+    assert compared > 5000

@@ -16,9 +16,11 @@ format description; the code is this project's own.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import compress
+from typing import Any, NamedTuple
 
 from analyzer.readers.layout import Layout
 
@@ -119,6 +121,9 @@ class TemplateMap:
     #: as a whole: their own template instance maps their insides).
     event_data: tuple[int, ...]
     end: int  # chunk offset just past the definition
+    #: Names the definition references outside its own bytes (chunk offset, text): the map holds for
+    #: another chunk with the same definition bytes at the same offset only when these names match too.
+    names: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -130,6 +135,7 @@ class _Walk:
     attribute: str | None = None
     contents: dict[str, list[Slot]] = field(default_factory=dict)
     event_data: list[int] = field(default_factory=list)
+    names: list[tuple[int, str]] = field(default_factory=list)
 
 
 def read_name(data: bytes, offset: int) -> tuple[str, int]:
@@ -146,10 +152,13 @@ def read_name(data: bytes, offset: int) -> tuple[str, int]:
         raise BinXmlError(offset, "name is not UTF-16") from None
 
 
-def _name_at(data: bytes, field_end: int, name_offset: int) -> tuple[str, int]:
+def _name_at(walk: _Walk, field_end: int, name_offset: int) -> tuple[str, int]:
     """(name, position after it): a name whose offset points just past its own offset field is inline."""
-    name, after = read_name(data, name_offset)
-    return name, after if name_offset == field_end else field_end
+    name, after = read_name(walk.data, name_offset)
+    if name_offset == field_end:
+        return name, after
+    walk.names.append((name_offset, name))
+    return name, field_end
 
 
 def parse_template(data: bytes, offset: int) -> TemplateMap:
@@ -180,7 +189,7 @@ def parse_template(data: bytes, offset: int) -> TemplateMap:
         if name is None:
             continue
         fields[name] = slots[0] if len(slots) == 1 else Slot(parts=len(slots))
-    return TemplateMap(offset, root, fields, tuple(walk.event_data), end)
+    return TemplateMap(offset, root, fields, tuple(walk.event_data), end, tuple(walk.names))
 
 
 def _step(walk: _Walk, token: int, pos: int) -> int:
@@ -191,7 +200,7 @@ def _step(walk: _Walk, token: int, pos: int) -> int:
         return pos + 4
     if base == TOKEN_OPEN_START:
         name_offset = ELEMENT_START.unpack_from(data, pos).name
-        name, pos = _name_at(data, pos + ELEMENT_START.size, name_offset)
+        name, pos = _name_at(walk, pos + ELEMENT_START.size, name_offset)
         if token & MORE_BIT:
             pos += 4  # size of the attribute list
         walk.stack.append(name)
@@ -200,7 +209,7 @@ def _step(walk: _Walk, token: int, pos: int) -> int:
     if base == TOKEN_ATTRIBUTE:
         if not walk.stack:
             raise BinXmlError(pos, "attribute outside an element")
-        name, pos = _name_at(data, pos + ATTRIBUTE.size, ATTRIBUTE.unpack_from(data, pos).name)
+        name, pos = _name_at(walk, pos + ATTRIBUTE.size, ATTRIBUTE.unpack_from(data, pos).name)
         walk.attribute = name
         return pos
     if token == TOKEN_CLOSE_START:
@@ -238,7 +247,7 @@ def _step(walk: _Walk, token: int, pos: int) -> int:
         return pos + 3
     if base == TOKEN_ENTITY_REF or token == TOKEN_PI_TARGET:
         _content(walk, pos, Slot(parts=2))
-        return _name_at(data, pos + ATTRIBUTE.size, ATTRIBUTE.unpack_from(data, pos).name)[1]
+        return _name_at(walk, pos + ATTRIBUTE.size, ATTRIBUTE.unpack_from(data, pos).name)[1]
     raise BinXmlError(pos, f"token 0x{token:02x} not expected in a template definition")
 
 
@@ -261,6 +270,24 @@ class Instance:
     values_at: int  # chunk offset of the first value
 
 
+class Located(NamedTuple):
+    """Where a key's records hold their EventID value and provider name (offsets from the record start)."""
+
+    event_id_at: int  # -1: the key cannot say, its records are decided one by one
+    provider_at: int  # -1: not a UTF-16 substitution value (then ``provider`` or unknown)
+    provider_size: int
+    provider: str | None  # the name written in the template itself
+
+
+_ONE_BY_ONE = Located(-1, -1, 0, None)
+
+#: Template maps met in earlier chunks, by (offset, definition bytes): a log repeats the same few
+#: definitions at the same offsets chunk after chunk, and parsing one costs as much as deciding hundreds
+#: of records.  Bounded: cleared when full.
+_SEEN: dict[bytes, TemplateMap] = {}
+_SEEN_LIMIT = 1024
+
+
 class ChunkTemplates:
     """The template definitions of one chunk, each parsed once (cache by definition offset)."""
 
@@ -271,8 +298,61 @@ class ChunkTemplates:
     def template(self, offset: int) -> TemplateMap:
         found = self.maps.get(offset)
         if found is None:
-            found = self.maps[offset] = parse_template(self.data, offset)
+            found = self.maps[offset] = self._parse(offset)
         return found
+
+    def _parse(self, offset: int) -> TemplateMap:
+        data = self.data
+        if not 0 < offset <= len(data) - TEMPLATE_DEFINITION.size:
+            return parse_template(data, offset)  # raises, naming the offset
+        size = _unpack_u32(data, offset + 20)[0]
+        key = offset.to_bytes(4, "little") + data[offset : offset + TEMPLATE_DEFINITION.size + size]
+        known = _SEEN.get(key)
+        if known is not None and all(read_name(data, at)[0] == name for at, name in known.names):
+            return known
+        parsed = parse_template(data, offset)
+        if len(_SEEN) >= _SEEN_LIMIT:
+            _SEEN.clear()
+        _SEEN[key] = parsed
+        return parsed
+
+    def locate(self, key: bytes) -> Located | None:
+        """Where the EventID and provider values sit, from the record's start, in every record whose bytes
+        from the template instance on begin with ``key``; None when the key is too short to cover the
+        descriptors needed (``_KEY_LENGTH`` is raised: slice again)."""
+        if key[:5] != FRAGMENT_HEADER + bytes((TOKEN_TEMPLATE_INSTANCE,)) or len(key) < 18:
+            return _ONE_BY_ONE
+        template = self.template(_unpack_u32(key, 10)[0])
+        if template.root != "Event":
+            raise BinXmlError(template.offset, f"template root <{template.root or '?'}> is not <Event>")
+        slot = template.fields.get("event_id")
+        if slot is None or slot.parts != 1 or slot.index is None or slot.value_type != TYPE_UINT16:
+            return _ONE_BY_ONE
+        count = _unpack_u32(key, 14)[0]
+        provider = template.fields.get("provider")
+        last = slot.index
+        if provider is not None and provider.parts == 1 and provider.index is not None:
+            last = max(last, provider.index)
+        if last >= count or count > _MAX_SUBSTITUTIONS:
+            return _ONE_BY_ONE
+        need = 18 + 4 * (last + 1)
+        if len(key) < need:
+            _KEY_LENGTH[0] = need
+            return None
+        descriptors = _descriptors(last + 1)(key, 18)
+        k = slot.index * 2
+        if descriptors[k] != 2 or descriptors[k + 1] != TYPE_UINT16:
+            return _ONE_BY_ONE
+        values_at = _AFTER_INSTANCE + 4 + 4 * count
+        event_id_at = values_at + sum(descriptors[0:k:2])
+        if provider is None or provider.parts != 1:
+            return Located(event_id_at, -1, 0, None)
+        if provider.index is None:
+            return Located(event_id_at, -1, 0, provider.static)
+        j = provider.index * 2
+        if descriptors[j + 1] != TYPE_WSTRING:
+            return Located(event_id_at, -1, 0, None)
+        return Located(event_id_at, values_at + sum(descriptors[0:j:2]), descriptors[j], None)
 
     def instance(self, start: int, end: int) -> Instance:
         """The template instance of the record spanning chunk bytes ``start:end``."""
@@ -385,3 +465,109 @@ def decide(templates: ChunkTemplates, spans: Sequence[tuple[int, int]], filters:
                 continue
         out.append(True)
     return out
+
+
+# --------------------------------------------------------------------------- all records of a chunk at once
+
+_KEY_LENGTH = [_AFTER_INSTANCE - _INSTANCE_AT + 4 + 4 * 2]  # grows when the fields sit further
+
+
+def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequence[int], filters: Any) -> list[int]:
+    """Indexes of the records (chunk offsets ``starts``, lengths ``sizes``) the filter may want.
+
+    The answers of ``decide``, computed without a Python step per record for the common case: records
+    whose template instance header and leading substitution descriptors (up to the EventID's and the
+    provider's) are the same bytes share one *key*, and the key alone says where the EventID value and
+    the provider name sit in each of them.  The EventID bytes of every record are sliced out and looked
+    up at once; the provider is read only where the EventID is wanted, each distinct (EventID, name)
+    judged once.  Records that define their template inline, records of a key that cannot say
+    (EventID not a plain UInt16 value, ...) and records too short for the offsets go through ``decide``."""
+    data = templates.data
+    wanted_ids = {event_id.to_bytes(2, "little") for event_id in filters.ids}
+    while True:
+        length = _KEY_LENGTH[0]
+        keys = [data[p + _INSTANCE_AT : p + _INSTANCE_AT + length] for p in starts]
+        where: dict[bytes, Located] = {}
+        for key in set(keys):
+            located = templates.locate(key)
+            if located is None:
+                break
+            where[key] = located
+        else:
+            break
+    event_id_at = {key: located.event_id_at for key, located in where.items()}
+    found = list(
+        map(
+            wanted_ids.__contains__,
+            [data[(q := p + event_id_at[k]) : q + 2] for p, k in zip(starts, keys, strict=True)],
+        )
+    )
+    # Decided one by one: records that define their template inline (their key is no reference), records
+    # of keys that cannot say, records too short for the key's offsets.
+    one_by_one: set[int] = set()
+    for definition in {_unpack_u32(k, 10)[0] for k in where}:
+        i = bisect_left(starts, definition - _AFTER_INSTANCE)
+        if i < len(starts) and starts[i] == definition - _AFTER_INSTANCE:
+            one_by_one.add(i)
+    inline_only = {keys[i] for i in one_by_one if keys.count(keys[i]) == 1}
+    shortest = min(sizes)
+    doubtful = {k for k, loc in where.items() if loc.event_id_at < 0 or loc.event_id_at + 6 > shortest} - inline_only
+    if doubtful:
+        one_by_one.update(
+            i
+            for i, (k, n) in enumerate(zip(keys, sizes, strict=True))
+            if k in doubtful and (where[k].event_id_at < 0 or where[k].event_id_at + 6 > n)
+        )
+    if filters.pairs:
+        _check_providers(data, starts, sizes, keys, where, found, one_by_one, filters)
+    for i in one_by_one:
+        start = starts[i]
+        found[i] = decide(templates, [(start, start + sizes[i])], filters)[0]
+    return list(compress(range(len(found)), found))
+
+
+def _check_providers(
+    data: bytes,
+    starts: Sequence[int],
+    sizes: Sequence[int],
+    keys: list[bytes],
+    where: dict[bytes, Located],
+    found: list[bool],
+    one_by_one: set[int],
+    filters: Any,
+) -> None:
+    """Clear ``found`` for the records whose (EventID, provider) pair the filter does not read: the
+    records of one key hold the name at the same offset, and each distinct pair is judged once."""
+    by_key: dict[bytes, list[int]] = {}
+    for i in compress(range(len(found)), found):
+        if i not in one_by_one:
+            by_key.setdefault(keys[i], []).append(i)
+    judged: dict[tuple[bytes, Any], bool] = {}
+    for key, hits in by_key.items():
+        loc = where[key]
+        at, size, first = loc.event_id_at, loc.provider_size, loc.provider_at
+        if first < 0:
+            names: list[Any] = [loc.provider] * len(hits)
+        else:
+            names = [data[(q := starts[i] + first) : q + size] for i in hits]
+            reach = first + size + 4
+            one_by_one.update(i for i in hits if reach > sizes[i])  # the name would run past the record
+        for i, name in zip(hits, names, strict=True):
+            event_id = data[(q := starts[i] + at) : q + 2]
+            verdict = judged.get((event_id, name))
+            if verdict is None:
+                verdict = judged[(event_id, name)] = _pair_wanted(filters, event_id, name)
+            found[i] = verdict
+
+
+def _pair_wanted(filters: Any, event_id: bytes, name: bytes | str | None) -> bool:
+    """``decide``'s provider check on a name as found (raw UTF-16 bytes, template text, or unknown)."""
+    if isinstance(name, bytes):
+        try:
+            text = name.decode("utf-16-le").rstrip("\x00")
+        except UnicodeDecodeError:
+            return True
+        name = None if "\x00" in text else text
+    if not name:
+        return True
+    return bool(filters.wants_pair(_unpack_u16(event_id)[0], name))

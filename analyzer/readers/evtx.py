@@ -16,6 +16,7 @@ import importlib
 import io
 import json
 import logging
+import operator
 import os
 import re
 import struct
@@ -231,6 +232,10 @@ def _chunks(path: str, layout: _Layout, warn: WarningSink) -> Iterator[_Chunk]:
             yield chunk
 
 
+_RECORD_HEAD = struct.Struct("<4sIQQ")  # magic, size, record ID, written FILETIME
+_U32 = struct.Struct("<I")
+
+
 def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
     """Verify the chunk CRC32s and locate its records by walking their size fields."""
     data = chunk.data
@@ -247,9 +252,13 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
     chunk.data = data = data[:128] + bytes(CHUNK_HEADER_SIZE - 128) + data[CHUNK_HEADER_SIZE:]
     if struct.unpack_from("<I", data, 52)[0] != zlib.crc32(data[CHUNK_HEADER_SIZE:free]):
         warn(ReadWarning(path, f"chunk {chunk.index}: event records CRC32 mismatch", chunk.offset))
+    head, size_copy = _RECORD_HEAD.unpack_from, _U32.unpack_from  # this loop runs once per record
+    append, length = chunk.records.append, chunk.length
     pos = CHUNK_HEADER_SIZE
-    while pos + RECORD_HEADER_SIZE + 4 <= free:
-        if data[pos : pos + 4] != RECORD_MAGIC:
+    last = free - RECORD_HEADER_SIZE - 4
+    while pos <= last:
+        magic, size, rid, written = head(data, pos)
+        if magic != RECORD_MAGIC:
             if data[pos:free].strip(b"\x00"):
                 resume = _next_record(data, pos + 1, free)
                 skipped = "rest of chunk skipped" if resume is None else f"{resume - pos} bytes skipped"
@@ -259,8 +268,8 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
                     pos = resume
                     continue
             break
-        size, rid, written = struct.unpack_from("<IQQ", data, pos + 4)
-        if size < RECORD_HEADER_SIZE + 4 or pos + size > CHUNK_SIZE:
+        end = pos + size
+        if size < RECORD_HEADER_SIZE + 4 or end > CHUNK_SIZE:
             resume = _next_record(data, pos + 4, free)
             skipped = "rest of chunk skipped" if resume is None else f"{resume - pos} bytes skipped"
             warn(
@@ -273,18 +282,18 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
                 pos = resume
                 continue
             break
-        if data[pos + size - 4 : pos + size] != data[pos + 4 : pos + 8]:
+        if size_copy(data, end - 4)[0] != size:
             # The record may still parse (the Rust parser reads it): keep it, say so.
             warn(ReadWarning(path, f"chunk {chunk.index} record {rid}: size copy mismatch", chunk.offset + pos))
-        if pos + size > chunk.length:
+        if end > length:
             warn(
                 ReadWarning(
                     path, f"chunk {chunk.index} record {rid}: cut off by the end of the file", chunk.offset + pos
                 )
             )
             break
-        chunk.records.append((pos, size, rid, written))
-        pos += size
+        append((pos, size, rid, written))
+        pos = end
 
 
 def _next_record(data: bytes, start: int, free: int) -> int | None:
@@ -459,14 +468,14 @@ def _rust_chunk_events(
     """One chunk through ``PyEvtxParser`` (a one-chunk file in memory), resuming after record errors."""
     import evtx
 
-    located = {rid: (chunk.offset + pos, written) for pos, _, rid, written in chunk.records}
-    if len(located) < len(chunk.records):
+    distinct = len(set(map(_RECORD_ID, chunk.records)))
+    if distinct < len(chunk.records):
         # The Rust parser yields one record per EventRecordID, so a chunk that repeats IDs (damage,
         # or a badly made export) would silently lose records: read it record by record instead.
         warn(
             ReadWarning(
                 path,
-                f"chunk {chunk.index}: {len(chunk.records) - len(located)} repeated record ID(s); read with python-evtx",
+                f"chunk {chunk.index}: {len(chunk.records) - distinct} repeated record ID(s); read with python-evtx",
                 chunk.offset,
             )
         )
@@ -478,10 +487,11 @@ def _rust_chunk_events(
         yield from _python_chunk_events(path, layout, chunk, filters, warn)
         return
     if SELECTIVE and filters is not None and filters.ids and chunk.clean and _selective_proven():
-        chosen = _selective_chunk_events(path, layout, chunk, filters, located)
+        chosen = _selective_chunk_events(path, layout, chunk, filters)
         if chosen is not None:
             yield from chosen
             return
+    located = {rid: (chunk.offset + pos, written) for pos, _, rid, written in chunk.records}
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
     records = parser.records_json()
     failures = 0
@@ -566,9 +576,7 @@ def _selective_proven() -> bool:
 _FILLER_JSON = '{"Event":null}'
 
 
-def _selective_chunk_events(
-    path: str, layout: _Layout, chunk: _Chunk, filters: EventFilter, located: dict[int, tuple[int, int]]
-) -> list[Event] | None:
+def _selective_chunk_events(path: str, layout: _Layout, chunk: _Chunk, filters: EventFilter) -> list[Event] | None:
     """The chunk's Events with only the records the filter may want rendered; None: read it completely.
 
     Each record's EventID and provider come from its binary XML (``binxml.decide``), before any rendering.
@@ -585,30 +593,23 @@ def _selective_chunk_events(
 
     records = chunk.records
     data = chunk.data
+    starts, sizes, record_ids, _ = zip(*records, strict=True)
     try:
-        wanted = binxml.decide(binxml.ChunkTemplates(data), [(p, p + s) for p, s, _, _ in records], filters)
+        wanted = binxml.wanted_records(binxml.ChunkTemplates(data), starts, sizes, filters)
     except (binxml.BinXmlError, struct.error):
         return None
-    if not any(wanted):
+    if not wanted:
         return []
+    located = {record_ids[i]: (chunk.offset + starts[i], records[i][3]) for i in wanted}
     folded = bytearray(data)
     fillers: set[int] = set()
-    count = len(records)
-    i = 0
-    while i < count:
-        if wanted[i]:
-            i += 1
-            continue
-        j = i
-        while j < count and not wanted[j]:
-            j += 1
-        start, (last, last_size, _, _) = records[i][0], records[j - 1]
-        size = last + last_size - start
+    for first, last in _gaps(wanted, len(records)):
+        start = starts[first]
+        size = starts[last] + sizes[last] - start
         struct.pack_into("<I", folded, start + 4, size)
         struct.pack_into("<I", folded, start + size - 4, size)
         folded[start + RECORD_HEADER_SIZE] = binxml.TOKEN_EOF
-        fillers.add(records[i][2])
-        i = j
+        fillers.add(record_ids[first])
     events: list[Event] = []
     seen = 0
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + bytes(folded)), number_of_threads=1)
@@ -627,7 +628,16 @@ def _selective_chunk_events(
                 events.append(event)  # type: ignore[arg-type]
     except Exception:  # any renderer complaint: the complete path reports it as it always has
         return None
-    return events if seen == len(fillers) + sum(wanted) else None
+    return events if seen == len(fillers) + len(wanted) else None
+
+
+def _gaps(wanted: list[int], count: int) -> Iterator[tuple[int, int]]:
+    """(first, last) record indexes of each run of unwanted records, given the sorted wanted ones."""
+    previous = -1
+    for index in [*wanted, count]:
+        if index > previous + 1:
+            yield previous + 1, index - 1
+        previous = index
 
 
 def _json_loads(text: str) -> Any:
@@ -647,6 +657,7 @@ except ImportError:  # pragma: no cover - orjson is in requirements.txt
     _loads = _json_loads
 
 
+_RECORD_ID = operator.itemgetter(2)  # of a located record (offset, size, record ID, written)
 _RECORD_NUMBER_RE = re.compile(r"record number (\d+)")
 _PROVIDER_RE = re.compile(r'"Provider":\{"#attributes":\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*?"Name":"((?:[^"\\]|\\.)*)"')
 
