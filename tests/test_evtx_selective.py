@@ -247,6 +247,23 @@ def test_damaged_chunks_never_take_the_selective_path(tmp_path: Path, monkeypatc
     _same(path, evidence_filter())
 
 
+def test_records_after_the_free_space_offset_stay_unread(tmp_path: Path) -> None:
+    """Old records left past a chunk's free-space offset (slack) are read by neither path."""
+    path = tmp_path / "slack.evtx"
+    write_evtx(path, _events(60, seed=8))
+
+    def shrink(chunk: bytearray) -> None:
+        pos = CHUNK_HEADER_SIZE
+        for _ in range(30):
+            pos += struct.unpack_from("<I", chunk, pos + 4)[0]
+        struct.pack_into("<I", chunk, 48, pos)  # the last 30 records are now slack
+
+    _rewrite_chunk(path, 0, shrink)
+    for flt in (evidence_filter(), EventFilter.build(ids=[1005, 1016, 1023])):
+        kept = _same(path, flt)
+        assert all(e.record <= 30 for e in kept)
+
+
 def test_an_unexpected_rendering_sends_the_chunk_to_the_complete_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -538,26 +538,25 @@ def _check_providers(
 ) -> None:
     """Clear ``found`` for the records whose (EventID, provider) pair the filter does not read: the
     records of one key hold the name at the same offset, and each distinct pair is judged once."""
-    by_key: dict[bytes, list[int]] = {}
-    for i in compress(range(len(found)), found):
-        if i not in one_by_one:
-            by_key.setdefault(keys[i], []).append(i)
+    hits = [i for i in compress(range(len(found)), found) if i not in one_by_one]
+    hit_keys = [keys[i] for i in hits]
     judged: dict[tuple[bytes, Any], bool] = {}
-    for key, hits in by_key.items():
+    for key in set(hit_keys):
         loc = where[key]
-        at, size, first = loc.event_id_at, loc.provider_size, loc.provider_at
-        if first < 0:
-            names: list[Any] = [loc.provider] * len(hits)
+        mine = [i for i, k in zip(hits, hit_keys, strict=True) if k == key]
+        event_ids = [data[(q := starts[i] + loc.event_id_at) : q + 2] for i in mine]
+        if loc.provider_at < 0:
+            names: list[Any] = [loc.provider] * len(mine)
         else:
-            names = [data[(q := starts[i] + first) : q + size] for i in hits]
+            first, size = loc.provider_at, loc.provider_size
+            names = [data[(q := starts[i] + first) : q + size] for i in mine]
             reach = first + size + 4
-            one_by_one.update(i for i in hits if reach > sizes[i])  # the name would run past the record
-        for i, name in zip(hits, names, strict=True):
-            event_id = data[(q := starts[i] + at) : q + 2]
-            verdict = judged.get((event_id, name))
-            if verdict is None:
-                verdict = judged[(event_id, name)] = _pair_wanted(filters, event_id, name)
-            found[i] = verdict
+            one_by_one.update(i for i in mine if reach > sizes[i])  # the name would run past the record
+        pairs = list(zip(event_ids, names, strict=True))
+        for pair in set(pairs).difference(judged):
+            judged[pair] = _pair_wanted(filters, *pair)
+        for i in compress(mine, [not judged[pair] for pair in pairs]):
+            found[i] = False
 
 
 def _pair_wanted(filters: Any, event_id: bytes, name: bytes | str | None) -> bool:
