@@ -358,3 +358,20 @@ def test_all_records_at_once_answer_as_record_by_record(tmp_path: Path) -> None:
                 assert at_once == [i for i, keep in enumerate(one_by_one) if keep], path.name
                 compared += len(starts)
     assert compared > 5000
+
+
+def test_fields_beyond_the_key_limit_are_decided_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A template whose EventID or provider sits far down the value array does not grow the keys: its
+    records are decided one by one, with the same answers (here: the limit lowered below the writer's)."""
+    path = tmp_path / "far.evtx"
+    write_evtx(path, _events(500, seed=9))
+    monkeypatch.setattr(binxml, "_KEY_LIMIT", 18 + 4)
+    monkeypatch.setattr(binxml, "_KEY_LENGTH", [18 + 4])
+    flt = evidence_filter()
+    for chunk, starts, sizes in _chunk_records(path.read_bytes()):
+        spans = [(s, s + n) for s, n in zip(starts, sizes, strict=True)]
+        one_by_one = binxml.decide(binxml.ChunkTemplates(chunk), spans, flt)
+        at_once = binxml.wanted_records(binxml.ChunkTemplates(chunk), starts, sizes, flt)
+        assert at_once == [i for i, keep in enumerate(one_by_one) if keep]
+    assert binxml._KEY_LENGTH == [18 + 4]
+    _same(path, flt)

@@ -336,6 +336,8 @@ class ChunkTemplates:
         if last >= count or count > _MAX_SUBSTITUTIONS:
             return _ONE_BY_ONE
         need = 18 + 4 * (last + 1)
+        if need > _KEY_LIMIT:  # fields far down the value array: one by one (keys stay small)
+            return _ONE_BY_ONE
         if len(key) < need:
             _KEY_LENGTH[0] = need
             return None
@@ -470,6 +472,7 @@ def decide(templates: ChunkTemplates, spans: Sequence[tuple[int, int]], filters:
 # --------------------------------------------------------------------------- all records of a chunk at once
 
 _KEY_LENGTH = [_AFTER_INSTANCE - _INSTANCE_AT + 4 + 4 * 2]  # grows when the fields sit further
+_KEY_LIMIT = _AFTER_INSTANCE - _INSTANCE_AT + 4 + 4 * 64  # ... up to the 64th substitution
 
 
 def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequence[int], filters: Any) -> list[int]:
