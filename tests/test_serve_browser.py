@@ -144,6 +144,12 @@ def test_upload_report_patch_and_list_in_the_browser(server, browser, tmp_path):
     page.click(".filters button")
     page.wait_for_url("**status=error*")
     assert "No case matches" in page.inner_text("#cases")
+    page.select_option("select[name=status]", "")
+    page.select_option("select[name=server]", "EXCH01")  # the server of both cases, though each has one server
+    page.click(".filters button")
+    page.wait_for_url("**server=EXCH01*")
+    assert page.locator("#cases tbody tr").count() == 2
+    assert page.locator("#cases td.servers").all_inner_texts() == ["EXCH01", "EXCH01"]
     page.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -630,9 +631,12 @@ def test_triage_of_the_archive_folder(tmp_path):
         assert client.get(f"/triage/{run_id}/summary.json").status_code == 404
 
 
-def test_an_interrupted_archive_triage_resumes_on_the_next_start(tmp_path):
+@pytest.mark.parametrize("how", ["shut down", "killed"])
+def test_an_interrupted_archive_triage_resumes_on_the_next_start(tmp_path, how):
     """Stopped after its second case (a hook, not a sleep), the run resumes on the next start: the cases
-    written are kept (not diagnosed again, their files untouched), the rest is run, each case once."""
+    written are kept (not diagnosed again, their files untouched), the rest is run, each case once.
+    "killed": what a server killed at that point leaves (the run still ``running``, the output folder's
+    lock held by a process that is gone) is resumed the same way."""
     archive = tmp_path / "archive"
     archive.mkdir()
     names = [f"case{i}" for i in range(1, 6)]
@@ -657,6 +661,13 @@ def test_an_interrupted_archive_triage_resumes_on_the_next_start(tmp_path):
     kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cases_dir.glob("*.json")}
     assert sorted(kept) == sorted(f"{name}.json" for name, _ in first)
     assert not (cases_dir.parent / "summary.csv").exists()
+    if how == "killed":
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        lock = {"pid": int(gone.stdout), "host": socket.gethostname(), "started": "2026-01-01T00:00:00"}
+        (cases_dir.parent / ".analyzer-triage.lock").write_text(json.dumps(lock), encoding="utf-8")
+        store = Store(tmp_path / "data")
+        store.db.execute("UPDATE triage_runs SET status = 'running' WHERE id = ?", (run_id,))
+        store.close()
 
     second: list[tuple[str, bool]] = []
     app = create_app(
@@ -678,6 +689,7 @@ def test_an_interrupted_archive_triage_resumes_on_the_next_start(tmp_path):
     assert by_case["case5"]["dns_to_add"] == DN
     log = [e["event"] for e in app.state.store.log_entries()]
     assert log == ["triage started", "triage interrupted", "triage running"]
+    assert not (cases_dir.parent / ".analyzer-triage.lock").exists()
 
 
 def test_an_interrupted_run_is_not_resumed_on_another_archive_folder(tmp_path):
