@@ -118,3 +118,12 @@ def test_a_list_cell_shows_one_entry_per_line_in_the_grid_and_below_it() -> None
     narrow = list(table(["name", "type", "data"], rows, 80, whole=("data",)))
     assert narrow[2].split() == ["Logon", "Only", "As", "REG_MULTI_SZ"]
     assert narrow[3] == f"  data: {dn}" and narrow[4] == "        /o=Contoso/cn=admin"
+
+
+def test_a_header_wider_than_its_column_wraps_too() -> None:
+    from analyzer.report.terminal import table
+
+    rows = [["rsevtx__2-vss_7-System.evtx", "file header says 4 chunks but 7 more follow (stale header)"]]
+    lines = list(table(["path", "warnings / error"], rows, 40))
+    assert max(len(line) for line in lines) <= 40
+    assert lines[0].endswith("warnings /") and lines[1].strip() == "error"

@@ -129,7 +129,7 @@ def table(
         return
     floors = [min(natural[i], max(MIN_COLUMN, min(MAX_FLOOR, _longest_word(headers[i], grid, i)))) for i in keep]
     widths = _fit([natural[i] for i in keep], floors, avail)
-    yield from _row_lines([[headers[i]] for i in keep], widths, indent)
+    yield from _row_lines([_wrap_cell(headers[i], w) for i, w in zip(keep, widths, strict=True)], widths, indent)
     yield indent + GAP.join("-" * w for w in widths)
     painted = keep.index(headers.index(style_column)) if style_column in headers else 0
     for r in chain(grid, it):
