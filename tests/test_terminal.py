@@ -127,3 +127,11 @@ def test_a_header_wider_than_its_column_wraps_too() -> None:
     lines = list(table(["path", "warnings / error"], rows, 40))
     assert max(len(line) for line in lines) <= 40
     assert lines[0].endswith("warnings /") and lines[1].strip() == "error"
+
+
+@pytest.mark.parametrize("argv", [["rules"], ["languages"], ["rules", "--show", "KB306308"]])
+def test_rules_and_languages_fit_the_width(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    for width in (80, 120):
+        assert main([*argv, "--width", str(width)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines and max(len(line) for line in lines if "/o=" not in line and "\\" not in line) <= width

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from tabulate import tabulate
-
 from analyzer import languages
+from analyzer.commands.output import add_terminal_arguments
+from analyzer.report.terminal import layout_for, table, wrap
 
 NAME = "languages"
 
@@ -25,6 +26,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--format", choices=["text", "table", "json"], default="text", help="text (also: table) or json (default text)"
     )
+    add_terminal_arguments(p)
     return p
 
 
@@ -33,12 +35,24 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "format", "table") == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
-    by_language: dict[str, dict[str, str]] = {}
+    # One column per language, one row per artefact: eight artefacts side by side do not fit 80 columns.
+    names: dict[str, str] = {}
+    cells: dict[tuple[str, str], str] = {}
     for row in rows:
-        cell = f"{row['confirmed']}/{row['reconstructed']}" if row["confirmed"] or row["reconstructed"] else "-"
-        by_language.setdefault(f"{row['language']} {row['name']}", {})[str(row["artefact"])] = cell
-    table = [[name, *(cells.get(a, "-") for a in languages.ARTEFACTS)] for name, cells in by_language.items()]
-    print(tabulate(table, headers=["language", *languages.ARTEFACTS], tablefmt="simple"))
-    print("\ncells: confirmed/reconstructed strings (confirmed = a public source shows the wording; reconstructed =")
-    print("our own rendering, never Microsoft's wording).  Files: analyzer/languages/data; format: docs/languages.md")
+        names[str(row["language"])] = str(row["name"])
+        shown = f"{row['confirmed']}/{row['reconstructed']}" if row["confirmed"] or row["reconstructed"] else "-"
+        cells[(str(row["artefact"]), str(row["language"]))] = shown
+    codes = list(names)
+    grid = [[artefact, *(cells.get((artefact, code), "-") for code in codes)] for artefact in languages.ARTEFACTS]
+    layout = layout_for(sys.stdout, width=getattr(args, "width", None), color=getattr(args, "color", "auto") or "auto")
+    for line in table(["artefact", *codes], grid, layout.width):
+        print(line)
+    print()
+    notes = [
+        "languages: " + ", ".join(f"{code} {name}" for code, name in names.items()) + ".",
+        "cells: confirmed/reconstructed strings (confirmed = a public source shows the wording; reconstructed = "
+        "our own rendering, never Microsoft's wording).  Files: analyzer/languages/data; format: docs/languages.md",
+    ]
+    for note in notes:
+        print("\n".join(wrap(note, layout.width, "  ")))
     return 0

@@ -6,11 +6,13 @@ Exit codes: 0 listed or every fixture passed, 1 a fixture failed or a rule file 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from typing import Any
 
-from tabulate import tabulate
+from analyzer.commands.output import add_terminal_arguments
+from analyzer.report.terminal import Layout, layout_for, table, wrap
 
 NAME = "rules"
 
@@ -22,6 +24,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     k.add_argument(
         "--format", choices=["text", "table", "json"], default="text", help="text (also: table) or json (default text)"
     )
+    add_terminal_arguments(k)
     return k
 
 
@@ -57,36 +60,55 @@ def run(args: argparse.Namespace) -> int:
         if fmt == "json":
             print(json.dumps(data, indent=2))
             return 0
-        print(f"{rule.id}: {rule.title}")
+        width = _layout(args).width
+        print("\n".join(wrap(f"{rule.id}: {rule.title}", width, "    ", "")))
         for label, key in (("References", "references"), ("Status", "status"), ("Level", "level")):
             value = data[key]
             print(f"{label}: {', '.join(value) if isinstance(value, list) else value}")
         print(f"Kind: {rule.kind}" + (f" ({rule.origin})" if rule.origin else ""))
-        print(f"Diagnoses: {rule.diagnoses}")
+        _say("Diagnoses", rule.diagnoses, width)
         for k in rule.registry_keys:
             print(f"Reads: {k}")
         if rule.next_step:
-            print(f"Next step: {rule.next_step}")
+            _say("Next step", rule.next_step, width)
         for a in rule.assumptions:
-            print(f"Assumption: {a}")
+            _say("Assumption", a, width)
         for fp in rule.falsepositives:
-            print(f"False positive: {fp}")
+            _say("False positive", fp, width)
         print("Fixtures:")
         for fx in data["fixtures"]:  # type: ignore[union-attr]
             outcome = "fires" if fx["fires"] else "does not fire"
             extra = f"; adds {', '.join(fx['dns'])}" if fx["dns"] else ""
             extra += f"; replaces {fx['replaces']!r}" if fx["replaces"] else ""
             extra += f" ({fx['severity']})" if fx["severity"] else ""
-            print(f"  - {fx['name']}: Logon Only As = {fx['registry']!r} -> {outcome}{extra}")
+            registry = fx["registry"]
+            keep = [*fx["dns"], *(registry if isinstance(registry, list) else [])]  # DNs stay whole
+            say = functools.partial(_wrapped, width=width, keep=[str(k) for k in keep])
+            say(f"{fx['name']}: Logon Only As = {registry!r} -> {outcome}{extra}", "  - ", "      ")
             for key, values in fx["keys"].items():
-                print(f"      registry {key}: {values}")
+                say(f"registry {key}: {values}", "      ", "        ")
             for line in fx["events"]:
-                print(f"      {line}")
+                say(line, "      ", "        ")
         return 0
     rules = all_rules()
     if fmt == "json":
         print(json.dumps([r.to_dict() for r in rules], indent=2))
         return 0
     rows = [(r.id, ", ".join(r.references), r.kind, r.status, r.level, r.title) for r in rules]
-    print(tabulate(rows, headers=["rule", "references", "kind", "status", "level", "diagnoses"], tablefmt="simple"))
+    width = _layout(args).width
+    for line in table(["rule", "KB articles", "kind", "status", "level", "diagnoses"], rows, width):
+        print(line)
     return 0
+
+
+def _layout(args: argparse.Namespace) -> Layout:
+    return layout_for(sys.stdout, width=getattr(args, "width", None), color=getattr(args, "color", "auto") or "auto")
+
+
+def _wrapped(text: str, first: str, indent: str, *, width: int, keep: list[str]) -> None:
+    print("\n".join(wrap(text, width, indent, first, keep=keep)))
+
+
+def _say(label: str, text: str, width: int) -> None:
+    """A "Label: text" line of ``--show``, wrapped to the terminal with the text indented."""
+    print("\n".join(wrap(text, width, "    ", f"{label}: ")))
