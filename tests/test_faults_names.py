@@ -122,5 +122,7 @@ def test_triage_summary_escapes_a_dn_that_would_forge_a_line() -> None:
     assert isinstance(_frame([row]), pd.DataFrame)
     assert "\x1b" not in text and "\r" not in text
     table = text.split("Cases needing action:\n", 1)[1].splitlines()
-    assert len(table) == 2 + 2  # header, rule, one line per DN (two DNs), nothing forged
-    assert "/o=A/cn=x\\x0d\\x0aAdd this DN" in table[2]
+    assert len(table) == 2 + 1 + 2  # header, rule, the case's row, one line per DN (two DNs), nothing forged
+    assert table[3].startswith("  dns to add: /o=A/cn=x\\x0d\\x0aAdd this DN")
+    assert table[4].strip() == "/o=B"
+    assert not any(line.lstrip().startswith("Add this DN") for line in table)

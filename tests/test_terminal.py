@@ -135,3 +135,16 @@ def test_rules_and_languages_fit_the_width(argv: list[str], capsys: pytest.Captu
         assert main([*argv, "--width", str(width)]) == 0
         lines = capsys.readouterr().out.splitlines()
         assert lines and max(len(line) for line in lines if "/o=" not in line and "\\" not in line) <= width
+
+
+def test_triage_summary_fits_the_width_and_keeps_dns_whole() -> None:
+    from analyzer.triage.output import _frame, render_summary
+
+    dn = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
+    row = {"case": "customer-4711-exch01-2002-06-12", "status": "findings", "rules": "KB306308; KB146764",
+           "dns_to_add": dn, "logon_only_as": "set", "inputs": 3, "warnings": 1, "seconds": 0.4,
+           "error": "one of the logs was cut short while copying: read up to offset 0x1f000", "json": "cases/x.json"}  # fmt: skip
+    text = render_summary(_frame([row]), 80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines if dn not in line) <= 80
+    assert sum(dn in line for line in lines) == 1  # whole, on one line

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from analyzer.commands.arguments import add_reading_arguments
+from analyzer.commands.output import add_terminal_arguments, layout_from
 from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
 from analyzer.limits import add_read_arguments, case_limits_from, read_limits_from
 from analyzer.output import OutputError, stdout_failed
@@ -46,6 +47,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     t.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a LocalCluster)")
     t.add_argument("--case-timeout", type=float, default=600.0, metavar="S", help="seconds per case (default 600)")
+    add_terminal_arguments(t)
     add_reading_arguments(t)
     add_read_arguments(t, case=True)
     return t
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     code = EXIT_FINDINGS if (frame["status"] != "clean").any() else EXIT_OK
     where = visible(os.path.join(args.out, "summary.csv"), cell=True)
     try:
-        print(render_summary(frame))
+        print(render_summary(frame, layout_from(args, to_file=False).width))
         print(f"\nWrote {len(frame)} case(s) to {where} (+ .parquet, cases/*.json)")
         sys.stdout.flush()
     except OSError as exc:  # the summary files are written; only the printed copy is lost

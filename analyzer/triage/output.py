@@ -4,7 +4,7 @@
 * ``write_json_atomic``: temp name + ``os.replace``, so an interrupted run leaves no half-written JSON.
 * ``_expected_hashes`` / ``_load``: the resume check reads back a case JSON written earlier.
 * ``write_summary`` / ``_frame``: summary.csv (formula-safe) and summary.parquet from the rows.
-* ``render_summary``: the tabulate text the CLI prints; ``_Progress`` / ``_log``: bar or log lines on stderr.
+* ``render_summary``: the text the CLI prints (fitted to the terminal); ``_Progress`` / ``_log``: bar or log lines on stderr.
 """
 
 from __future__ import annotations
@@ -170,34 +170,34 @@ def _log(mode: str, message: str) -> None:
         _STDERR_CLOSED = True
 
 
-def render_summary(frame: pd.DataFrame) -> str:
-    """Counts by status and by rule, then the cases that need action (tabulate text)."""
-    from tabulate import tabulate
+def render_summary(frame: pd.DataFrame, width: int = 80) -> str:
+    """Counts by status and by rule, then the cases that need action, fitted to ``width`` columns:
+    cells wrap, and each DN to add stays whole on a line of its own (it is pasted into regedit)."""
+    from analyzer.report.terminal import table
 
     parts = []
     by_status = frame["status"].value_counts().reindex(["findings", "error", "clean"], fill_value=0)
-    parts.append(tabulate([(s, int(n)) for s, n in by_status.items()], headers=["status", "cases"]))
+    parts.append("\n".join(table(["status", "cases"], [(s, str(int(n))) for s, n in by_status.items()], width)))
     rules = frame["rules"].str.split("; ").explode()
     rules = rules[rules.astype(bool)].value_counts()
     if len(rules):
-        parts.append(tabulate([(cell(r, 80), int(n)) for r, n in rules.items()], headers=["rule", "cases"]))
+        rows = [(cell(r, 80), str(int(n))) for r, n in rules.items()]
+        parts.append("\n".join(table(["rule", "cases"], rows, width)))
     action = frame[frame["status"] != "clean"]
     if len(action):
-        table = [
+        grid = [
             (
                 cell(r.case, 120),
                 r.status,
                 cell(r.logon_only_as, 20),
-                cell(r.rules, 200),
+                cell(r.rules, 200).replace("; ", " "),
                 "\n".join(cell(dn, 400) for dn in r.dns_to_add.split("; ")),  # one line per DN, never more
-                cell(r.error, 100),
+                cell(r.error, 300),
             )
             for r in action.itertuples()
         ]
-        parts.append(
-            "Cases needing action:\n"
-            + tabulate(table, headers=["case", "status", "logon only as", "rules", "dns to add", "error"])
-        )
+        headers = ["case", "status", "logon only as", "rules", "dns to add", "error"]
+        parts.append("Cases needing action:\n" + "\n".join(table(headers, grid, width, whole=("dns to add",))))
     else:
         parts.append("No case needs action.")
     return "\n\n".join(parts)
