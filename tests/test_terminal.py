@@ -148,3 +148,29 @@ def test_triage_summary_fits_the_width_and_keeps_dns_whole() -> None:
     lines = text.splitlines()
     assert max(len(line) for line in lines if dn not in line) <= 80
     assert sum(dn in line for line in lines) == 1  # whole, on one line
+
+
+def test_a_prose_column_breaks_its_longest_word_rather_than_overflow() -> None:
+    from analyzer.report.terminal import table
+
+    headers = ["path", "format", "records", "size", "sha256", "warnings / error"]
+    row = ["debloat__lower-ram-usage.reg", "reg", "86", "7618", "c88d30785688",
+           "line 9: value 'NetworkThrottlingIndex': dword data must be 1 to 8 hex digits"]  # fmt: skip
+    strict = list(table(headers, [row], 80))
+    assert max(map(len, strict)) > 80  # every column at the floor of its longest word
+    lines = list(table(headers, [row], 80, breakable=("warnings / error",)))
+    assert max(map(len, lines)) <= 80
+    assert any(line.startswith("debloat__lower-ram-usage") for line in lines)  # the path keeps its word
+
+
+def test_a_label_value_note_wraps_but_a_dn_stays_whole() -> None:
+    from analyzer.report.terminal import table
+
+    dn = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
+    note = (
+        "x.reg: the export does not contain HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIS\\ParametersSystem"
+    )
+    lines = list(table(["field", "value"], [["entry", dn], ["note", note]], 80, whole=("value",)))
+    assert f"entry: {dn}" in lines
+    at = lines.index("note: x.reg: the export does not contain")
+    assert lines[at + 1].strip() == "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIS\\ParametersSystem"

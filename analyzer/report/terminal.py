@@ -97,6 +97,7 @@ def table(
     layout: Layout | None = None,
     style_column: str | None = None,
     block: int = BLOCK,
+    breakable: Sequence[str] = (),
 ) -> Iterator[str]:
     """Lines of a table that fits ``width``; columns named in ``whole`` are never wrapped.
 
@@ -104,7 +105,8 @@ def table(
     under each row as ``  <header>: <value>`` on one line.  ``styles`` (one per row) colours that row's
     cell of ``style_column`` (default: the first column; the severity).  The layout is planned on the
     first ``block`` rows; later rows are wrapped into the same columns, so memory stays bounded
-    whatever the number of rows.
+    whatever the number of rows.  Columns named in ``breakable`` hold prose: when even the longest words
+    do not fit, theirs are broken rather than the table overflowing.
     """
     headers = list(headers)
     it = iter(rows)
@@ -125,9 +127,20 @@ def table(
         for r in chain(grid, it):
             label = f"{indent}{r[keep[0]]}: "
             for k, part in enumerate(str(r[below[0]]).split("\n")):
-                yield ((label if k == 0 else " " * len(label)) + part).rstrip()
+                first = label if k == 0 else " " * len(label)
+                if "/o=" in part.casefold():  # a DN (or text holding one): whole, on one line
+                    yield (first + part).rstrip()
+                else:  # prose (a note): wrapped under its label
+                    yield from wrap(part, width, " " * len(label), first)
         return
     floors = [min(natural[i], max(MIN_COLUMN, min(MAX_FLOOR, _longest_word(headers[i], grid, i)))) for i in keep]
+    prose = [headers[i] in breakable for i in keep]
+    budget = avail - len(GAP) * (len(keep) - 1)
+    while sum(floors) > budget and any(p and f > MIN_COLUMN for p, f in zip(prose, floors, strict=True)):
+        # the longest words alone are too wide: a prose column (a warning, an explanation) lets its
+        # longest word break rather than the table overflow; times, paths and DNs keep theirs
+        k = max((k for k in range(len(keep)) if prose[k]), key=lambda k: floors[k])
+        floors[k] -= 1
     widths = _fit([natural[i] for i in keep], floors, avail)
     yield from _row_lines([_wrap_cell(headers[i], w) for i, w in zip(keep, widths, strict=True)], widths, indent)
     yield indent + GAP.join("-" * w for w in widths)

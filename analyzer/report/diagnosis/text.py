@@ -16,12 +16,17 @@ from analyzer.report.terminal import table as layout_table
 MAX_TEXT_CELL = 1_000  # a cell wraps over many lines: keep cells shorter there
 MORE = "(see --format json)"
 WHOLE_COLUMNS = ("DN", "value")  # never wrapped: printed under the row when they do not fit
+PROSE_COLUMNS = ("warnings / error", "explanation")  # their longest words may break rather than overflow
 
 
 def table(t: Table, layout: Layout) -> list[str]:
     safe = [[visible(c, cell=True, limit=MAX_TEXT_CELL) for c in row] for row in t.rows]
     styles = [c.removeprefix("sev-") for c in t.row_classes]
-    return list(layout_table(t.headers, safe, layout.width, whole=WHOLE_COLUMNS, styles=styles, layout=layout))
+    return list(
+        layout_table(
+            t.headers, safe, layout.width, whole=WHOLE_COLUMNS, styles=styles, layout=layout, breakable=PROSE_COLUMNS
+        )
+    )
 
 
 def _lines(lines: Sequence[str], bullet: str, layout: Layout, keep: Sequence[str]) -> list[str]:
