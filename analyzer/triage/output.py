@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.output import atomic_write
+from analyzer.report.terminal import table
 from analyzer.terminal import cell, json_safe, visible
 
 if TYPE_CHECKING:
@@ -173,8 +174,6 @@ def _log(mode: str, message: str) -> None:
 def render_summary(frame: pd.DataFrame, width: int = 80) -> str:
     """Counts by status and by rule, then the cases that need action, fitted to ``width`` columns:
     cells wrap, and each DN to add stays whole on a line of its own (it is pasted into regedit)."""
-    from analyzer.report.terminal import table
-
     parts = []
     by_status = frame["status"].value_counts().reindex(["findings", "error", "clean"], fill_value=0)
     parts.append("\n".join(table(["status", "cases"], [(s, str(int(n))) for s, n in by_status.items()], width)))
