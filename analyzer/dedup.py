@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +34,10 @@ _EPOCH = datetime(1970, 1, 1)
 LISTS = ("refusals", "logons", "imc", "services", "event_service", "imap", "raw", "unconfirmed")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Entry:
+    """One kept event that may have a copy in another file (slots: a restart-loop log has tens of thousands)."""
+
     list_name: str
     index: int
     file: int  # order of the file in the case
@@ -90,41 +92,38 @@ def _alias(list_name: str, item: Any) -> Hashable | None:
 
 def merge_duplicates(evidence: Any) -> int:
     """Drop the events of ``evidence`` already seen in another file (in place); the survivor's evidence
-    reference lists the other files (``EvidenceRef.also_in``).  Returns how many events were dropped."""
+    reference lists the other files (``EvidenceRef.also_in``).  Returns how many events were dropped.
+
+    Memory: nothing is built for a case of one file, and an entry (with its index slots) only for an event
+    whose content occurs in another file too; only those can be copies, and only they are ever looked up."""
     files: dict[str, int] = {}
+    for _, _, item in _candidates(evidence):
+        files.setdefault(item.ref.path, len(files))
+    if len(files) < 2:
+        return 0
+    # Only events whose key occurs in two files or more can be copies: the others need no entry at all.
+    files_of: dict[Hashable, set[int]] = defaultdict(set)
+    for list_name, _, item in _candidates(evidence):
+        file = files[item.ref.path]
+        files_of[content_key(list_name, item)].add(file)
+        alias = _alias(list_name, item)
+        if alias is not None:
+            files_of[(list_name, alias)].add(file)
     entries: list[_Entry] = []
     index: _Index = defaultdict(list)
     aliases: _Index = defaultdict(list)
-    for list_name in LISTS:
-        for i, item in enumerate(getattr(evidence, list_name)):
-            if item.time is None or item.ref.also_in:  # no time to match on, or merged already
-                continue
-            path = item.ref.path
-            file = files.setdefault(path, len(files))
-            entry = _Entry(
-                list_name, i, file, content_key(list_name, item), _alias(list_name, item), _second(item.time),
-                item.time.tzinfo is not None, item.ref.record if path in evidence.binary_paths else None,
-            )  # fmt: skip
-            entries.append(entry)
-            index[(entry.key, entry.second)].append(entry)
-            if entry.alias is not None:
-                aliases[((entry.list_name, entry.alias), entry.second)].append(entry)
-    if len(files) < 2:
-        return 0
-    # Only events whose key occurs in two files or more can be copies: the others need no lookups at all.
-    files_of: dict[Hashable, set[int]] = defaultdict(set)
-    for entry in entries:
-        files_of[entry.key].add(entry.file)
+    for list_name, i, item in _candidates(evidence):
+        path = item.ref.path
+        entry = _Entry(
+            list_name, i, files[path], content_key(list_name, item), _alias(list_name, item), _second(item.time),
+            item.time.tzinfo is not None, item.ref.record if path in evidence.binary_paths else None,
+        )  # fmt: skip
+        if not _may_have_copies(entry, files_of):
+            continue
+        entries.append(entry)
+        index[(entry.key, entry.second)].append(entry)
         if entry.alias is not None:
-            files_of[(entry.list_name, entry.alias)].add(entry.file)
-
-    def may_have_copies(e: _Entry) -> bool:
-        if len(files_of[e.key]) > 1:
-            return True
-        partner = _partner(e)
-        return partner is not None and bool(files_of.get(partner, set()) - {e.file})
-
-    entries = [e for e in entries if may_have_copies(e)]
+            aliases[((entry.list_name, entry.alias), entry.second)].append(entry)
     offsets = _pair_offsets(entries, index, aliases)
     paths = {n: p for p, n in files.items()}
     for entry in sorted(entries, key=lambda e: (e.file, LISTS.index(e.list_name), e.index)):
@@ -140,6 +139,25 @@ def merge_duplicates(evidence: Any) -> int:
         for e in dropped:
             evidence.merged_files.update((paths[e.file], paths[e.duplicate_of.file]))  # type: ignore[union-attr]
     return len(events)
+
+
+def _candidates(evidence: Any) -> Iterator[tuple[str, int, Any]]:
+    """(list, index, item) of every kept event that can be matched: it has a time and was not merged already."""
+    for list_name in LISTS:
+        for i, item in enumerate(getattr(evidence, list_name)):
+            if item.time is not None and not item.ref.also_in:
+                yield list_name, i, item
+
+
+def _may_have_copies(entry: _Entry, files_of: dict[Hashable, set[int]]) -> bool:
+    """Whether another file holds an event with the same content (or, for refusals, its partner's alias).
+
+    Every entry a lookup of ``_pair_offsets`` or ``_match`` can return passes this test too (it shares the
+    key, or its partner alias names the asking entry's file), so indexing only these changes no answer."""
+    if len(files_of[entry.key]) > 1:
+        return True
+    partner = _partner(entry)
+    return partner is not None and bool(files_of.get(partner, set()) - {entry.file})
 
 
 def _partner(entry: _Entry) -> Hashable | None:

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from analyzer import messages
 from analyzer.dn_source import Unreadable, logon_dns
@@ -325,6 +325,24 @@ class Evidence:
     binary_paths: set[str] = field(default_factory=set)  # inputs that are binary logs (real record numbers)
     duplicates_merged: int = 0  # events dropped because another file held the same event (analyzer.dedup)
     merged_files: set[str] = field(default_factory=set)  # the files those events were seen in
+    #: one copy of each text the kept records hold (see ``_same``)
+    _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @overload
+    def _same(self, text: str) -> str: ...
+    @overload
+    def _same(self, text: None) -> None: ...
+    @overload
+    def _same(self, text: str | None) -> str | None: ...
+    def _same(self, text: str | None) -> str | None:
+        """The one kept copy of ``text``.
+
+        Why: a restart-loop log repeats the same refusal tens of thousands of times, and every record
+        decoded its own copies of the source, computer, account, DNs and description.  Keeping one copy
+        per distinct text makes the kept evidence grow by a record's few references, not by its text."""
+        if text is None:
+            return None
+        return self._texts.setdefault(text, text)
 
     def feed(self, event: Event, path: str | None = None) -> bool:
         """Parse one event; True when it was kept.  ``path`` is the display path (default event.path)."""
@@ -351,12 +369,12 @@ class Evidence:
 
     def _ref(self, event: Event, path: str, text: str | None = None) -> EvidenceRef:
         return EvidenceRef(
-            path=path,
+            path=self._same(path),
             record=event.record,
             event_id=event.event_id,
-            source=event.source,
+            source=self._same(event.source),
             time=_event_time(event),
-            text=text,
+            text=self._same(text),
         )
 
     def _parse(self, event: Event, path: str) -> bool:
@@ -368,15 +386,16 @@ class Evidence:
         return self._parse_known(event, path, eid, source) or watched
 
     def _raw(self, event: Event, path: str, eid: int) -> RawEvent:
-        strings = tuple((s or "")[:_RAW_STRING_CAP] for s in event.strings[:_RAW_STRINGS])
+        same = self._same
+        strings = tuple(same((s or "")[:_RAW_STRING_CAP]) for s in event.strings[:_RAW_STRINGS])
         return RawEvent(
             eid,
-            event.source,
+            same(event.source),
             event.type.value,
             strings,
-            _text_of(event)[:_RAW_TEXT_CAP],
+            same(_text_of(event)[:_RAW_TEXT_CAP]),
             _event_time(event),
-            event.computer,
+            same(event.computer),
             self._ref(event, path, viewer_message(event) or " | ".join(strings)[:300] or None),
         )
 
@@ -401,10 +420,10 @@ class Evidence:
         code = _HEX_CODE.search(blob)
         return SimpleEvent(
             eid,
-            event.source,
-            code.group(0).lower() if code else None,
+            self._same(event.source),
+            self._same(code.group(0).lower()) if code else None,
             _event_time(event),
-            event.computer,
+            self._same(event.computer),
             self._ref(event, path, viewer_message(event)),
         )
 
@@ -414,13 +433,15 @@ class Evidence:
         store = "Public" if source.endswith("public") else "Private"
         if isinstance(found, Unreadable):
             if eid == 1023:
-                raw = found.text[:UNCONFIRMED_CAP]
+                raw = self._same(found.text[:UNCONFIRMED_CAP])
                 ref = self._ref(event, path, raw[:MESSAGE_CAP] or None)
                 self.unconfirmed.append(
-                    UnconfirmedRefusal(ref, raw, found.reason, _event_time(event), event.computer, store)
+                    UnconfirmedRefusal(
+                        ref, raw, self._same(found.reason), _event_time(event), self._same(event.computer), store
+                    )
                 )
             return True
-        account, dns = found.account, list(found.dns)
+        account, dns = self._same(found.account), [self._same(d) for d in found.dns]
         if eid == 1016:  # %2 is the mailbox's display name; a DN there only serves org/site cross-checks
             self.other_dns.extend((d, self._ref(event, path)) for d in dns)
             dns = []
@@ -428,7 +449,17 @@ class Evidence:
         dn_b = dns[1] if len(dns) > 1 else (dn_a if eid == 1009 else None)
         line = f"{account or '?'}: {dn_a or '?'}" + (f" -> {dn_b}" if dn_b and dn_b != dn_a else "")
         ref = self._ref(event, path, viewer_message(event) or line)
-        record = Logon(eid, store, account, dn_a, dn_b, _event_time(event), event.computer, ref, found.origin)
+        record = Logon(
+            eid,
+            store,
+            account,
+            dn_a,
+            dn_b,
+            _event_time(event),
+            self._same(event.computer),
+            ref,
+            self._same(found.origin),
+        )
         if eid == 1023:
             self.refusals.append(record)
         else:
@@ -466,8 +497,20 @@ class Evidence:
                 return False
         shown = viewer_message(event) or f"{EXCHANGE_SERVICES[key][0]}: {text or ' | '.join(strings)}"[:300]
         ref = self._ref(event, path, shown)
+        same = self._same
         self.services.append(
-            ServiceEvent(eid, key, name, depends, code, state, _event_time(event), event.computer, ref, text)
+            ServiceEvent(
+                eid,
+                key,
+                same(name),
+                same(depends),
+                code,
+                state,
+                _event_time(event),
+                same(event.computer),
+                ref,
+                same(text),
+            )
         )
         return True
 
