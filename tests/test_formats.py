@@ -3,6 +3,7 @@ reader follows the one protocol ``read(path, *, filters, options, warn)`` with `
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import pkgutil
 from datetime import UTC
@@ -17,7 +18,7 @@ from analyzer.readers.evtx import available_backends
 from analyzer.readers.text import decode_head
 from analyzer.registry import read_registry
 from analyzer.sniff import HEAD_SIZE, sniff
-from tests.conftest import REPO
+from tests.conftest import CORPUS, REPO
 
 SAMPLES = Path(REPO) / "samples"
 SAMPLE_FILES = {
@@ -36,9 +37,13 @@ def test_every_reader_module_declares_its_formats_and_the_table_holds_them_all()
     modules = {m.name for m in pkgutil.iter_modules(readers_package.__path__)} - HELPERS
     declared: list[str] = []
     for name in sorted(modules):
-        module = getattr(readers_package, name)
+        module = importlib.import_module(f"analyzer.readers.{name}")
         formats = getattr(module, "FORMATS", None) or (module.FORMAT,)
         declared.extend(f.name for f in formats)
+        for f in formats:  # the table's entry is the module's own declaration
+            entry = format_named(f.name)
+            assert (entry.module, entry.kind, entry.loaded()) == (module.__name__, f.kind, f)
+            assert (entry.magic is None, entry.detect is None) == (f.magic is None, f.detect is None)
     assert sorted(declared) == sorted(f.name for f in FORMATS)
     assert len(BY_NAME) == len(FORMATS), "two readers declare the same format name"
     assert set(BY_NAME) == EVENT_FORMATS | REGISTRY_FORMATS and not EVENT_FORMATS & REGISTRY_FORMATS
@@ -92,3 +97,39 @@ def test_read_options_encoding_reaches_the_registry_readers(tmp_path: Path) -> N
     as_1251 = read_registry(str(reg), options=ReadOptions(encoding="cp1251")).value(r"HKLM\SOFTWARE\X", "N")
     assert (as_1252.data, as_1251.data) == ("é", "й")
     assert read_registry(str(reg), encoding="cp1251").value(r"HKLM\SOFTWARE\X", "N").data == "й"
+
+
+def _heads() -> list[bytes]:
+    """First bytes of every sample and corpus file, and of awkward texts around the recognisers' edges."""
+    files = [p for p in SAMPLES.rglob("*") if p.is_file()]
+    files += [p for p in CORPUS.rglob("*") if p.is_file()] if CORPUS.is_dir() else []
+    heads = []
+    for path in files:
+        with open(path, "rb") as fh:
+            heads.append(fh.read(HEAD_SIZE))
+    texts = [
+        "", "\ufeff", "# README\n\nDate: 6/14/2002", "6/14/2002\t1:04:05 PM\tMSExchangeIS Private",
+        "\n\n  Event Type:\tFailure Audit\nEvent Source:\tMSExchangeIS\n", "Mail text\nevent  type : x\nEvent Source: y",
+        "a,b,c,d,e,f,g,h,i\n6/14/2002,1:04:05 PM,S,Error,None,1023,N/A,EXCH01,text",
+        "\ufeff\ufeff14.06.2002\t13:04:05\tQuelle", "\u0663/1/2002\t1:04\t", "REGEDIT4\n", "Key Name: HKEY_LOCAL_MACHINE",
+    ]  # fmt: skip
+    heads += [t.encode("utf-8") for t in texts] + [t.encode("utf-16") for t in texts]
+    heads += [b"LfLe" * 8, b"\x30\x00\x00\x00LfLe", b"ElfChnk\x00", b"ElfFile\x00" + bytes(8), b"regf" + bytes(8)]
+    return heads
+
+
+def test_the_tables_recognisers_answer_as_the_reader_modules() -> None:
+    """The table sniffs without importing the readers: its magic is the module's magic, and a text hint
+    never turns away a head the module's own ``detect`` accepts."""
+    heads = _heads()
+    assert len(heads) > 30
+    for entry in FORMATS:
+        own = entry.loaded()
+        for head in heads:
+            if own.magic is not None:
+                assert entry.magic is not None and entry.magic(head) == own.magic(head), (entry.name, head[:16])
+            else:
+                text = decode_head(head) if head else ""
+                assert entry.detect is not None and entry.detect(text) == own.detect(text), (entry.name, head[:40])
+                if own.detect(text) and entry.hint is not None:  # type: ignore[misc]
+                    assert entry.hint(text), (entry.name, head[:40])

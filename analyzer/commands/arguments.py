@@ -10,7 +10,6 @@ import argparse
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from analyzer import languages
 from analyzer.model import EventType
 
 
@@ -60,6 +59,8 @@ def parse_type(text: str) -> EventType:
 def parse_language(text: str) -> str:
     """A language code of analyzer/languages (de, fr, es, it, ja, en)."""
     try:
+        from analyzer import languages  # only when the option is given: loading it costs start-up
+
         return languages.get(text).code
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

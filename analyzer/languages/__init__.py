@@ -11,7 +11,7 @@ The API other modules use:
 * ``match_rendered(text, source=, event_id=, language=)`` -> ``TemplateMatch`` (language, template,
   insertion strings) when exactly one localised template reads the whole text, else None;
 * ``unwrap(text)`` -> the event ID, source and listed strings of a localised wrapper;
-* ``header_language(cells)``, ``event_type(word)``, ``is_na(word)``: Event Viewer export detection;
+* ``header_language(cells)`` (``header_code(cells)`` without loading a language file), ``event_type(word)``, ``is_na(word)``: Event Viewer export detection;
 * ``all_languages()``, ``get(code)``, ``coverage()``: the tables themselves.
 """
 
@@ -33,6 +33,7 @@ from analyzer.languages.match import (
     Unwrapped,
     ampm_words,
     event_type,
+    header_code,
     header_language,
     is_na,
     match_rendered,
@@ -84,6 +85,7 @@ __all__ = [
     "coverage",
     "event_type",
     "get",
+    "header_code",
     "header_language",
     "is_na",
     "load_file",

@@ -298,14 +298,28 @@ def load_file(path: str | Path) -> Language:
 @functools.cache
 def all_languages() -> tuple[Language, ...]:
     """Every shipped language, English first, then by code."""
-    found = [load_file(p) for p in sorted(DATA.glob("*.yaml"))]
+    found = [_shipped(p) for p in sorted(DATA.glob("*.yaml"))]
     return tuple(sorted(found, key=lambda lang: (lang.code != "en", lang.code)))
 
 
+@functools.cache
+def _shipped(path: Path) -> Language:
+    """One shipped language file, loaded once (``get`` and ``all_languages`` hand out the same object)."""
+    return load_file(path)
+
+
 def get(code: str) -> Language:
-    """The language with ``code`` (case-insensitive); ValueError listing the known codes otherwise."""
+    """The language with ``code`` (case-insensitive); ValueError listing the known codes otherwise.
+
+    Loads that language's file only (its file is named after its code, which loading checks)."""
+    wanted = code.strip().casefold()
+    for path in sorted(DATA.glob("*.yaml")):
+        if path.stem.casefold() == wanted:
+            lang = _shipped(path)
+            if lang.code.casefold() == wanted:
+                return lang
     for lang in all_languages():
-        if lang.code.casefold() == code.strip().casefold():
+        if lang.code.casefold() == wanted:
             return lang
     known = ", ".join(lang.code for lang in all_languages())
     raise ValueError(f"unknown language {code!r} (known: {known})")

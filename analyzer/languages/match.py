@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from analyzer.languages._index import INDEX
 from analyzer.languages.catalog import Language, MessageTemplate, Wrapper, all_languages, get
 from analyzer.model import EventType
 
@@ -28,19 +29,22 @@ def normalise(text: str) -> str:
 # --------------------------------------------------------------------------------- headers and words
 
 
-@functools.cache
-def _header_rows() -> tuple[tuple[tuple[str, ...], Language], ...]:
-    return tuple((tuple(normalise(n) for n in names), lang) for lang in all_languages() for names, _ in lang.columns)
-
-
 def header_language(cells: list[str]) -> Language | None:
     """The language whose Event Viewer header row the first nine ``cells`` are, else None."""
+    code = header_code(cells)
+    return get(code) if code is not None else None
+
+
+def header_code(cells: list[str]) -> str | None:
+    """The code of the language whose Event Viewer header row the first nine ``cells`` are, else None.
+
+    Answered from the languages' index: sniffing a file loads no language file."""
     key = tuple(normalise(c) for c in cells[:9])
     if len(key) < 9:
         return None
-    for row, lang in _header_rows():
+    for row, code in INDEX["headers"]:
         if row == key:
-            return lang
+            return code
     return None
 
 
@@ -76,12 +80,10 @@ def is_na(word: str) -> bool:
     return normalise(word) in _na_words() or not word.strip()
 
 
-@functools.cache
 def ampm_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(AM words, PM words) of every language, longest first (for building time patterns)."""
-    am = {w for lang in all_languages() for w in lang.dates.am}
-    pm = {w for lang in all_languages() for w in lang.dates.pm}
-    return tuple(sorted(am, key=len, reverse=True)), tuple(sorted(pm, key=len, reverse=True))
+    """(AM words, PM words) of every language, longest first (for building time patterns); from the
+    languages' index, because the text readers build their patterns when they are imported."""
+    return INDEX["am"], INDEX["pm"]
 
 
 # ------------------------------------------------------------------------------------------ wrappers
@@ -268,14 +270,8 @@ def wrapper_text(wrapper: Wrapper, event_id: int, source: str, strings: tuple[st
     return f"{head}{middle} {wrapper.marker} {', '.join(strings)}."
 
 
-@functools.cache
 def signature_words() -> tuple[str, ...]:
     """Words that identify a language's exports (header names, type words, Regedt32 labels), used to tell
-    which ANSI code page decodes a file into something a viewer of that language wrote."""
-    words: set[str] = set()
-    for lang in all_languages():
-        for names, _ in lang.columns:
-            words.update(names)
-        words.update(p.text for group in lang.types.values() for p in group)
-        words.update(p.text.rstrip(":").replace("{n}", "").strip() for group in lang.regedt32.values() for p in group)
-    return tuple(sorted(w for w in words if len(w) > 1))
+    which ANSI code page decodes a file into something a viewer of that language wrote (from the
+    languages' index: every text file's head is decoded with them while it is sniffed)."""
+    return INDEX["signature_words"]

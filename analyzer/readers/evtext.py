@@ -851,7 +851,7 @@ def _header_kind(line: str) -> str | None:
     """ "evtxt" / "evcsv" when ``line`` is an Event Viewer header row in a language of analyzer/languages."""
     text = line.strip().lstrip("\ufeff")
     for sep, kind in (("\t", "evtxt"), (",", "evcsv")):
-        if text.count(sep) >= 8 and languages.header_language(text.split(sep)) is not None:
+        if text.count(sep) >= 8 and languages.header_code(text.split(sep)) is not None:
             return kind
     return None
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from analyzer import languages
+from analyzer.languages.index import INDEX
 from analyzer.model import (
     InputError,
     ReadWarning,
@@ -48,25 +49,18 @@ from analyzer.readers.regfile import count_tree
 from analyzer.readers.text import ReadNote, choose_encoding, open_text
 from analyzer.wintypes import canonical_root, split_multi_sz
 
-_CANONICAL = {"key_name": "key name", "class_name": "class name", "last_write_time": "last write time",
-              "name": "name", "type": "type", "data": "data"}  # fmt: skip
-
 
 def _label_table() -> dict[str, tuple[str, frozenset[str]]]:
-    """normalised localised label (without its colon) -> (English label, codes of the languages using it)."""
-    out: dict[str, tuple[str, frozenset[str]]] = {}
-    for lang in languages.all_languages():
-        for key, english in _CANONICAL.items():
-            for phrase in lang.regedt32.get(key, ()):
-                label = languages.normalise(phrase.text.rstrip().removesuffix(":").rstrip())
-                known = out.get(label, (english, frozenset()))
-                out[label] = (english, known[1] | {lang.code})
-    return out
+    """normalised localised label (without its colon) -> (English label, codes of the languages using it).
+
+    From the languages' index (``analyzer.languages.index``): importing this reader, as sniffing a text
+    file does, loads no language file."""
+    return {label: (english, frozenset(codes)) for label, (english, codes) in INDEX["regedt32_labels"].items()}
 
 
 def _words(key: str) -> list[str]:
-    return sorted({p.text.replace("{n}", "").strip() for lang in languages.all_languages()
-                   for p in lang.regedt32.get(key, ())}, key=len, reverse=True)  # fmt: skip
+    """The Regedt32 words of every language for ``key`` (value, no_name, no_class), longest first."""
+    return list(INDEX["regedt32_words"][key])
 
 
 _LABELS = _label_table()

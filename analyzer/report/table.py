@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import TextIO
 
-from tabulate import tabulate
-
 BLOCK = 2_000  # rows laid out together; memory is BLOCK rows of cut cells
 
 
@@ -27,6 +25,8 @@ def stream_table(rows: Iterable[Sequence[object]], headers: Sequence[str], out: 
     first = [list(r) for r in islice(it, block)]
     if not first:
         return 0
+    from tabulate import tabulate  # only where a table is printed: it costs start-up
+
     text = tabulate(first, headers=list(headers), tablefmt="simple")
     out.write(text + "\n")
     count = len(first)

@@ -1,0 +1,69 @@
+"""Start-up: what a command imports is what it uses.  ``diagnose`` on a small case must not pay for pandas,
+numpy, tabulate, jinja2 or starlette (notebooks, listings, the web application), nor for the reader modules
+of formats the case does not hold, nor load a language file to sniff a README.  Checked in a fresh
+interpreter through ``sys.modules``, not by timing (``benchmarks/startup.py`` measures the time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+NEVER_IN_DIAGNOSE = ("pandas", "numpy", "tabulate", "jinja2", "starlette", "wcwidth", "importlib.metadata")
+SAMPLE = os.path.join("samples", "nt4-kb306308")  # AppEvent.Evt, ParametersSystem.reg and a README.md
+
+_PROBE = """
+import contextlib, io, json, sys
+from analyzer.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exc:
+        code = exc.code
+from analyzer.languages import catalog
+print(json.dumps({"code": code, "modules": sorted(sys.modules), "language_files": catalog._shipped.cache_info().currsize}))
+"""
+
+
+def _run(*argv: str) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_diagnose_imports_only_what_it_uses(fmt: str) -> None:
+    seen = _run("diagnose", SAMPLE, "--format", fmt)
+    assert seen["code"] == 1  # the sample needs action: the run went through to the report
+    modules = set(seen["modules"])  # type: ignore[arg-type]
+    loaded = sorted(m for m in modules if m.split(".")[0] in NEVER_IN_DIAGNOSE or m in NEVER_IN_DIAGNOSE)
+    assert loaded == [], f"diagnose imported {loaded}"
+    # Readers of formats the case does not hold stay unloaded: the table sniffs by magic bytes and hints.
+    assert {"analyzer.readers.evt", "analyzer.readers.regfile"} <= modules
+    unused = {"analyzer.readers.evtx", "analyzer.readers.hive", "analyzer.readers.evtext"} & modules
+    assert not unused, f"sniffing imported {sorted(unused)}"
+    assert seen["language_files"] == 0, "sniffing the case's README loaded language files"
+
+
+def test_a_listing_still_gets_its_table() -> None:
+    """The lazy import is where the table is printed: ``rules`` lists with tabulate."""
+    seen = _run("rules")
+    assert seen["code"] == 0 and "tabulate" in seen["modules"]  # type: ignore[operator]
+
+
+def test_sniffing_an_event_viewer_export_loads_only_its_language() -> None:
+    probe = (
+        "import json, sys\nfrom analyzer.sniff import sniff\nfrom analyzer.languages import catalog\n"
+        "fmt = sniff(sys.argv[1])\nprint(json.dumps([fmt, catalog._shipped.cache_info().currsize]))"
+    )
+    path = os.path.join("samples", "move-mailbox", "AppEvent.txt")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", probe, path], cwd=REPO, env=env, capture_output=True, text=True)
+    assert json.loads(done.stdout) == ["evtxt", 0]
