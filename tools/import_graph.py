@@ -105,7 +105,6 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.commands.serve", "analyzer.serve.app"): _START,
     ("analyzer.commands.verify", "analyzer.verify"): _START,
     ("analyzer.commands.arguments", "analyzer.languages"): "start-up: the language files load only for --language",
-    ("analyzer.commands.registry", "analyzer.report.registry"): "start-up: tabulate loads only to list a registry",
 }
 
 #: Cycles that exist today and are being removed by the work named; any other cycle is an error.

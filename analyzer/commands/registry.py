@@ -25,6 +25,7 @@ from analyzer.model import InputError
 from analyzer.registry import read_registry
 from analyzer.report.diagnosis.untrusted import visible
 from analyzer.report.events import output_stream, safe_cell
+from analyzer.report.registry import write_key, write_overview, write_tree
 from analyzer.sniff import REGISTRY_FORMATS
 
 NAME = "registry"
@@ -95,8 +96,6 @@ def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | N
     if requested is not None and reg.key(requested) is None:
         error(f"{display}: key not found: {requested}")
         return None
-    from analyzer.report.registry import write_key, write_overview, write_tree  # tabulate: only when listing
-
     out = io.StringIO()
     layout = layout_from(args, to_file=bool(args.output))
     if args.recursive or (requested is None and fmt == "csv"):
