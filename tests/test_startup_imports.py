@@ -52,12 +52,6 @@ def test_diagnose_imports_only_what_it_uses(fmt: str) -> None:
     assert seen["language_files"] == 0, "sniffing the case's README loaded language files"
 
 
-def test_a_listing_still_gets_its_table() -> None:
-    """The lazy import is where the table is printed: ``rules`` lists with tabulate."""
-    seen = _run("rules")
-    assert seen["code"] == 0 and "tabulate" in seen["modules"]  # type: ignore[operator]
-
-
 def test_sniffing_an_event_viewer_export_loads_only_its_language() -> None:
     probe = (
         "import json, sys\nfrom analyzer.sniff import sniff\nfrom analyzer.languages import catalog\n"
