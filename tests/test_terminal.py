@@ -174,3 +174,13 @@ def test_a_label_value_note_wraps_but_a_dn_stays_whole() -> None:
     assert f"entry: {dn}" in lines
     at = lines.index("note: x.reg: the export does not contain")
     assert lines[at + 1].strip() == "HKLM\\SYSTEM\\CurrentControlSet\\Services\\MSExchangeIS\\ParametersSystem"
+
+
+def test_verify_text_fits_the_width_with_dns_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import tests.test_verify as tv
+
+    after = tv.after_case(tmp_path / "after", [tv.logon_1009(tv.IMS_DN, 60)], tv.FIXED_LIST)
+    assert main(["verify", str(SAMPLE), str(after), "--width", "80"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines if tv.IMS_DN not in line) <= 80
+    assert sum(line.strip() == tv.IMS_DN for line in lines) >= 2  # added, refused before, evidence: whole lines

@@ -83,7 +83,12 @@ def render(result: dict[str, Any], fmt: str, args: argparse.Namespace) -> str:
     style = "ok" if result["status"] == "fixed" else "action"
     dns = [*result["refused_before"], *result["newly_refused"]]
     verdict = [layout.paint(line, style) for line in wrap(visible(result["verdict"]), layout.width, keep=dns)]
-    return "\n".join([*verdict, "", *lines]) + "\n"
+    every_dn = [*dns, *result["added"], *result["removed"], *result["refused_again"]]
+    facts: list[str] = []
+    for line in lines:  # each fact wrapped under its own indent; a DN moves to the next line whole
+        lead = " " * (len(line) - len(line.lstrip(" ")))
+        facts.extend(wrap(line.strip(), layout.width, lead + "    ", lead, keep=every_dn))
+    return "\n".join([*verdict, "", *facts]) + "\n"
 
 
 def _md(text: str) -> str:
