@@ -184,3 +184,15 @@ def test_verify_text_fits_the_width_with_dns_whole(tmp_path: Path, capsys: pytes
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines if tv.IMS_DN not in line) <= 80
     assert sum(line.strip() == tv.IMS_DN for line in lines) >= 2  # added, refused before, evidence: whole lines
+
+
+def test_a_path_cell_breaks_after_a_separator_so_the_table_fits() -> None:
+    from analyzer.report.terminal import table
+
+    headers = ["time", "log / path", "record", "event", "account"]
+    row = ["2002-06-12T09:14:03Z", "MPSReports_EXCH01.cab/EXCH01_Application.evt (also in x.txt)", "1",
+           "1023 MSExchangeIS Private", "CONTOSO\\exsvc"]  # fmt: skip
+    lines = list(table(headers, [row], 80))
+    assert max(map(len, lines)) <= 80
+    assert any(line.rstrip().endswith("MPSReports_EXCH01.cab/") or "MPSReports_EXCH01.cab/ " in line for line in lines)
+    assert "2002-06-12T09:14:03Z" in lines[2]  # the time is never broken

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -163,8 +164,16 @@ def _widest_line(text: str) -> int:
 
 
 def _longest_word(header: str, grid: list[list[str]], i: int) -> int:
-    words = [len(w) for w in header.split()] + [len(w) for r in grid for w in r[i].split()]
+    """The longest piece a cell of column ``i`` cannot be broken in: words, and the parts of a path
+    between separators (a path breaks after ``/`` or ``\\`` as naturally as at a blank)."""
+    words = [len(w) for w in header.split()]
+    for r in grid:
+        for w in r[i].split():
+            words.append(max(map(len, _SEPARATED.findall(w))) if ("/" in w or "\\" in w) and "=" not in w else len(w))
     return max(words, default=0)
+
+
+_SEPARATED = re.compile(r"[^/\\]*[/\\]?")
 
 
 def _fit(natural: list[int], floor: list[int], avail: int) -> list[int]:
