@@ -110,7 +110,7 @@ UNIX_ONLY = {
     ("signal", "pthread_kill"),
 }
 #: Where a Unix-only API is used behind a check of its presence (the portable path is next to it).
-GUARDED = {"analyzer/triage/budget.py", "analyzer/readers/evt.py", "analyzer/memcap.py"}
+GUARDED = {"analyzer/triage/budget.py", "analyzer/memcap.py"}  # evt.py reads through read_at (getattr)
 
 
 def test_unix_only_apis_appear_only_behind_a_fallback() -> None:
@@ -130,3 +130,20 @@ def test_unix_only_apis_appear_only_behind_a_fallback() -> None:
             if used and rel not in GUARDED:
                 offenders.append(f"{rel}:{node.lineno}: {used}")
     assert not offenders, "Unix-only API without a portable path:\n" + "\n".join(offenders)
+
+
+def test_evt_resync_peek_without_pread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check of a record's trailing length far from the read window used ``os.pread`` directly."""
+    from tests.writers.evt_writer import sample_events, write_evt
+
+    layout = write_evt(tmp_path / "big.evt", sample_events(14_000))
+    size = layout.path.stat().st_size
+    assert size > 2 * evt.WINDOW
+    monkeypatch.delattr(os, "pread", raising=False)
+    log = evt._EvtLog(str(layout.path), None, lambda w: None)
+    log.open()
+    try:
+        far = size - 64
+        assert log._peek4(far) == layout.path.read_bytes()[far : far + 4]  # outside the window: a fresh read
+    finally:
+        os.close(log.fd)

@@ -376,7 +376,7 @@ class _EvtLog:
         rel = off - self._base
         if rel >= 0 and rel + 4 <= len(self._buf):
             return self._buf[rel : rel + 4]
-        return os.pread(self.fd, 4, off)
+        return read_at(self.fd, 4, off)
 
     def eof_at(self, off: int) -> EofRecord | None:
         raw = self.ring_read(off, EOF_SIZE)
