@@ -26,6 +26,7 @@ from analyzer.model import ignore_warning
 if TYPE_CHECKING:
     import pandas as pd
 
+    from analyzer.case import ReadProgress
     from analyzer.diagnosis import Diagnosis
     from analyzer.limits import CaseLimits, ReadLimits
     from analyzer.model import Event, EventType, WarningSink
@@ -154,6 +155,7 @@ def diagnose(
     language: str | None = None,
     replace_near_misses: bool = False,
     one_case: bool = False,
+    progress: ReadProgress | None = None,
 ) -> Diagnosis:
     """Diagnose one case: files, folders and/or .zip archives that belong to one problem.
 
@@ -164,7 +166,8 @@ def diagnose(
     and the archives of the case; ``language`` names the language of localised text exports.  The patch
     keeps every current entry; ``replace_near_misses`` lets it replace a probably mistyped one instead.
     Raises ``InputError`` when no path exists, and ``ManyCasesError`` (an ``InputError``) when one folder
-    given holds several separate cases, unless ``one_case``.
+    given holds several separate cases, unless ``one_case``.  ``progress(done, total)`` is called as the
+    case's bytes are read (e.g. to move a progress bar).
     """
     from analyzer.diagnosis import diagnose as impl
 
@@ -179,6 +182,7 @@ def diagnose(
         language=language,
         replace_near_misses=replace_near_misses,
         one_case=one_case,
+        progress=progress,
     )
 
 

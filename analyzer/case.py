@@ -19,7 +19,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
@@ -41,6 +41,10 @@ from analyzer.sniff import sniff
 from analyzer.walk import sha256_file, walk_folder
 
 CHUNK = 1 << 20
+#: How far reading a case has got, for a progress bar: called with (bytes of the case read so far, bytes
+#: of the case in all: the usable inputs' sizes).  Binary logs report as they go (each kept record's
+#: offset), other inputs when they are read.
+ReadProgress = Callable[[int, int], None]
 # Hive transaction logs: the name of the hive plus .LOG/.LOG1/.LOG2 (NT 4.0 to Windows 10).
 _LOG_NAME = re.compile(r"^(?P<hive>.+)\.log[12]?$", re.IGNORECASE)
 
@@ -76,6 +80,11 @@ class Case:
     def usable(self) -> list[CaseInput]:
         """Inputs a reader can open (format known, no error)."""
         return [i for i in self.inputs if i.format is not None and i.error is None]
+
+    @property
+    def usable_bytes(self) -> int:
+        """Bytes the readers will go through: the total of a ``ReadProgress``."""
+        return sum(i.size for i in self.usable)
 
 
 @contextmanager

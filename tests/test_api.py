@@ -71,7 +71,8 @@ def test_signatures_of_the_api() -> None:
         "(paths: 'str | Sequence[str]', *, tz: 'tzinfo | None' = None, evtx_backend: 'str | None' = None, "
         "encoding: 'str | None' = None, reg_version: 'int | str | None' = None, "
         "read_limits: 'ReadLimits | None' = None, case_limits: 'CaseLimits | None' = None, "
-        "language: 'str | None' = None, replace_near_misses: 'bool' = False, one_case: 'bool' = False) -> 'Diagnosis'"
+        "language: 'str | None' = None, replace_near_misses: 'bool' = False, one_case: 'bool' = False, "
+        "progress: 'ReadProgress | None' = None) -> 'Diagnosis'"
     )
     assert list(inspect.signature(analyzer.read_registry).parameters) == ["path", "encoding", "warn", "fmt", "limits"]
     assert inspect.signature(analyzer.iter_events).return_annotation == "Iterator[Event]"

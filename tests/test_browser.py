@@ -6,6 +6,7 @@ Chromium is not installed (``.ci/run`` installs Debian's package).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,6 +54,20 @@ def test_chromium_renders_the_verdict_and_the_timeline(report: Path, tmp_path: P
     assert dom, done.stderr[-800:]
     assert '<p class="verdict action">Add this DN to Logon Only As on EXCH01' in dom
     assert '<svg class="timeline"' in dom and 'class="loa-write"' in dom and dom.count("<circle") >= 3
+
+
+def test_copy_buttons_come_from_the_script_the_csp_allows(report: Path, tmp_path: Path) -> None:
+    """Chromium runs the page's script (its hash is in the CSP): one Copy button after each DN; the same
+    page with one character of the script changed gets none (the CSP is enforced, not decorative)."""
+    dom = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path).stdout
+    dns = re.findall(r'<code class="dn">[^<]*</code><button type="button" class="copy"[^>]*>Copy</button>', dom)
+    assert len(dns) == 2 == dom.count('<code class="dn">'), dom[-2000:]
+    page = report.read_text(encoding="utf-8")
+    tampered = tmp_path / "tampered.html"
+    tampered.write_text(page.replace('b.textContent="Copy"', 'b.textContent="Kopie"', 1), encoding="utf-8")
+    assert tampered.read_text(encoding="utf-8") != page
+    dom = _chromium("--dump-dom", tampered.as_uri(), tmp=tmp_path).stdout
+    assert '<code class="dn">' in dom and "<button" not in dom
 
 
 def test_screenshot_shows_the_timeline(report: Path, tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from analyzer.report.diagnosis import (
     render_text,
     visible,
 )
+from analyzer.report.diagnosis.html import COPY_SCRIPT
+from analyzer.report.diagnosis.links import DEFAULT_KB_URL
 from analyzer.report.terminal import Layout
 
 WIDE = Layout(width=1000)  # these tests read content row by row; the fitting to a width is tested in test_terminal
@@ -335,7 +337,14 @@ def test_html_escapes_everything() -> None:
     parser.feed(out)
     parser.close()
     assert parser.stack == []  # well nested: no string opened or closed a tag
-    assert "script" not in parser.tags and "a" not in parser.tags
+    # The one script is the page's own copy button (allowed by its hash); links go only to the KB archive
+    # or are the patch downloads.
+    assert parser.tags.count("script") == 1 and out.count("<script") == 1 and f"<script>{COPY_SCRIPT}</script>" in out
+    hrefs = [v or "" for n, v in parser.attrs if n == "href"]
+    assert hrefs and all(
+        v.startswith(DEFAULT_KB_URL.split("{")[0]) or v.startswith("data:application/octet-stream;base64,")
+        for v in hrefs
+    ), hrefs
     svg = {
         "role",
         "aria-label",
@@ -354,7 +363,8 @@ def test_html_escapes_everything() -> None:
         "r",
     }
     svg |= {"fill", "stroke", "stroke-width", "stroke-dasharray", "font-size", "text-anchor"}  # the timeline's SVG
-    allowed = {"charset", "http-equiv", "content", "name", "lang", "class"} | svg
+    links = {"href", "rel", "download"}  # KB links and the patch downloads
+    allowed = {"charset", "http-equiv", "content", "name", "lang", "class"} | svg | links
     assert all(name in allowed for name, _ in parser.attrs), {n for n, _ in parser.attrs} - allowed
     classes = {v for n, v in parser.attrs if n == "class"}
     assert all(c and "onmouseover" not in c for c in classes)
@@ -368,7 +378,7 @@ def test_html_self_contained() -> None:
     out = render_html(scenario1(), patch_path="fix.reg")
     assert out.startswith("<!DOCTYPE html>") and "<style>" in out
     assert "default-src 'none'" in out
-    for needle in ("<script", "src=", "href=", "@import", "url("):
+    for needle in ("src=", "@import", "url("):  # nothing is fetched (links and downloads fetch nothing)
         assert needle not in out
     assert out.index('class="verdict action"') < out.index("<h2>Findings</h2>")
     assert "broken/SysEvent.Evt: not used: not an event log (no LfLe signature)" in out

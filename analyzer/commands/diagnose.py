@@ -20,9 +20,12 @@ from analyzer.commands.output import (
     layout_from,
     say_written,
 )
-from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, error
+from analyzer.commands.progress import add_progress_arguments, case_progress
+from analyzer.exitcodes import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError, error
 from analyzer.limits import add_read_arguments, case_limits_from, human, parse_size, read_limits_from
 from analyzer.output import write_text
+from analyzer.report.diagnosis.links import DEFAULT_KB_URL, KbUrlError, kb_url_template
+from analyzer.report.diagnosis.links import ENV as KB_URL_ENV
 from analyzer.report.diagnosis.untrusted import visible
 from analyzer.report.terminal import wrap
 
@@ -61,8 +64,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="read a folder as one case even when its sub-folders look like separate cases (else: exit 2)",
     )
+    d.add_argument(
+        "--kb-url",
+        metavar="TEMPLATE",
+        help="HTML report: where KB numbers link to, a URL with {number} in it, or 'none' for no links "
+        f"(default: ${KB_URL_ENV}, else {DEFAULT_KB_URL})",
+    )
     add_reading_arguments(d)
     add_read_arguments(d, case=True)
+    add_progress_arguments(d)
     d.add_argument(
         "--memory-limit",
         type=parse_memory,
@@ -94,18 +104,27 @@ def run(args: argparse.Namespace) -> int:
 def _diagnose_and_write(args: argparse.Namespace, diagnose: Any, render: Any, verdict_of: Any) -> int:
     """The body of ``run`` under the memory cap."""
     fmt = choose_format(args, REPORT_FORMATS)
-    dx = diagnose(
-        args.case,
-        tz=getattr(args, "tz", None),
-        evtx_backend=getattr(args, "evtx_backend", None),
-        encoding=getattr(args, "encoding", None),
-        language=getattr(args, "language", None),
-        reg_version=getattr(args, "reg_version", None),
-        read_limits=read_limits_from(args),
-        case_limits=case_limits_from(args),
-        replace_near_misses=bool(getattr(args, "replace_near_misses", False)),
-        one_case=bool(getattr(args, "one_case", False)),
-    )
+    kb_url = getattr(args, "kb_url", None)
+    if fmt == "html":
+        try:  # a bad template is a usage error before any reading, not after
+            kb_url_template(kb_url)
+        except KbUrlError as exc:
+            raise UsageError(str(exc)) from None
+    # One bar on stderr for the whole case, only on a terminal (the report may be on stdout).
+    with case_progress(args, os.path.basename(os.path.normpath(args.case[0])) or "case") as progress:
+        dx = diagnose(
+            args.case,
+            tz=getattr(args, "tz", None),
+            evtx_backend=getattr(args, "evtx_backend", None),
+            encoding=getattr(args, "encoding", None),
+            language=getattr(args, "language", None),
+            reg_version=getattr(args, "reg_version", None),
+            read_limits=read_limits_from(args),
+            case_limits=case_limits_from(args),
+            replace_near_misses=bool(getattr(args, "replace_near_misses", False)),
+            one_case=bool(getattr(args, "one_case", False)),
+            progress=progress,
+        )
     if not dx.usable:
         # Every path that gave nothing: unreadable files and, from the case loader, missing paths.
         lines = list(dict.fromkeys([*dx.errors, *dx.warnings])) or [f"{dx.case}: no usable input"]
@@ -123,7 +142,7 @@ def _diagnose_and_write(args: argparse.Namespace, diagnose: Any, render: Any, ve
             return EXIT_INPUT
     doc = dx.to_dict()
     output = getattr(args, "output", None)
-    text = render(doc, fmt, patch_path=patch_path, layout=layout_from(args, to_file=bool(output)))
+    text = render(doc, fmt, patch_path=patch_path, layout=layout_from(args, to_file=bool(output)), kb_url=kb_url)
     if output:
         write_text(output, text)  # whole or not at all; OutputError is one line and exit 2
         # The file holds the report; the terminal still gets the verdict.

@@ -20,7 +20,7 @@ from analyzer.commands.output import (
     layout_from,
     say_written,
 )
-from analyzer.commands.progress import with_progress
+from analyzer.commands.progress import add_progress_arguments, with_progress
 from analyzer.events import iter_events
 from analyzer.exitcodes import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
 from analyzer.limits import CaseLimits, add_read_arguments, read_limits_from
@@ -66,6 +66,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_terminal_arguments(e)
     add_reading_arguments(e)
     add_read_arguments(e)
+    add_progress_arguments(e)
     return e
 
 
@@ -109,7 +110,7 @@ def _events(inputs: list[Input], args: argparse.Namespace, on_error: Callable[[R
             warn=warn_to_stderr, evtx_backend=args.evtx_backend, tz=args.tz, encoding=args.encoding,
             on_error=on_error, limits=read_limits_from(args), language=args.language,
         )  # fmt: skip
-        events = with_progress(events, item.real, item.display)
+        events = with_progress(events, item.real, item.display, getattr(args, "progress", None))
         if item.display == item.real:
             yield from events
         else:

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from datetime import tzinfo
 from typing import Any
 
-from analyzer.case import Case, open_case
+from analyzer.case import Case, ReadProgress, open_case
 from analyzer.dedup import merge_duplicates
 from analyzer.diagnosis.per_server import diagnose_servers
 from analyzer.diagnosis.reading import CaseReading, patch_version, read_case
@@ -266,15 +266,17 @@ def diagnose_case(
     read_limits: ReadLimits | None = None,
     language: str | None = None,
     replace_near_misses: bool = False,
+    progress: ReadProgress | None = None,
 ) -> Diagnosis:
     """Read every usable input of an opened case (events streamed, filtered by ID) and diagnose.
 
     ``read_limits`` (analyzer.limits; default ``DEFAULT_LIMITS``) bounds each file's size, records, strings.
-    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it."""
+    ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it.
+    ``progress`` is told the bytes read so far and in all (``case.ReadProgress``: a bar's hook)."""
     options = read_options(
         tz=tz, encoding=encoding, evtx_backend=evtx_backend, limits=read_limits or DEFAULT_LIMITS, language=language
     )
-    read = read_case(case, options, reg_version=reg_version)
+    read = read_case(case, options, reg_version=reg_version, progress=progress)
     orgs = orgs_by_path(read.facts.evidence, read.artefacts)
     pairing = pair(read.artefacts)
     if read.usable and pairing.several:
@@ -339,6 +341,7 @@ def diagnose(
     language: str | None = None,
     replace_near_misses: bool = False,
     one_case: bool = False,
+    progress: ReadProgress | None = None,
 ) -> Diagnosis:
     """Diagnose one case given as files, folders and/or .zip archives (raises InputError when no path exists).
 
@@ -346,7 +349,7 @@ def diagnose(
     ``replace_near_misses``: the patch replaces a probably mistyped entry instead of keeping it (by default
     it keeps every current entry and the verdict names the entry to remove after the fix works).
     A single folder or zip whose sub-folders look like separate cases (``analyzer.many_cases``) raises
-    ``ManyCasesError`` (an InputError) unless ``one_case`` is true."""
+    ``ManyCasesError`` (an InputError) unless ``one_case`` is true.  ``progress``: see ``diagnose_case``."""
     with open_case(paths, limits=case_limits) as case:
         dx = diagnose_case(
             case,
@@ -357,6 +360,7 @@ def diagnose(
             read_limits=read_limits,
             language=language,
             replace_near_misses=replace_near_misses,
+            progress=progress,
         )
     single = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if len(single) == 1 and dx.separate_cases and not one_case:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from analyzer.case import Case
+from analyzer.case import Case, ReadProgress
 from analyzer.diagnosis.per_server import RegistryReading
 from analyzer.events import iter_file
 from analyzer.evidence import CaseFacts, Evidence, LogonOnlyAs, RegistryFacts, choose_logon_only_as, read_logon_only_as
@@ -49,11 +49,21 @@ def warning_text(w: ReadWarning) -> str:
     return f"{w.message}{where}"
 
 
-def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None = None) -> CaseReading:
+def read_case(
+    case: Case, options: ReadOptions, *, reg_version: int | str | None = None, progress: ReadProgress | None = None
+) -> CaseReading:
     """Read every usable input of an opened case (events streamed, filtered by ID).
 
     ``options`` says how to read (``events.read_options``); its ``limits`` bound each file's size,
-    records and strings.  Registry exports are read with its code page and limits only."""
+    records and strings.  Registry exports are read with its code page and limits only.  ``progress`` is
+    told how many of the case's bytes were read (``case.ReadProgress``)."""
+    total = case.usable_bytes
+    done = 0  # bytes of the inputs finished
+
+    def report(now: int) -> None:
+        if progress is not None:
+            progress(min(now, total), total)
+
     registry_options = ReadOptions(encoding=options.encoding, limits=options.limits)
     evidence = Evidence(watched=watched_events())
     wanted = evidence_filter()
@@ -85,6 +95,8 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
                 for event in stream:  # computer names of the kept events tell the server (analyzer.servers)
                     if evidence.feed(event, item.path):
                         computers[event.computer] += 1
+                    if progress is not None and event.offset is not None:
+                        report(done + min(event.offset, item.size))
                 evidence.logs += 1
                 read_ok += 1
             except InputError as exc:
@@ -137,6 +149,8 @@ def read_case(case: Case, options: ReadOptions, *, reg_version: int | str | None
                 item.warnings.append(text)
         if item.error is not None:
             errors.append(f"{item.path}: {item.error}")
+        done += item.size
+        report(done)
     loa = choose_logon_only_as(readings)
     facts = CaseFacts(evidence, loa, registry_read=bool(readings), registry=keys)
     warnings = list(case.warnings)

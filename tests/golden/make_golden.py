@@ -65,6 +65,8 @@ def run(argv: list[str]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         argv = [a.replace("{tmp}", tmp) for a in argv]
         os.chdir(REPO)
+        # The engineer's own KB archive (ANALYZER_KB_URL) must not change the goldens: they pin the default.
+        saved_kb_url = os.environ.pop("ANALYZER_KB_URL", None)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
@@ -73,6 +75,8 @@ def run(argv: list[str]) -> str:
                     code = exc.code
         finally:
             os.chdir(cwd)
+            if saved_kb_url is not None:
+                os.environ["ANALYZER_KB_URL"] = saved_kb_url
         files = ""
         for f in sorted(Path(tmp).iterdir()):
             files += f"--- file {f.name}\n{f.read_bytes().decode('latin-1')}\n"

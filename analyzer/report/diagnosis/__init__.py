@@ -19,6 +19,7 @@ from analyzer.report.diagnosis import html as html_backend
 from analyzer.report.diagnosis import markdown as markdown_backend
 from analyzer.report.diagnosis import servers
 from analyzer.report.diagnosis import text as text_backend
+from analyzer.report.diagnosis.links import DEFAULT_KB_URL, KbUrlError, kb_url_template
 from analyzer.report.diagnosis.sections import FINDING_COLUMNS, all_warnings, build, finding_rows, verdict_of
 from analyzer.report.diagnosis.untrusted import MAX_CHARS, visible
 from analyzer.report.events import safe_cell
@@ -26,9 +27,11 @@ from analyzer.report.terminal import Layout
 from analyzer.terminal import json_safe
 
 __all__ = [
+    "DEFAULT_KB_URL",
     "MAX_CHARS",
     "RENDERERS",
     "SCHEMA_FILE",
+    "KbUrlError",
     "all_warnings",
     "load_schema",
     "render",
@@ -64,12 +67,17 @@ def render_markdown(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> st
     return markdown_backend.render(build(d, patch_path=_one(patch_path)))
 
 
-def render_html(d: Mapping[str, Any], *, patch_path: PatchPath = None, fragment: bool = False) -> str:
-    """A self-contained page (inline CSS, no script, nothing fetched); ``fragment=True`` gives a
-    ``<div>`` for notebooks (``_repr_html_``)."""
+def render_html(
+    d: Mapping[str, Any], *, patch_path: PatchPath = None, fragment: bool = False, kb_url: str | None = None
+) -> str:
+    """A self-contained page (inline CSS, the copy-button script allowed by its hash, nothing fetched);
+    ``fragment=True`` gives a ``<div>`` for notebooks (``_repr_html_``).  KB numbers link to ``kb_url``
+    (a template with ``{number}``; default: ``ANALYZER_KB_URL``, else an archive of the old KB site;
+    ``"none"``: no links) -- raises ``KbUrlError`` for an unusable template."""
+    links = kb_url_template(kb_url)
     if d.get("servers"):
-        return servers.render_html(d, patch_path=patch_path, fragment=fragment)
-    return html_backend.render(build(d, patch_path=_one(patch_path)), fragment=fragment)
+        return servers.render_html(d, patch_path=patch_path, fragment=fragment, links=links)
+    return html_backend.render(build(d, patch_path=_one(patch_path)), fragment=fragment, links=links)
 
 
 def _one(patch_path: PatchPath) -> str | None:
@@ -113,13 +121,21 @@ RENDERERS: dict[str, Callable[..., str]] = {
 
 
 def render(
-    d: Mapping[str, Any], fmt: str = "text", *, patch_path: PatchPath = None, layout: Layout | None = None
+    d: Mapping[str, Any],
+    fmt: str = "text",
+    *,
+    patch_path: PatchPath = None,
+    layout: Layout | None = None,
+    kb_url: str | None = None,
 ) -> str:
-    """Render in the CLI's ``--format`` (text | json | markdown | html | csv); ``layout`` is the text's."""
+    """Render in the CLI's ``--format`` (text | json | markdown | html | csv); ``layout`` is the text's,
+    ``kb_url`` the HTML's (see ``render_html``)."""
     if fmt == "json":
         return render_json(d)
     if fmt == "text":
         return render_text(d, patch_path=patch_path, layout=layout)
+    if fmt == "html":
+        return render_html(d, patch_path=patch_path, kb_url=kb_url)
     try:
         renderer = RENDERERS[fmt]
     except KeyError:

@@ -63,6 +63,7 @@ class Section:
     left_out_noun: str = ""  # what was left out ("evidence rows"), when the line needs saying
     notes: tuple[str, ...] = ()  # paragraphs after the content
     code: tuple[tuple[str, str], ...] = ()  # (label, text): the patch and its rollback
+    reg_version: int | None = None  # REGEDIT version of ``code`` (how its download is encoded)
 
     @property
     def empty(self) -> bool:
@@ -125,8 +126,15 @@ def build(d: Mapping[str, Any], *, patch_path: str | None = None) -> Report:
         code = tuple(
             (label, str(rem[key])) for label, key in (("Patch", "reg"), ("Rollback", "rollback")) if rem.get(key)
         )
+        version = rem.get("version")
         sections.append(
-            Section("remediation", f"Remediation (.reg version {rem.get('version')})", items=steps, code=code)
+            Section(
+                "remediation",
+                f"Remediation (.reg version {version})",
+                items=steps,
+                code=code,
+                reg_version=version if isinstance(version, int) else None,
+            )
         )
     warnings = all_warnings(d)
     shown = tuple(warnings[:MAX_WARNING_LINES])

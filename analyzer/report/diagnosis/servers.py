@@ -16,6 +16,7 @@ from analyzer.report.diagnosis import html as html_backend
 from analyzer.report.diagnosis import markdown as markdown_backend
 from analyzer.report.diagnosis import text as text_backend
 from analyzer.report.diagnosis.html import h
+from analyzer.report.diagnosis.links import prose
 from analyzer.report.diagnosis.markdown import md
 from analyzer.report.diagnosis.sections import MAX_WARNING_LINES, all_warnings, build
 from analyzer.report.diagnosis.untrusted import visible
@@ -175,14 +176,21 @@ def _html_body(page: str) -> str:
 
 
 def render_html(
-    d: Mapping[str, Any], *, patch_path: str | Mapping[str, str] | None = None, fragment: bool = False
+    d: Mapping[str, Any],
+    *,
+    patch_path: str | Mapping[str, str] | None = None,
+    fragment: bool = False,
+    links: str | None = None,
 ) -> str:
+    """The page of a case with several servers; ``links``: the KB URL template (None: no links)."""
     servers = d.get("servers") or []
     action = bool(d.get("needs_action"))
     case = h(d.get("case"), cell=True)
     parts = [f"<h1>Diagnosis: {case}</h1>", f'<div class="verdict{" action" if action else ""}">']
     parts.append(f"<p>{h(_headline(d))}</p><ul>")
-    parts.extend(f"<li><strong>{h(s.get('server'), cell=True)}</strong>: {h(s.get('verdict'))}</li>" for s in servers)
+    parts.extend(
+        f"<li><strong>{h(s.get('server'), cell=True)}</strong>: {prose(s.get('verdict'), links)}</li>" for s in servers
+    )
     parts.append("</ul></div>")
     parts.append(f"<p>Needs action: <strong>{'yes' if action else 'no'}</strong></p>")
     rest = _case_warnings(d)
@@ -193,7 +201,8 @@ def render_html(
         parts.append("</ul></div>")
     for s in servers:
         name = h(s.get("server"), cell=True)
-        page = html_backend.render(build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server")))))
+        one = build(server_dict(d, s), patch_path=_patch_of(patch_path, str(s.get("server"))))
+        page = html_backend.render(one, links=links)
         inputs = "".join(
             f"<li><code>{h(p, cell=True)}</code>" + (f" ({h(w, cell=True)})" if w else "") + "</li>"
             for p, w in _paired(s)
@@ -206,12 +215,4 @@ def render_html(
         parts.extend(f"<li><code>{h(i.get('path'), cell=True)}</code></li>" for i in rest["inputs"])
         parts.append("</ul>")
     content = "\n".join(parts)
-    if fragment:
-        return f'<div class="analyzer-diagnosis"><style>{html_backend._scoped_css()}</style>\n{content}\n</div>\n'
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>analyzer diagnosis: {case}</title>\n<style>{html_backend._CSS}</style>\n</head>\n<body>\n{content}\n"
-        "</body>\n</html>\n"
-    )
+    return html_backend.fragment_of(content) if fragment else html_backend.page(case, content)
