@@ -8,6 +8,8 @@ Public notebook API (everything else is internal)::
     reg = analyzer.read_registry("SYSTEM")          # Registry: .value(path, name), .key(), .walk(), .to_frame()
     dx = analyzer.diagnose("cases/1234/")            # Diagnosis: .findings, .dns_to_add, .to_json()
     summary = analyzer.triage(["archive/"], jobs=4)   # pandas.DataFrame, one row per case
+    frame = analyzer.timeline(dx)                    # pandas.DataFrame: what happened when, per server
+    fig = analyzer.plot_timeline(frame)              # matplotlib Figure (the [notebook] extra)
 
 The functions below carry the real signatures (``help(analyzer.diagnose)`` and tab completion show
 every option); each imports its implementation when first called, so that ``import analyzer`` stays
@@ -24,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 from analyzer.model import ignore_warning
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from analyzer.case import ReadProgress
     from analyzer.diagnosis import Diagnosis
@@ -35,7 +40,16 @@ if TYPE_CHECKING:
     from analyzer.triage.cases import CaseFunction
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "diagnose", "iter_events", "read_events", "read_registry", "triage"]
+__all__ = [
+    "__version__",
+    "diagnose",
+    "iter_events",
+    "plot_timeline",
+    "read_events",
+    "read_registry",
+    "timeline",
+    "triage",
+]
 
 
 def iter_events(
@@ -257,5 +271,39 @@ def triage(
     )
 
 
+def timeline(
+    case: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Diagnosis | Mapping[str, Any],
+) -> pd.DataFrame:
+    """What happened when, per server: one row per refusal (1023), component error, service stop, start or
+    failure, IS start the findings cite, plus when ``Logon Only As`` was last written and when a binary hive
+    export was saved (its header's stamp; .reg and text exports record no such time).
+
+    ``case``: a ``Diagnosis``, its ``to_dict()``, or the paths of a case (diagnosed here).  Columns: server
+    ("" for a single-server case), time (UTC), kind, detail, path, record, event_id, source, zone_known
+    (False for a text export's local time, placed as given).  ``plot_timeline`` draws it.
+    """
+    from analyzer.report.timeline import exports_of, timeline_frame
+
+    if isinstance(case, str | os.PathLike) or (isinstance(case, Sequence) and not isinstance(case, str)):
+        from analyzer.case import open_case
+        from analyzer.diagnosis import diagnose_case
+
+        with open_case(case) as opened:  # hive headers are read while an archive's members still exist
+            dx = diagnose_case(opened)
+            return timeline_frame(dx.to_dict(), exports_of(opened.inputs))
+    if hasattr(case, "to_dict") and hasattr(case, "inputs"):
+        return timeline_frame(case.to_dict(), exports_of(case.inputs))
+    return timeline_frame(case)
+
+
+def plot_timeline(frame: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Draw a ``timeline`` frame with matplotlib (the ``[notebook]`` extra): one panel per server, one row per
+    kind of event it has (no empty rows), dashed lines where ``Logon Only As`` was written and a hive export
+    saved, and a legend with each kind's count.  Returns the Figure (``fig.savefig(...)``; shown in Jupyter)."""
+    from analyzer.report.timeline import plot_timeline as impl
+
+    return impl(frame, title=title)
+
+
 #: The public functions by name (the typed originals, whatever a later import binds to these names).
-API = {f.__name__: f for f in (iter_events, read_events, read_registry, diagnose, triage)}
+API = {f.__name__: f for f in (iter_events, read_events, read_registry, diagnose, triage, timeline, plot_timeline)}

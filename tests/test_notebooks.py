@@ -52,9 +52,10 @@ def test_case_walkthrough_runs(tmp_path: Path) -> None:
     text = _outputs_text(nb)
     ims = "/o=Contoso/ou=Berlin/cn=Configuration/cn=Connections/cn=Internet Mail Connector (EXCH01)"
     assert "Add this DN to Logon Only As" in text and ims in text
-    assert "'refusal (1023)': 2" in text and "'IMC error': 4" in text
+    assert "'component error': 4" in text and "'refusal (1023)': 2" in text  # analyzer.timeline's kinds
+    assert "Logon Only As written" in text and "registry export saved" in text  # the LOA-TIMING sample's marks
     assert "REGEDIT4" in text and "REG_MULTI_SZ" in text
-    assert _images(nb) == 1  # the timeline
+    assert _images(nb) == 2  # the two timelines (analyzer.plot_timeline)
 
 
 def test_batch_triage_runs() -> None:

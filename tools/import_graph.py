@@ -94,6 +94,8 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer", "analyzer.registry"): _API,
     ("analyzer", "analyzer.diagnosis"): _API,
     ("analyzer", "analyzer.triage"): _API,
+    ("analyzer", "analyzer.case"): _API,
+    ("analyzer", "analyzer.report.timeline"): _API,
     ("analyzer.commands.diagnose", "analyzer.diagnosis"): _START,
     ("analyzer.commands.diagnose", "analyzer.remedy"): _START,
     ("analyzer.commands.diagnose", "analyzer.report.diagnosis"): _START,

@@ -239,7 +239,7 @@ _TIMELINE_CLASS = {"refusal (1023)": "sev-error", "component error": "sev-warnin
 _SCM = "service control manager"
 
 
-def _what(ev: Mapping[str, Any]) -> str:
+def what_of(ev: Mapping[str, Any]) -> str:
     """The kind of a timeline entry: what the engineer looks for when asking "what happened when"."""
     eid, source = ev.get("event_id"), str(ev.get("source") or "").casefold()
     text = str(ev.get("text") or "").casefold()
@@ -269,7 +269,7 @@ def timeline_rows(d: Mapping[str, Any]) -> tuple[list[list[str]], int]:
             detail = " ".join(str(x) for x in (ev.get("event_id"), ev.get("source")) if x not in (None, ""))
             if ev.get("event_id") == 1023 and f.get("component"):
                 detail += f" refuses {f.get('component')}"
-            rows.setdefault(key, [str(ev.get("time")), _what(ev), detail])
+            rows.setdefault(key, [str(ev.get("time")), what_of(ev), detail])
     ordered = sorted(rows.values(), key=lambda r: r[0])
     left_out = max(0, len(ordered) - MAX_TIMELINE_ROWS)
     ordered = ordered[:MAX_TIMELINE_ROWS]
