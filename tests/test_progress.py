@@ -69,8 +69,11 @@ def test_when_a_bar_is_shown(choice: bool | None, size: int, tty: bool, shown: b
         assert "case" in stream.getvalue() and "100%" in stream.getvalue()
 
 
-def _run_on_pty(args: list[str]) -> tuple[int, bytes, bytes]:
-    """Run the CLI with stderr on a pseudo-terminal and stdout on a pipe: (exit code, stdout, terminal bytes)."""
+def _run_on_pty(args: list[str], tmp: Path) -> tuple[int, bytes, bytes]:
+    """Run the CLI with stderr on a pseudo-terminal and stdout to a file: (exit code, stdout, terminal bytes).
+
+    stdout goes to a file, not a pipe: the terminal is read until the child exits, and a pipe nobody reads
+    would block a child with a long report."""
     pty = pytest.importorskip("pty", reason="pseudo-terminals are a POSIX facility")
     import fcntl
     import struct
@@ -81,32 +84,33 @@ def _run_on_pty(args: list[str]) -> tuple[int, bytes, bytes]:
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analyzer", *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=secondary,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(secondary)
-    seen = bytearray()
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    stdout = proc.stdout.read() if proc.stdout else b""
-    code = proc.wait(timeout=300)
+    out_path = tmp / "stdout"
+    with out_path.open("wb") as out_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "analyzer", *args],
+            cwd=REPO,
+            stdout=out_file,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(secondary)
+        seen = bytearray()
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = proc.wait(timeout=300)
     os.close(primary)
-    return code, stdout, bytes(seen)
+    return code, out_path.read_bytes(), bytes(seen)
 
 
 def test_a_bar_on_a_terminal_and_the_same_output(tmp_path: Path) -> None:
-    code, out, term = _run_on_pty(["diagnose", str(SAMPLE), "--format", "json", "--progress"])
+    code, out, term = _run_on_pty(["diagnose", str(SAMPLE), "--format", "json", "--progress"], tmp_path)
     assert code == 1
     assert b"nt4-kb306308" in term and b"100%" in term and b"|" in term, term[-500:]
     assert out.startswith(b"{") and b"%|" not in out  # JSON on stdout, untouched by the bar
@@ -122,9 +126,9 @@ def test_a_bar_on_a_terminal_and_the_same_output(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", ["--no-progress", None])
-def test_no_bar_when_switched_off_or_the_case_is_small(flag: str | None) -> None:
+def test_no_bar_when_switched_off_or_the_case_is_small(flag: str | None, tmp_path: Path) -> None:
     args = ["diagnose", str(SAMPLE), "--format", "json", *([flag] if flag else [])]
-    code, out, term = _run_on_pty(args)
+    code, out, term = _run_on_pty(args, tmp_path)
     assert code == 1 and out.startswith(b"{")
     assert b"%|" not in term and b"it/s" not in term and b"B/s" not in term, term[-500:]
 
