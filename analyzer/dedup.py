@@ -47,8 +47,8 @@ class _Entry:
     aware: bool
     record: int | None  # only when the file is a binary log
     duplicate_of: _Entry | None = None
-    also_in: list[str] = dataclasses.field(default_factory=list)
-    absorbed_from: set[int] = dataclasses.field(default_factory=set)  # files whose copy this entry took
+    also_in: tuple[str, ...] = ()  # the files of the copies this entry absorbed (few: built on demand)
+    absorbed_from: frozenset[int] = frozenset()  # files whose copy this entry took
 
 
 _Index = dict[tuple[Hashable, int], list[_Entry]]
@@ -112,10 +112,13 @@ def merge_duplicates(evidence: Any) -> int:
     entries: list[_Entry] = []
     index: _Index = defaultdict(list)
     aliases: _Index = defaultdict(list)
+    same: dict[Hashable, Hashable] = {}  # one copy of each key: a restart loop repeats the same few thousands of times
     for list_name, i, item in _candidates(evidence):
         path = item.ref.path
+        alias = _alias(list_name, item)
         entry = _Entry(
-            list_name, i, files[path], content_key(list_name, item), _alias(list_name, item), _second(item.time),
+            list_name, i, files[path], same.setdefault(key := content_key(list_name, item), key),
+            None if alias is None else same.setdefault(alias, alias), _second(item.time),
             item.time.tzinfo is not None, item.ref.record if path in evidence.binary_paths else None,
         )  # fmt: skip
         if not _may_have_copies(entry, files_of):
@@ -229,8 +232,8 @@ def _match(
 
 def _absorb(survivor: _Entry, copy: _Entry, paths: dict[int, str]) -> None:
     copy.duplicate_of = survivor
-    survivor.absorbed_from.add(copy.file)
-    survivor.also_in.extend([paths[copy.file], *copy.also_in])
+    survivor.absorbed_from = survivor.absorbed_from | {copy.file}
+    survivor.also_in = (*survivor.also_in, paths[copy.file], *copy.also_in)
 
 
 def _confirms(refusal: _Entry, unconfirmed: _Entry, evidence: Any) -> bool:

@@ -94,3 +94,21 @@ def test_merge_duplicates_still_finds_the_copies_of_another_file(loop_log: Path,
     assert len(evidence.refusals) == refusals - shared_refusals and len(evidence.imc) == imc - shared_imc
     assert [r.ref.also_in for r in evidence.refusals[:shared_refusals]] == [("b.evt",)] * shared_refusals
     assert all(not r.ref.also_in for r in evidence.refusals[shared_refusals:])
+
+
+def test_merging_two_copies_of_a_log_costs_less_than_a_kilobyte_per_event(loop_log: Path) -> None:
+    """The .evt and a copy of it: every kept event is a duplicate, so each gets its entry; the entries share
+    their content keys (one per distinct refusal) and build their lists of other files only on a match.
+    (1,670 bytes per kept event before: a key of casefolded copies and two empty containers per entry.)"""
+    evidence = _fed(loop_log, "a.evt")
+    _fed(loop_log, "b.evt", evidence)
+    kept = sum(evidence.kept.values())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        dropped = merge_duplicates(evidence)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert dropped == kept // 2 and all(r.ref.also_in == ("b.evt",) for r in evidence.refusals)
+    assert peak / kept < 1_200, f"{peak / kept:.0f} bytes per kept event"
