@@ -375,3 +375,14 @@ def test_fields_beyond_the_key_limit_are_decided_one_by_one(tmp_path: Path, monk
         assert at_once == [i for i, keep in enumerate(one_by_one) if keep]
     assert binxml._KEY_LENGTH == [18 + 4]
     _same(path, flt)
+
+
+def test_a_log_wanted_nearly_whole_is_read_the_complete_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deciding record by record only costs when the filter wants almost everything: after such a chunk
+    the next ``DENSE_PAUSE`` chunks go the complete way, then the selective path is tried again."""
+    path = tmp_path / "dense.evtx"
+    write_evtx(path, _events(40 * 30, seed=10), records_per_chunk=30)
+    flt = EventFilter.build(ids={k[0] for k in _KINDS})  # every record
+    usage = _Usage(monkeypatch)
+    assert len(_same(path, flt)) == 1200
+    assert usage.counts["selective"] == -(-40 // (evtx.DENSE_PAUSE + 1))  # chunks 0, 17, 34

@@ -120,6 +120,10 @@ class _Layout:
     size: int
     first: int
     header: bytes  # a clean one-chunk file header for the Rust parser
+    #: Chunks before this index are rendered completely without trying the selective path: set when a
+    #: chunk turned out to be wanted almost whole, so that a log the filter wants nearly all of does not
+    #: pay for deciding record by record (both paths give the same output, so switching is free).
+    dense_until: int = -1
 
 
 @dataclass(slots=True)
@@ -486,7 +490,14 @@ def _rust_chunk_events(
         warn(ReadWarning(path, f"chunk {chunk.index}: damaged records skipped; read with python-evtx", chunk.offset))
         yield from _python_chunk_events(path, layout, chunk, filters, warn)
         return
-    if SELECTIVE and filters is not None and filters.ids and chunk.clean and _selective_proven():
+    if (
+        SELECTIVE
+        and filters is not None
+        and filters.ids
+        and chunk.clean
+        and chunk.index >= layout.dense_until
+        and _selective_proven()
+    ):
         chosen = _selective_chunk_events(path, layout, chunk, filters)
         if chosen is not None:
             yield from chosen
@@ -574,6 +585,9 @@ def _selective_proven() -> bool:
 
 
 _FILLER_JSON = '{"Event":null}'
+#: Chunks read the complete way after one the filter wanted nearly whole (then the selective path is
+#: tried again: logs change character over time).
+DENSE_PAUSE = 16
 
 
 def _selective_chunk_events(path: str, layout: _Layout, chunk: _Chunk, filters: EventFilter) -> list[Event] | None:
@@ -600,6 +614,8 @@ def _selective_chunk_events(path: str, layout: _Layout, chunk: _Chunk, filters: 
         return None
     if not wanted:
         return []
+    if len(wanted) * 10 >= len(records) * 9:  # nearly all wanted: let the next chunks go the complete way
+        layout.dense_until = chunk.index + DENSE_PAUSE
     located = {record_ids[i]: (chunk.offset + starts[i], records[i][3]) for i in wanted}
     folded = bytearray(data)
     fillers: set[int] = set()
