@@ -333,8 +333,16 @@ def _run_dask(
 
 
 def _dask_results(client: Any, specs: Sequence[CaseSpec], jobs: int) -> Iterator[dict[str, Any]]:
-    """Submit the cases in batches and yield their results as they finish; a batch whose worker died
-    is retried case by case, so only the case that killed it becomes an error row."""
+    """Submit the cases in batches and yield their results as they finish.
+
+    A batch that fails (its worker died: out of memory, a crash in a parser, ``os._exit``) does not
+    say which of its cases did it, and the scheduler cannot either: when a worker dies, every task
+    it held -- running or queued, of any batch -- is counted as suspicious, and with one worker an
+    innocent neighbour is counted again when the culprit kills the worker a second time.  So the
+    cases of every failed batch become *suspects*, and each suspect then runs alone, one after the
+    other, once everything else has finished: with no other task of this run on the cluster, a
+    worker that dies under a suspect was killed by that case, so it alone becomes an error row.
+    """
     from dask.distributed import as_completed
 
     token = uuid.uuid4().hex[:12]
@@ -347,23 +355,31 @@ def _dask_results(client: Any, specs: Sequence[CaseSpec], jobs: int) -> Iterator
         for n, batch in enumerate(batches)
     ]
     by_key = {f.key: batch for f, batch in zip(futures, batches, strict=True)}
-    pending = as_completed(futures)
-    for future in pending:
+    suspects: list[CaseSpec] = []
+    for future in as_completed(futures):
         batch = by_key.pop(future.key)
         try:
             results = future.result()
-        except Exception as exc:  # a worker lost (killed for memory) or a task error
-            if len(batch) > 1:
-                for n, spec in enumerate(batch):
-                    retry = client.submit(run_cases, (spec,), pure=False, key=f"{future.key}-retry-{n}")
-                    by_key[retry.key] = (spec,)
-                    pending.add(retry)
-                future.release()
-                continue
-            why = f"dask task failed: {type(exc).__name__}: {exception_line(exc)}"
-            results = [_failed(spec, why) for spec in batch]
-        yield from results
+        except Exception:  # a worker lost under this batch, or the task itself failed: find out below
+            suspects.extend(batch)
+            results = []
         future.release()
+        yield from results
+    for spec in sorted(suspects, key=lambda s: s.index):
+        alone = client.submit(run_cases, (spec,), pure=False, key=f"analyzer-case-{token}-alone-{spec.index}")
+        try:
+            results = alone.result()
+        except Exception as exc:  # it failed with nothing else running: this case did it
+            results = [_failed(spec, _dask_failure(exc))]
+        alone.release()
+        yield from results
+
+
+def _dask_failure(exc: BaseException) -> str:
+    """The error row's reason for a case whose Dask task failed when it ran alone."""
+    if type(exc).__name__ == "KilledWorker":
+        return "worker process died (dask KilledWorker); out of memory or a crash in a parser"
+    return f"dask task failed: {type(exc).__name__}: {exception_line(exc)}"
 
 
 def batch_size(cases: int, slots: int) -> int:
