@@ -30,6 +30,7 @@ from analyzer.model import exception_line
 from analyzer.triage.budget import CaseClock, WallClock, has_address_space_limit, resident_bytes
 from analyzer.triage.cases import CaseSpec, TriageError, run_case, run_cases
 from analyzer.triage.lock import process_alive
+from analyzer.triage.stopping import held_signals, signal_point
 
 DEFAULT_MEMORY_LIMIT = memcap.DEFAULT_MEMORY_LIMIT  # address space per local worker; more is an error row
 DASK_BATCH = 16  # most cases per Dask task
@@ -95,10 +96,7 @@ class LocalPool:
         self.kill_grace = kill_grace
         self.clock: CaseClock = clock or WallClock()
         self.ctx = multiprocessing.get_context("spawn")  # safe from threaded parents (notebooks)
-        sweep_stale_temp()
-        self.tmproot = tempfile.mkdtemp(prefix=TEMP_PREFIX)
-        with open(os.path.join(self.tmproot, OWNER_FILE), "w", encoding="ascii") as fh:
-            fh.write(str(os.getpid()))
+        self.tmproot = owned_temp_folder()
         self.workers: list[_Worker] = []
 
     def _start(self, n: int) -> _Worker:
@@ -258,6 +256,16 @@ TEMP_PREFIX = "analyzer-triage-"
 OWNER_FILE = "owner.pid"
 
 
+def owned_temp_folder() -> str:
+    """A new temp folder for worker files, marked with this process's pid so that the next run
+    removes it if this one is killed (``sweep_stale_temp``, which runs first)."""
+    sweep_stale_temp()
+    folder = tempfile.mkdtemp(prefix=TEMP_PREFIX)
+    with open(os.path.join(folder, OWNER_FILE), "w", encoding="ascii") as fh:
+        fh.write(str(os.getpid()))
+    return folder
+
+
 def sweep_stale_temp() -> list[str]:
     """Remove worker temp folders that a killed run (``kill -9``) left behind; returns what was removed.
 
@@ -391,6 +399,7 @@ def batch_size(cases: int, slots: int) -> int:
 #: ``triage`` many times pays the cluster start-up (seconds) once, and the workers keep their loaded
 #: rules and imports.  A client of a given scheduler is opened per call and closed after it.
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
+_SCRATCH: dict[int, str] = {}  # id of a kept client -> its workers' scratch folder
 
 
 def _dask_client(
@@ -408,30 +417,57 @@ def _dask_client(
             return client_type(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise TriageError(f"cannot reach the Dask scheduler at {scheduler}: {exception_line(exc)}") from None
-    # The worker processes inherit an ignored SIGINT, so a Ctrl-C cannot print their start-up
-    # tracebacks.  The price: a Ctrl-C during these seconds of start-up may go unseen (a thread
-    # of a library that does not block it can take it); the next one stops the run.
+    # Ctrl-C and SIGTERM wait until the cluster and its client are up (a start cut in half leaves
+    # processes behind) and then stop the run as usual, closing them; the worker processes never see
+    # the terminal's Ctrl-C (``held_signals``).
+    import dask
+
+    # The scratch space of the scheduler and workers is a folder of this run's own, removed with the cluster.
+    cluster = client = None
+    scratch = owned_temp_folder()
+    _resource_tracker_running()
     try:
-        with _sigint_ignored():
+        with held_signals(), dask.config.set({"temporary-directory": scratch}):
+            signal_point("dask-cluster-start")
             cluster = cluster_type(
                 n_workers=jobs,
                 threads_per_worker=1,
                 processes=True,
                 memory_limit=memory_limit or "auto",
                 dashboard_address=None,
+                # its HTTP server (health routes) on a free local port: 8787 may be another cluster's
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 silence_logs=50,
             )
-    except (OSError, RuntimeError, TimeoutError) as exc:
-        raise TriageError(f"the local Dask cluster could not start: {exception_line(exc)}") from None
-    try:
-        client = client_type(cluster)
-    except BaseException:
-        cluster.close()
+            client = client_type(cluster)
+            signal_point("dask-cluster-started")
+    except BaseException as exc:
+        for started in (client, cluster):
+            if started is not None:
+                with contextlib.suppress(Exception):
+                    started.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(exc, OSError | RuntimeError | TimeoutError):
+            raise TriageError(f"the local Dask cluster could not start: {exception_line(exc)}") from None
         raise
     if not _CLIENTS:
         atexit.register(close_dask_clients)
     _CLIENTS[key] = client
+    _SCRATCH[id(client)] = scratch
     return client
+
+
+def _resource_tracker_running() -> None:
+    """Start multiprocessing's resource tracker now, before ``held_signals`` blocks SIGINT.
+
+    The thread that starts it unblocks SIGINT afterwards whatever the mask was before; started later
+    from the cluster's thread, it would unblock SIGINT for every worker process spawned after it."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(Exception):
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
 
 
 def _slots(client: Any, jobs: int) -> int:
@@ -452,6 +488,9 @@ def _forget(client: Any) -> None:
     if cluster is not None:
         with contextlib.suppress(Exception):
             cluster.close()
+    scratch = _SCRATCH.pop(id(client), None)
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def close_dask_clients() -> None:
