@@ -33,7 +33,21 @@ from analyzer.triage.lock import process_alive
 from analyzer.triage.stopping import held_signals, signal_point
 
 DEFAULT_MEMORY_LIMIT = memcap.DEFAULT_MEMORY_LIMIT  # address space per local worker; more is an error row
-DASK_BATCH = 16  # most cases per Dask task
+DASK_BATCH = (
+    64  # most cases per Dask task: each task costs scheduler, nanny and worker CPU (64 vs 16: -6% CPU per case)
+)
+
+#: Dask settings of the LocalCluster that cost CPU on every worker and serve only its dashboard or
+#: diagnostics, none of which triage uses (measured with benchmarks/triage_speed.py; figures in the
+#: issue-16 notes).  They reach the worker processes, which take their settings from the nanny.
+LEAN_CLUSTER: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,  # a stack sample of every worker thread every 10 ms
+    "distributed.scheduler.work-stealing": False,  # tasks wait on the scheduler (queuing): nothing to steal
+    "distributed.admin.tick.interval": "1s",  # event-loop "blocked" watch, 50x a second in every process
+    "distributed.admin.system-monitor.interval": "2s",  # CPU/memory/network samples for the dashboard
+    "distributed.admin.system-monitor.gil.enabled": False,  # GIL contention sampling for the dashboard
+    "distributed.worker.memory.monitor-interval": "500ms",  # memory checks (default 100 ms): a kill waits <= 0.5 s
+}
 MEMORY_WATCH_STEP = 0.25  # seconds between two looks at the workers' memory where they cannot cap it themselves
 
 # --------------------------------------------------------------------------- engines
@@ -326,7 +340,10 @@ def _run_dask(
         raise TriageError("the dask engine needs dask[distributed] (pip install 'analyzer[triage]')") from None
     import dask
 
-    settings = {"distributed.scheduler.allowed-failures": 1}  # a case that kills its worker is retried once, not 3x
+    settings = {
+        "distributed.scheduler.allowed-failures": 1,  # a case that kills its worker is retried once, not 3x
+        **LEAN_CLUSTER,
+    }
     with dask.config.set(settings):
         client = _dask_client(Client, LocalCluster, scheduler, jobs, memory_limit)
         kept = scheduler is None  # our LocalCluster stays up for the next call; a given scheduler's client does not
