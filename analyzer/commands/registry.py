@@ -9,7 +9,7 @@ import argparse
 import csv
 import io
 import json
-from typing import Any
+from typing import Any, TextIO
 
 from analyzer.commands.output import (
     add_output_arguments,
@@ -22,7 +22,7 @@ from analyzer.commands.output import (
 from analyzer.exitcodes import EXIT_INPUT, EXIT_OK, error, warn_to_stderr
 from analyzer.limits import CaseLimits, add_read_arguments, read_limits_from
 from analyzer.model import InputError
-from analyzer.registry import read_registry
+from analyzer.registry import Registry, read_registry
 from analyzer.report.diagnosis.untrusted import visible
 from analyzer.report.events import output_stream, safe_cell
 from analyzer.report.registry import write_key, write_overview, write_tree
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     shown = 0
     failed = False
     with expanded_inputs(args.files, REGISTRY_FORMATS, CaseLimits()) as inputs:
+        if len(inputs) == 1:
+            return _run_one(inputs[0], args, fmt)
         several = len(inputs) > 1
         parts: list[tuple[str, str]] = []
         for item in inputs:
@@ -89,14 +91,37 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if shown and not (failed and not several) else EXIT_INPUT
 
 
-def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | None:
-    """The listing of one file, or None (after an error line) when the key is not there."""
+def _run_one(item: Any, args: argparse.Namespace, fmt: str) -> int:
+    """One file: its listing goes straight to the output as it is made (a key with 200,000 values or a
+    whole hive is never held as one string); nothing is written when the file or key is missing."""
+    if item.real is None:
+        error(str(item.problem))
+        return EXIT_INPUT
+    try:
+        reg = _read(item.real, item.display, args)
+        if reg is None:
+            return EXIT_INPUT
+        with output_stream(args.output) as out:
+            _write(reg, args, fmt, out)
+    except InputError as exc:
+        error(str(exc))
+        return EXIT_INPUT
+    if args.output:
+        say_written(args.output, f"{fmt} listing of 1 file(s)")
+    return EXIT_OK
+
+
+def _read(real: str, display: str, args: argparse.Namespace) -> Registry | None:
+    """The file's registry, or None (after an error line) when the requested key is not there."""
     reg = read_registry(real, encoding=args.encoding, warn=warn_to_stderr, limits=read_limits_from(args))
-    requested = args.key
-    if requested is not None and reg.key(requested) is None:
-        error(f"{display}: key not found: {requested}")
+    if args.key is not None and reg.key(args.key) is None:
+        error(f"{display}: key not found: {args.key}")
         return None
-    out = io.StringIO()
+    return reg
+
+
+def _write(reg: Registry, args: argparse.Namespace, fmt: str, out: TextIO) -> None:
+    requested = args.key
     layout = layout_from(args, to_file=bool(args.output))
     if args.recursive or (requested is None and fmt == "csv"):
         write_tree(reg, requested, fmt, out, layout=layout)
@@ -104,6 +129,15 @@ def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | N
         write_overview(reg, fmt, out)
     else:
         write_key(reg, requested, fmt, out, layout=layout)
+
+
+def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | None:
+    """The listing of one of several files (they are combined), or None when the key is not there."""
+    reg = _read(real, display, args)
+    if reg is None:
+        return None
+    out = io.StringIO()
+    _write(reg, args, fmt, out)
     return out.getvalue()
 
 

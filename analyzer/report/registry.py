@@ -35,12 +35,11 @@ def key_json(reg: Registry, requested: str) -> dict[str, Any] | None:
 
 
 def write_key(reg: Registry, requested: str, fmt: str, out: TextIO, layout: Layout | None = None) -> None:
+    if fmt == "json":
+        write_key_json(reg, requested, out)
+        return
     obj = key_json(reg, requested)
     assert obj is not None
-    if fmt == "json":
-        json.dump(json_safe(obj), out, ensure_ascii=False, indent=2)
-        out.write("\n")
-        return
     if fmt == "csv":
         write_tree(reg, requested, "csv", out, recursive=False)
         return
@@ -71,6 +70,35 @@ def write_key(reg: Registry, requested: str, fmt: str, out: TextIO, layout: Layo
         out.write(visible(f"Note: {cs} holds a different {name!r}:", cell=True) + "\n")
         for entry in data if isinstance(data, list) else [data]:
             out.write("  " + visible(str(entry), cell=True) + "\n")
+
+
+def write_key_json(reg: Registry, requested: str, out: TextIO) -> None:
+    """``key_json`` written one value at a time: the same bytes as ``json.dump(key_json(...), indent=2)``,
+    but a key with a huge number of values is never held as one list of dicts nor as one string."""
+    found = reg.key(requested)
+    assert found is not None
+    node = found.node
+    head = {
+        "key": found.path,
+        "requested": requested,
+        "control_set": found.control_set,
+        "mapping": found.mapping,
+        "last_write": iso_time(node.last_write),
+        "values": [],
+        "subkeys": [k.name for k in node.subkeys()],
+    }
+    text = json.dumps(json_safe(head), ensure_ascii=False, indent=2)
+    # A newline inside a JSON string is escaped, so this can only be the member of the object itself.
+    before, after = text.split('\n  "values": []', 1)
+    out.write(before + '\n  "values": ')
+    first = True
+    for v in node.values():
+        item = json.dumps(
+            json_safe({"name": v.name, "type": v.type, "data": v.json_data()}), ensure_ascii=False, indent=2
+        )
+        out.write(("[\n    " if first else ",\n    ") + item.replace("\n", "\n    "))
+        first = False
+    out.write(("[]" if first else "\n  ]") + after + "\n")
 
 
 def control_set_differences(reg: Registry, requested: str, obj: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -164,4 +192,4 @@ def _one(x: object, limit: int | None) -> str:
     return str(x) if limit is None else cell(x, limit)
 
 
-__all__ = ["key_json", "split_path", "write_key", "write_overview", "write_tree"]
+__all__ = ["key_json", "split_path", "write_key", "write_key_json", "write_overview", "write_tree"]
