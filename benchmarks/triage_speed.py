@@ -1,6 +1,6 @@
 """Triage throughput and memory: cases/s and peak RSS per worker, local engine (1 and 2 jobs) and Dask.
 
-    python benchmarks/triage_speed.py [--cases N] [--tmp DIR] [--skip-dask]
+    python benchmarks/triage_speed.py [--cases N] [--tmp DIR] [--skip-dask] [--runs in-process,local1,local2,dask]
 
 Generates N cases (default 2,000) with the project's test writers: the four bundled scenarios of
 samples/make_samples.py (.evt + REGEDIT4, .evtx + SYSTEM hive, Event Viewer text + Regedt32 text,
@@ -107,11 +107,52 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by thread name (Linux /proc; empty elsewhere)."""
+    import threading
+
+    names = {str(t.native_id): t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    out: dict[str, float] = {}
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(tid, "other")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def dask_breakdown(client: object) -> None:
+    """Where the Dask engine's CPU went (live threads only, before the cluster closes): the case thread
+    and the event loop (comms, heartbeats, memory checks) of each worker, and this process's event
+    loop (scheduler, nannies, client) -- on stderr, for the notes."""
+
+    def top(cpu: dict[str, float]) -> str:
+        main = sorted(cpu.items(), key=lambda kv: -kv[1])[:3]
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in main)
+
+    for worker, cpu in client.run(thread_cpu).items():  # type: ignore[attr-defined]
+        print(f"  dask worker {worker}: {top(cpu)}", file=sys.stderr)
+    print(f"  this process (client, scheduler, nannies): {top(thread_cpu())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--tmp", help="where to generate the cases (default: a temp folder, removed afterwards)")
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument(
+        "--runs",
+        default="in-process,local1,local2,dask",
+        help="comma-separated subset of in-process,local1,local2,dask (default: all)",
+    )
     args = parser.parse_args(argv)
 
     import pandas as pd
@@ -128,15 +169,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {len(cases)} cases in {time.perf_counter() - t0:.1f} s under {work}", file=sys.stderr)
 
         rows = []
-        load = os.getloadavg()[0]
-        seconds, cpu, rss = in_process(cases)
-        base = cpu / len(cases)
-        rows.append(["in-process (1 core)", f"{load:.1f}", f"{seconds:.1f}", f"{len(cases) / seconds:.1f}",
-                     f"{seconds / len(cases) * 1000:.1f}", f"{base * 1000:.1f}", f"{1 / base:.1f}", "1.00",
-                     f"{rss / 2**20:.0f}", "", ""])  # fmt: skip
-        runs = [("local --jobs 1", "local", 1), ("local --jobs 2", "local", 2)]
-        if not args.skip_dask:
-            runs.append(("dask LocalCluster, 2 workers", "dask", 2))
+        wanted = set(args.runs.split(","))
+        base = None
+        if "in-process" in wanted:
+            load = os.getloadavg()[0]
+            seconds, cpu, rss = in_process(cases)
+            base = cpu / len(cases)
+            rows.append(["in-process (1 core)", f"{load:.1f}", f"{seconds:.1f}", f"{len(cases) / seconds:.1f}",
+                         f"{seconds / len(cases) * 1000:.1f}", f"{base * 1000:.1f}", f"{1 / base:.1f}", "1.00",
+                         f"{rss / 2**20:.0f}", "", ""])  # fmt: skip
+        runs = [
+            ("local --jobs 1", "local", 1),
+            ("local --jobs 2", "local", 2),
+            ("dask LocalCluster, 2 workers", "dask", 2),
+        ]
+        runs = [r for r, key in zip(runs, ("local1", "local2", "dask"), strict=True) if key in wanted]
+        if args.skip_dask:
+            runs = [r for r in runs if r[1] != "dask"]
         summaries = {}
         cps1 = None
         cpu_by: dict[tuple[str, int], float] = {}
@@ -146,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             started, cpu = time.perf_counter(), cpu_seconds()
             frame = triage([root], out=out, jobs=jobs, engine=engine)
             if engine == "dask":
-                from analyzer.triage.engines import close_dask_clients
+                from analyzer.triage.engines import _CLIENTS, close_dask_clients
 
+                for client in _CLIENTS.values():
+                    dask_breakdown(client)
                 close_dask_clients()  # its workers' CPU time is counted once they have exited
             wall = time.perf_counter() - started
             cpu_case = (cpu_seconds() - cpu) / len(frame)
@@ -162,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             local = cpu_by.get(("local", jobs))
             versus = f"{cpu_case / local:.2f}x" if engine == "dask" and local else ""
             rows.append([label, f"{load:.1f}", f"{wall:.1f}", f"{cps:.1f}", f"{per_case * 1000:.1f}",
-                         f"{cpu_case * 1000:.1f}", f"{1 / cpu_case:.1f}", f"{cpu_case / base:.2f}", peak, speedup,
-                         versus])  # fmt: skip
+                         f"{cpu_case * 1000:.1f}", f"{1 / cpu_case:.1f}", f"{cpu_case / base:.2f}" if base else "",
+                         peak, speedup, versus])  # fmt: skip
             summaries[label] = frame.drop(columns="seconds")
             print(f"{label}: {frame['status'].value_counts().to_dict()}", file=sys.stderr)
         first_label, first = next(iter(summaries.items()))
