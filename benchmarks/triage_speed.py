@@ -129,7 +129,7 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
-def dask_breakdown(client: object) -> None:
+def dask_breakdown(client: object, before: dict[str, float]) -> None:
     """Where the Dask engine's CPU went (live threads only, before the cluster closes): the case thread
     and the event loop (comms, heartbeats, memory checks) of each worker, and this process's event
     loop (scheduler, nannies, client) -- on stderr, for the notes."""
@@ -140,7 +140,9 @@ def dask_breakdown(client: object) -> None:
 
     for worker, cpu in client.run(thread_cpu).items():  # type: ignore[attr-defined]
         print(f"  dask worker {worker}: {top(cpu)}", file=sys.stderr)
-    print(f"  this process (client, scheduler, nannies): {top(thread_cpu())}", file=sys.stderr)
+    now = thread_cpu()
+    mine = {name: seconds - before.get(name, 0.0) for name, seconds in now.items()}
+    print(f"  this process during the run (client, scheduler, nannies, writing): {top(mine)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,13 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         for label, engine, jobs in runs:
             load = os.getloadavg()[0]
             out = work / f"out-{engine}-{jobs}"
-            started, cpu = time.perf_counter(), cpu_seconds()
+            started, cpu, threads_before = time.perf_counter(), cpu_seconds(), thread_cpu()
             frame = triage([root], out=out, jobs=jobs, engine=engine)
             if engine == "dask":
                 from analyzer.triage.engines import _CLIENTS, close_dask_clients
 
                 for client in _CLIENTS.values():
-                    dask_breakdown(client)
+                    dask_breakdown(client, threads_before)
                 close_dask_clients()  # its workers' CPU time is counted once they have exited
             wall = time.perf_counter() - started
             cpu_case = (cpu_seconds() - cpu) / len(frame)
