@@ -6,8 +6,6 @@ Exit codes: 0 shown, 2 unreadable file or key not found.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from typing import Any, TextIO
 
@@ -24,7 +22,7 @@ from analyzer.limits import CaseLimits, add_read_arguments, read_limits_from
 from analyzer.model import InputError
 from analyzer.registry import Registry, read_registry
 from analyzer.report.diagnosis.untrusted import visible
-from analyzer.report.events import output_stream, safe_cell
+from analyzer.report.events import output_stream
 from analyzer.report.registry import write_key, write_overview, write_tree
 from analyzer.sniff import REGISTRY_FORMATS
 
@@ -61,34 +59,74 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Read each file and write the requested key, subtree or overview (several files: one part each)."""
     fmt = choose_format(args, REGISTRY_FORMATS_OUT)
-    shown = 0
-    failed = False
     with expanded_inputs(args.files, REGISTRY_FORMATS, CaseLimits()) as inputs:
         if len(inputs) == 1:
             return _run_one(inputs[0], args, fmt)
-        several = len(inputs) > 1
-        parts: list[tuple[str, str]] = []
+        return _run_several(inputs, args, fmt)
+
+
+def _run_several(inputs: list[Any], args: argparse.Namespace, fmt: str) -> int:
+    """Several files, each streamed in turn (nothing is held whole): text parts under a ``== path``
+    heading, a JSON array of ``{"path", "result"}``, or CSV rows with a leading ``path`` column."""
+    shown = 0
+    with output_stream(args.output) as out:
+        if fmt == "json":
+            out.write("[")
         for item in inputs:
             if item.real is None:
                 error(str(item.problem))
-                failed = True
                 continue
             try:
-                text = _one(item.real, item.display, args, fmt)
+                reg = _read(item.real, item.display, args)
             except InputError as exc:
-                error(str(exc) if not several else f"{item.display}: {exc.reason}")
-                failed = True
+                error(f"{item.display}: {exc.reason}")
                 continue
-            if text is None:
-                failed = True
+            if reg is None:
                 continue
-            parts.append((item.display, text))
+            if fmt == "json":  # the bytes of json.dumps([...], indent=2), one part at a time
+                head = json.dumps(item.display, ensure_ascii=False)
+                out.write(("," if shown else "") + f'\n  {{\n    "path": {head},\n    "result": ')
+                part = _Indented(out, "    ")
+                _write(reg, args, fmt, part)
+                out.write("\n  }")
+            elif fmt == "csv":
+                _write_csv(reg, args, out, item.display, header=not shown)
+            else:
+                out.write(("\n" if shown else "") + f"== {visible(item.display, cell=True)}\n")
+                _write(reg, args, fmt, out)
             shown += 1
-    with output_stream(args.output) as out:
-        out.write(_combine(parts, fmt) if several else "".join(text for _, text in parts))
+        if fmt == "json":
+            out.write("\n]\n" if shown else "]\n")
     if args.output and shown:
         say_written(args.output, f"{fmt} listing of {shown} file(s)")
-    return EXIT_OK if shown and not (failed and not several) else EXIT_INPUT
+    return EXIT_OK if shown else EXIT_INPUT
+
+
+class _Indented:
+    """Writes a JSON document one level deeper: every line after the first gets ``pad`` (JSON strings
+    hold no raw newline, so this touches layout only); the document's final newline is dropped."""
+
+    def __init__(self, out: TextIO, pad: str) -> None:
+        self.out, self.pad, self.pending = out, pad, ""
+
+    def write(self, text: str) -> int:
+        if not text:
+            return 0
+        text = self.pending + text
+        self.pending = "\n" if text.endswith("\n") else ""
+        if self.pending:
+            text = text[:-1]
+        self.out.write(text.replace("\n", "\n" + self.pad))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _write_csv(reg: Registry, args: argparse.Namespace, out: TextIO, path: str, *, header: bool) -> None:
+    """One file's rows of a several-file CSV (the key alone, its subtree, or the whole file)."""
+    recursive = args.recursive or args.key is None
+    write_tree(reg, args.key, "csv", out, recursive=recursive, csv_path=path, csv_header=header)
 
 
 def _run_one(item: Any, args: argparse.Namespace, fmt: str) -> int:
@@ -129,31 +167,3 @@ def _write(reg: Registry, args: argparse.Namespace, fmt: str, out: TextIO) -> No
         write_overview(reg, fmt, out)
     else:
         write_key(reg, requested, fmt, out, layout=layout)
-
-
-def _one(real: str, display: str, args: argparse.Namespace, fmt: str) -> str | None:
-    """The listing of one of several files (they are combined), or None when the key is not there."""
-    reg = _read(real, display, args)
-    if reg is None:
-        return None
-    out = io.StringIO()
-    _write(reg, args, fmt, out)
-    return out.getvalue()
-
-
-def _combine(parts: list[tuple[str, str]], fmt: str) -> str:
-    """Several files: a JSON array of {path, result}, CSV rows with a leading path column, or text parts
-    under a heading each."""
-    if fmt == "json":
-        return json.dumps([{"path": p, "result": json.loads(t)} for p, t in parts], ensure_ascii=False, indent=2) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        for n, (path, text) in enumerate(parts):
-            rows = list(csv.reader(io.StringIO(text)))
-            for k, row in enumerate(rows):
-                if k == 0 and n > 0:
-                    continue  # one header
-                writer.writerow(["path" if k == 0 else safe_cell(path), *row])
-        return buf.getvalue()
-    return "\n".join(f"== {visible(p, cell=True)}\n{t}" for p, t in parts)

@@ -150,8 +150,14 @@ def write_tree(
     out: TextIO,
     recursive: bool = True,
     layout: Layout | None = None,
+    *,
+    csv_path: str | None = None,
+    csv_header: bool = True,
 ) -> None:
-    """Every value under the key (or of the key alone), streamed: memory does not grow with the hive."""
+    """Every value under the key (or of the key alone), streamed: memory does not grow with the hive.
+
+    CSV of several files: ``csv_path`` adds a leading ``path`` column, ``csv_header`` False leaves the
+    header to the first file."""
     start = reg.key(requested).path if requested else None  # type: ignore[union-attr]
 
     def values() -> Iterator[list[Any]]:
@@ -170,9 +176,11 @@ def write_tree(
         out.write("[]\n" if first else "\n]\n")
     elif fmt == "csv":
         writer = csv.writer(out)
-        writer.writerow(TREE_COLUMNS)
+        lead = [] if csv_path is None else [safe_cell(csv_path)]
+        if csv_header:
+            writer.writerow((["path"] if csv_path is not None else []) + TREE_COLUMNS)
         for r in values():
-            writer.writerow([safe_cell(shown_name(_show(c, None))) for c in r])
+            writer.writerow(lead + [safe_cell(shown_name(_show(c, None))) for c in r])
     else:
         rows = ([cell(r[0], KEY_LIMIT), cell(r[1] or "(Default)", NAME_LIMIT), r[2], _show(r[3])] for r in values())
         for line in table(["key", "name", "type", "data"], rows, (layout or Layout()).width, whole=("data",)):
