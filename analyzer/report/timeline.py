@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.model import InputError
 from analyzer.readers.hive import parse_base_block
 from analyzer.report.diagnosis.sections import what_of
+from analyzer.report.diagnosis.timeline_svg import COLORS as SVG_COLORS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,38 +44,14 @@ EVENT_KINDS = (
 LOA_WRITTEN = "Logon Only As written"
 EXPORT_SAVED = "registry export saved"
 MARKS = (LOA_WRITTEN, EXPORT_SAVED)  # drawn as vertical lines across a server's rows
-COLORS = {
-    "refusal (1023)": "#b00020",
-    "component error": "#c25e00",
-    "service failure": "#8e0000",
-    "service stop": "#616161",
-    "service start": "#2e7d32",
-    "service event": "#9e9e9e",
-    "IS start": "#1b5e20",
-    "logon": "#0d47a1",
-    LOA_WRITTEN: "#6a1b9a",
-    EXPORT_SAVED: "#00838f",
-}
-#: Service Control Manager events that report a service that failed to start or stopped abnormally.
-_SCM_FAILURES = frozenset({7000, 7001, 7009, 7011, 7022, 7023, 7024, 7026, 7031, 7034})
+#: the report's picture's colours (``timeline_svg``), and one for the export mark
+COLORS = {**SVG_COLORS, EXPORT_SAVED: "#00838f"}
 
 
 def kind_of(ev: Mapping[str, Any]) -> str:
-    """The report's kind of an evidence reference, with the Service Control Manager's "service event"
-    told apart: failures by event ID, 7036 by the state it names (English text; otherwise it stays a
-    "service event")."""
-    what = what_of(ev)
-    if what != "service event":
-        return what
-    eid = ev.get("event_id")
-    text = str(ev.get("text") or "").casefold()
-    if eid in _SCM_FAILURES:
-        return "service failure"
-    if eid == 7036 and "stopped" in text:
-        return "service stop"
-    if eid == 7036 and "running" in text:
-        return "service start"
-    return what
+    """The kind of an evidence reference: the report's (``sections.what_of``), so the picture and the
+    report's Timeline section name the same kinds."""
+    return what_of(ev)
 
 
 def _when(text: object) -> tuple[datetime, bool] | None:

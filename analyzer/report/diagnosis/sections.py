@@ -237,10 +237,15 @@ TIMELINE_COLUMNS = ["time", "what", "detail"]
 MAX_TIMELINE_ROWS = 40
 _TIMELINE_CLASS = {"refusal (1023)": "sev-error", "component error": "sev-warning", "Logon Only As written": "sev-info"}
 _SCM = "service control manager"
+#: Service Control Manager events that report a service that failed to start or stopped abnormally.
+SCM_FAILURES = frozenset({7000, 7001, 7009, 7011, 7022, 7023, 7024, 7026, 7031, 7034})
 
 
 def what_of(ev: Mapping[str, Any]) -> str:
-    """The kind of a timeline entry: what the engineer looks for when asking "what happened when"."""
+    """The kind of a timeline entry: what the engineer looks for when asking "what happened when".
+
+    Service Control Manager entries are told apart: failures by event ID, 7036 by the state its (English)
+    text names; anything else of the SCM stays a "service event"."""
     eid, source = ev.get("event_id"), str(ev.get("source") or "").casefold()
     text = str(ev.get("text") or "").casefold()
     if eid == 1023:
@@ -248,6 +253,12 @@ def what_of(ev: Mapping[str, Any]) -> str:
     if source == _SCM:
         if eid == 7036 and "information store" in text and "running" in text:
             return "IS start"
+        if eid in SCM_FAILURES:
+            return "service failure"
+        if eid == 7036 and "stopped" in text:
+            return "service stop"
+        if eid == 7036 and "running" in text:
+            return "service start"
         return "service event"
     if eid in _LOGON_EVENTS:
         return "logon"
@@ -255,7 +266,7 @@ def what_of(ev: Mapping[str, Any]) -> str:
 
 
 def timeline_rows(d: Mapping[str, Any]) -> tuple[list[list[str]], int]:
-    """The case in time order: refusals, component errors, service events and IS starts cited by the
+    """The case in time order: refusals, component errors, service stops/starts/failures and IS starts cited by the
     findings, and when ``Logon Only As`` was last written (hives and Regedt32 reports record it).
 
     Seeing the write between refusals (or after the last one) is what LOA-TIMING findings are about.

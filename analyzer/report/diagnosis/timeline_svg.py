@@ -1,6 +1,6 @@
 """The timeline of a diagnosis as an inline SVG for the HTML report (no script, nothing fetched: CSP kept).
 
-One lane per kind of entry (refusals, component errors, service events and IS starts), a dot per event on
+One lane per kind of entry (refusals, component errors, service failures, stops and starts, IS starts), a dot per event on
 a shared time axis, and a vertical line where ``Logon Only As`` was last written -- so whether the list
 was changed before, between or after the refusals (LOA-TIMING) is visible at a glance.
 """
@@ -13,10 +13,22 @@ from html import escape
 
 from analyzer.report.diagnosis.untrusted import visible
 
-LANES = ("refusal (1023)", "component error", "service event", "IS start", "logon")
+LANES = (
+    "refusal (1023)",
+    "component error",
+    "service failure",
+    "service stop",
+    "service start",
+    "service event",
+    "IS start",
+    "logon",
+)
 COLORS = {
     "refusal (1023)": "#b00020",
     "component error": "#c25e00",
+    "service failure": "#8e0000",
+    "service stop": "#616161",
+    "service start": "#2e7d32",
     "service event": "#555555",
     "IS start": "#1b5e20",
     "logon": "#0d47a1",
@@ -50,7 +62,7 @@ def render(rows: Sequence[Sequence[str]]) -> str:
     parts = [
         f'<svg class="timeline" role="img" aria-label="Timeline of the case" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {WIDTH} {height}" width="100%" style="max-width:{WIDTH}px">',
-        "<title>Timeline: refusals, component errors, service events, IS starts and the last write of "
+        "<title>Timeline: refusals, component errors, service failures, stops and starts, IS starts and the last write of "
         "Logon Only As</title>",
     ]
     for n, lane in enumerate(lanes):
