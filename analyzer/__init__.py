@@ -279,8 +279,9 @@ def timeline(
     export was saved (its header's stamp; .reg and text exports record no such time).
 
     ``case``: a ``Diagnosis``, its ``to_dict()``, or the paths of a case (diagnosed here).  Columns: server
-    ("" for a single-server case), time (UTC), kind, detail, path, record, event_id, source, zone_known
-    (False for a text export's local time, placed as given).  ``plot_timeline`` draws it.
+    (the computer the evidence names; "" when nothing names one, as for a dict of a one-server case), time
+    (UTC), kind, detail, path, record, event_id, source, zone_known (False for a text export's local time,
+    placed as given).  ``plot_timeline`` draws it.
     """
     from analyzer.report.timeline import exports_of, timeline_frame
 
@@ -290,10 +291,16 @@ def timeline(
 
         with open_case(case) as opened:  # hive headers are read while an archive's members still exist
             dx = diagnose_case(opened)
-            return timeline_frame(dx.to_dict(), exports_of(opened.inputs))
+            return timeline_frame(dx.to_dict(), exports_of(opened.inputs), server=_only_server(dx))
     if hasattr(case, "to_dict") and hasattr(case, "inputs"):
-        return timeline_frame(case.to_dict(), exports_of(case.inputs))
+        return timeline_frame(case.to_dict(), exports_of(case.inputs), server=_only_server(case))
     return timeline_frame(case)
+
+
+def _only_server(dx: Any) -> str:
+    """The name of the one server a one-server case's evidence names (its dict has no ``servers``)."""
+    names = list(dict.fromkeys(getattr(dx, "server_names", None) or []))
+    return str(names[0]) if len(names) == 1 else ""
 
 
 def plot_timeline(frame: pd.DataFrame, *, title: str | None = None) -> Figure:

@@ -393,7 +393,9 @@ def build_steps(
         )
     if restart_imc:
         verify += " and no new 4018 from MSExchangeIMC"
-    steps.append(verify + "; re-run `analyzer diagnose` on fresh exports to confirm.")
+    steps.append(
+        verify + "; to confirm, run `analyzer verify BEFORE AFTER` (these exports as BEFORE, fresh ones as AFTER)."
+    )
     if kept_near_misses:
         listing = "; ".join(repr(e) for e in kept_near_misses)
         steps.append(

@@ -6,6 +6,8 @@ never assert on speed.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -90,6 +92,11 @@ def test_upload_zip_is_diagnosed_like_the_cli(served, tmp_path):
     assert report.status_code == 200
     assert report.headers["content-security-policy"].startswith("default-src 'none'; style-src 'unsafe-inline'")
     assert "Content-Security-Policy" in report.text and DN in report.text.replace("&#x27;", "'")
+    # the served policy lets the report's one script (the DN Copy buttons) run, by the hash of that script
+    served_script = re.search(r"<script>(.*?)</script>", report.text, re.S)
+    assert served_script is not None
+    digest = base64.b64encode(hashlib.sha256(served_script.group(1).encode("utf-8")).digest()).decode("ascii")
+    assert f"script-src 'sha256-{digest}'" in report.headers["content-security-policy"]
     page = client.get(f"/cases/{case_id}")
     assert page.status_code == 200 and DN in page.text and 'id="verdict"' in page.text
     assert json.loads(client.get(f"/cases/{case_id}/diagnosis.json").content)["dns_to_add"] == [DN]
@@ -549,6 +556,15 @@ def test_serve_command_refuses_a_public_host_without_token(tmp_path, capsys):
     assert main(["serve", "--host", "0.0.0.0", "--token-file", str(tmp_path / "missing")]) == 2
     assert main(["serve", "--port", "70000"]) == 2
     assert main(["serve", "--archive", str(tmp_path / "nowhere")]) == 2
+    capsys.readouterr()
+    os.environ["ANALYZER_KB_URL"] = "ftp://archive/{number}"  # the reports it writes could not be rendered
+    try:
+        assert main(["serve", "--data", str(tmp_path / "d")]) == 2
+    finally:
+        del os.environ["ANALYZER_KB_URL"]
+    assert capsys.readouterr().err.strip() == (
+        "analyzer: ANALYZER_KB_URL: not an http(s) URL template with {number} in it: 'ftp://archive/{number}'"
+    )
     import argparse
 
     from analyzer.commands.serve import add_parser, config_from

@@ -37,7 +37,7 @@ def test_frame_of_the_founding_case() -> None:
     ]  # fmt: skip
     assert frame["kind"].value_counts().to_dict() == {"component error": 4, "refusal (1023)": 2}
     assert list(frame["time"]) == sorted(frame["time"]) and str(frame["time"].dt.tz) == "UTC"
-    assert set(frame["server"]) == {""} and frame["zone_known"].all()
+    assert set(frame["server"]) == {"EXCH01"} and frame["zone_known"].all()  # the server the events name
     refusals = frame[frame["kind"] == "refusal (1023)"]
     assert list(refusals["record"]) == [1, 4] and set(refusals["path"]) == {"AppEvent.Evt"}
     assert refusals["time"].iloc[0] == datetime(2002, 6, 12, 9, 14, 3, tzinfo=UTC)
@@ -55,10 +55,12 @@ def test_the_key_last_write_and_the_hive_saved_time() -> None:
     saved = frame[frame["kind"] == EXPORT_SAVED]
     header = parse_base_block((case / "SYSTEM").read_bytes()[:4096], "SYSTEM")
     assert list(saved["path"]) == ["SYSTEM"] and saved["time"].iloc[0] == header.last_written
-    # the same frame from paths and from the Diagnosis; the dict alone has no files to read the hive from
+    # the same frame from paths and from the Diagnosis; the dict alone has no files to read the hive from,
+    # and (one server: no "servers" in the JSON) no server name
+    assert set(frame["server"]) == {"EXCH01"}
     assert analyzer.timeline(str(case)).equals(frame)
     from_dict = analyzer.timeline(dx.to_dict())
-    assert from_dict.equals(frame[frame["kind"] != EXPORT_SAVED].reset_index(drop=True))
+    assert from_dict.equals(frame[frame["kind"] != EXPORT_SAVED].reset_index(drop=True).assign(server=""))
 
 
 def test_service_control_manager_events_are_told_apart() -> None:

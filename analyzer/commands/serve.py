@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.exitcodes import EXIT_OK, UsageError
+from analyzer.report.diagnosis.links import KbUrlError, kb_url_template
 
 NAME = "serve"
 
@@ -68,6 +69,10 @@ def config_from(args: argparse.Namespace) -> Any:
         raise UsageError(f"{args.archive}: no such folder")
     if args.jobs < 1 or args.max_upload_mb < 1:
         raise UsageError("--jobs and --max-upload-mb must be at least 1")
+    try:  # the reports the server writes link KB numbers as ANALYZER_KB_URL says: refuse a bad one now
+        kb_url_template()
+    except KbUrlError as exc:
+        raise UsageError(str(exc)) from None
     return ServeConfig(
         data=Path(args.data),
         token=token or None,

@@ -78,11 +78,22 @@ def hive_saved(path: str) -> datetime | None:
     return stamp.astimezone(UTC) if stamp is not None and stamp.tzinfo else stamp
 
 
-def timeline_records(d: Mapping[str, Any], exports: Mapping[str, datetime] | None = None) -> list[dict[str, Any]]:
+def timeline_records(
+    d: Mapping[str, Any], exports: Mapping[str, datetime] | None = None, server: str = ""
+) -> list[dict[str, Any]]:
     """The rows of ``timeline_frame`` as dicts, in time order.
 
     ``d`` is a diagnosis dict (``Diagnosis.to_dict()``); ``exports`` maps an input's display path to the
-    time its hive was saved (``hive_saved``)."""
+    time its hive was saved (``hive_saved``); ``server`` names the server of a one-server case (whose
+    dict has no ``servers``) for the rows that name none."""
+    rows_out = _records(d, exports)
+    if server and not d.get("servers"):
+        for row in rows_out:
+            row["server"] = row["server"] or server
+    return rows_out
+
+
+def _records(d: Mapping[str, Any], exports: Mapping[str, datetime] | None) -> list[dict[str, Any]]:
     servers = d.get("servers") or []
     server_of_input = {p: str(s.get("server") or "") for s in servers for p in s.get("inputs") or []}
     rows: dict[tuple[object, ...], dict[str, Any]] = {}
@@ -156,12 +167,14 @@ def exports_of(inputs: Iterable[Any]) -> dict[str, datetime]:
     return out
 
 
-def timeline_frame(d: Mapping[str, Any], exports: Mapping[str, datetime] | None = None) -> pd.DataFrame:
-    """One row per event or mark: server ("" for a single-server case), time (UTC; a text export's local
-    time as given, ``zone_known`` False), kind, detail, path, record, event_id, source."""
+def timeline_frame(
+    d: Mapping[str, Any], exports: Mapping[str, datetime] | None = None, *, server: str = ""
+) -> pd.DataFrame:
+    """One row per event or mark: server (``server`` or "" for a one-server case), time (UTC; a text
+    export's local time as given, ``zone_known`` False), kind, detail, path, record, event_id, source."""
     import pandas as pd
 
-    frame = pd.DataFrame(timeline_records(d, exports), columns=COLUMNS)
+    frame = pd.DataFrame(timeline_records(d, exports, server), columns=COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame
 

@@ -25,13 +25,16 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from analyzer.report.diagnosis.html import SCRIPT_HASH
+
 CSRF_COOKIE = "analyzer_csrf"
 SESSION_COOKIE = "analyzer_session"
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+# The report's own policy, plus no framing: its one inline script (the DN Copy buttons) runs by its hash.
+REPORT_CSP = f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; frame-ancestors 'none'"
 OPEN_PATHS = ("/login", "/static/")
 
 

@@ -1,6 +1,6 @@
 """The Markdown back end (GitHub-flavoured): the same content as the text report, every string escaped.
 
-It has no event-message section (the JSON output holds the texts) and shows the warnings first."""
+Like the text and HTML reports it has the Event messages section; it shows the warnings first."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from analyzer.report.diagnosis.untrusted import visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#$!{}])")
 MORE = "(see the JSON output)"
-SHOWN = ("findings", "advice", "timeline", "evidence", "logon", "inputs", "remediation")
+SHOWN = ("findings", "advice", "timeline", "evidence", "messages", "logon", "inputs", "remediation")
 
 
 def md(text: object, *, cell: bool = False) -> str:
@@ -52,9 +52,14 @@ def section(s: Section, report: Report) -> list[str]:
             out.append(f"{n}. **{md(item.heading)}**")
             out.extend(f"   - {label}: {md(text)}" for label, text in item.details)
         out.append("")
+    if s.lines:
+        out.extend(f"- {md(line, cell=True)}" for line in s.lines)
+        out.append("")
     if s.left_out:
         noun = f" {s.left_out_noun}" if s.left_out_noun else ""
         out.extend([f"… {s.left_out} more{noun} {MORE}.", ""])
+    for note in s.notes:
+        out.extend([md(note), ""])
     return out
 
 

@@ -52,7 +52,7 @@ class Item:
 @dataclass(frozen=True)
 class Section:
     """One part of the report.  ``key`` lets a back end place or leave out a section (the text report
-    puts the warnings last; the Markdown and HTML reports put them first and have no message lines)."""
+    puts the warnings last; the Markdown and HTML reports put them first)."""
 
     key: str
     title: str
