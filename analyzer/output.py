@@ -114,14 +114,14 @@ def is_device(target: Path) -> bool:
 
 
 @contextmanager
-def _device_for(target: Path) -> Iterator[BinaryIO]:
-    """The device itself, opened for writing (no temp, no rename)."""
+def _device_for(target: Path) -> Iterator[tuple[None, BinaryIO]]:
+    """The device itself, opened for writing: no temp (None), no rename."""
     try:
         raw = open(target, "wb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise OutputError(target, _reason(exc)) from None
     try:
-        yield raw
+        yield None, raw
     finally:
         with contextlib.suppress(Exception):
             raw.close()
@@ -142,29 +142,15 @@ def atomic_write(
     Text mode writes UTF-8 with the newlines given (``newline=""``: exactly as written).  An exception
     raised by the caller's block also removes the temp file and is re-raised unchanged."""
     target = Path(path)
-    if is_device(target):
-        with _device_for(target) as raw:
-            stream: IO[Any] = raw if binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
-            try:
-                yield stream
-                stream.flush()
-            except OSError as exc:
-                raise OutputError(target, _reason(exc)) from None
-            except UnicodeEncodeError as exc:
-                raise OutputError(target, f"text cannot be encoded as {encoding} ({exc.reason})") from None
-            finally:
-                if not binary:
-                    with contextlib.suppress(Exception):
-                        stream.detach()  # type: ignore[attr-defined]
-        return
-    with _temp_for(target) as (tmp, raw):
+    device = is_device(target)
+    with _device_for(target) if device else _temp_for(target) as (tmp, raw):
         stream: IO[Any] = raw if binary else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
         try:
             yield stream
-            if not binary:
-                stream.flush()
-            _finish(raw)
-            os.replace(tmp, target)
+            stream.flush()
+            if tmp is not None:  # a file: synced, then renamed over the target
+                _finish(raw)
+                os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(target, _reason(exc)) from None
         except UnicodeEncodeError as exc:
@@ -172,8 +158,9 @@ def atomic_write(
         finally:
             if not binary:
                 with contextlib.suppress(Exception):
-                    stream.detach()  # type: ignore[attr-defined]  # the raw file is closed by _temp_for
-    _sync_folder(target.parent)
+                    stream.detach()  # type: ignore[attr-defined]  # the raw file is closed by its opener
+    if not device:
+        _sync_folder(target.parent)
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
@@ -212,7 +199,7 @@ def write_files(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:
                 raise OutputError(target, _reason(exc)) from None
             done.append(target)
         for target, data in devices:  # last: a regular file of the group is never left without its mate
-            with _device_for(target) as raw:
+            with _device_for(target) as (_, raw):
                 try:
                     raw.write(data)
                     raw.flush()

@@ -22,6 +22,7 @@ from analyzer.model import InputError
 from analyzer.readers.hive import parse_base_block
 from analyzer.report.diagnosis.sections import what_of
 from analyzer.report.diagnosis.timeline_svg import COLORS as SVG_COLORS
+from analyzer.report.diagnosis.timeline_svg import LANES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,17 +31,9 @@ if TYPE_CHECKING:
 
 COLUMNS = ["server", "time", "kind", "detail", "path", "record", "event_id", "source", "zone_known"]
 
-#: Event kinds, in the order of the picture's rows (top first); only kinds a server has get a row.
-EVENT_KINDS = (
-    "refusal (1023)",
-    "component error",
-    "service failure",
-    "service stop",
-    "service start",
-    "service event",
-    "IS start",
-    "logon",
-)
+#: Event kinds, in the order of the picture's rows (top first; the report's SVG uses the same lanes);
+#: only kinds a server has get a row.
+EVENT_KINDS = LANES
 LOA_WRITTEN = "Logon Only As written"
 EXPORT_SAVED = "registry export saved"
 MARKS = (LOA_WRITTEN, EXPORT_SAVED)  # drawn as vertical lines across a server's rows
