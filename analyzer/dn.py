@@ -122,6 +122,8 @@ MAX_DN_LENGTH = 1024
 #: Longest RDN value accepted (directory names are short; a run-on sentence is not).
 MAX_VALUE_LENGTH = 256
 _GRAMMAR_RDN = re.compile(r"/(o|ou|cn)=([^/]*)", re.IGNORECASE)
+#: C0 controls, DEL and the C1 controls: never part of a directory name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def dn_problem(text: str) -> str | None:
@@ -152,7 +154,7 @@ def dn_problem(text: str) -> str | None:
             return f"blank at the start or end of {attr}={value!r}"
         if len(value) > MAX_VALUE_LENGTH:
             return f"value of {attr}= longer than {MAX_VALUE_LENGTH} characters"
-        if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        if _CONTROL.search(value):
             return f"control character in {attr}="
         attrs.append(attr)
         pos = m.end()

@@ -22,6 +22,7 @@ is an ``Unreadable`` logon: the refusal was seen, its raw text is shown, and no 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,7 +72,20 @@ def logon_dns(
     insertion strings, a wrapper's list of strings, a DUMPEL line joined by blanks, then the structure
     of the text.
     """
-    strings = [s for s in strings if s is not None]
+    kept = tuple(s for s in strings if s is not None)
+    if len(text) + sum(map(len, kept)) <= _MEMO_CHARS:
+        return _logon_dns_memo(source, event_id, kept, text, expect)
+    return _logon_dns(source, event_id, kept, text, expect)
+
+
+#: Logon events whose texts total at most this many characters are answered from a bounded memo: a restart
+#: loop logs the same refusal thousands of times, and the answer depends on the texts alone (the message
+#: templates are fixed per process).  Longer texts are never kept, so the memo stays small.
+_MEMO_CHARS = 2048
+_MEMO_SIZE = 256
+
+
+def _logon_dns(source: str, event_id: int, strings: tuple[str, ...], text: str, expect: int) -> LogonDns | Unreadable:
     tried: list[str] = []
     for origin, candidate in _candidates(source, event_id, strings, text):
         found = _checked(candidate, origin, expect)
@@ -87,7 +101,10 @@ def logon_dns(
     return Unreadable(raw, tried[0])
 
 
-def _candidates(source: str, event_id: int, strings: list[str], text: str) -> list[tuple[str, tuple[str, ...]]]:
+_logon_dns_memo = functools.lru_cache(maxsize=_MEMO_SIZE)(_logon_dns)
+
+
+def _candidates(source: str, event_id: int, strings: tuple[str, ...], text: str) -> list[tuple[str, tuple[str, ...]]]:
     out: list[tuple[str, tuple[str, ...]]] = []
     wrapper = (_WRAPPER.search(text) or _WRAPPER_2000.search(text)) if text else None
     if text and wrapper is None:

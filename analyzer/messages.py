@@ -293,6 +293,18 @@ def render(
     Placeholders without a string stay as ``%n`` (what a viewer shows for a missing insertion string);
     strings the template does not place are appended so that nothing read from the log is hidden.
     """
+    strings = tuple(strings)
+    if sum(map(len, strings)) <= _MEMO_CHARS:
+        return _render_memo(source, event_id, strings, event_id_full)
+    return _render(source, event_id, strings, event_id_full)
+
+
+#: Events whose strings total at most this many characters are rendered once per process (a restart loop
+#: repeats the same event thousands of times; the catalog is fixed); longer ones are never kept.
+_MEMO_CHARS = 2048
+
+
+def _render(source: str, event_id: int, strings: tuple[str, ...], event_id_full: int | None) -> Rendered | None:
     template = lookup(source, event_id, event_id_full)
     if template is None:
         return None
@@ -310,6 +322,9 @@ def render(
     if extra:
         text += " [insertion strings: " + " | ".join(extra) + "]"
     return Rendered(text=text, kb=template.kb)
+
+
+_render_memo = functools.lru_cache(maxsize=256)(_render)
 
 
 # ------------------------------------------------------------------------- templates per language
