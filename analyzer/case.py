@@ -31,7 +31,6 @@ from analyzer.archives import (
     Refused,
     Unsupported,
     archive_kind,
-    extract_archive,
     mps,
     safe_member_parts,  # noqa: F401 - part of this module's interface (tests, older callers)
 )
@@ -276,6 +275,8 @@ class _Loader:
         os.mkdir(dest, 0o700)
         mark_inputs = len(self.inputs)
         mark_members, mark_size = self.budget.members, self.budget.extracted
+        from analyzer.archives.extract import extract_archive  # the archive readers load for archives only
+
         try:
             files = extract_archive(
                 real, kind, display=display, dest=dest, budget=self.budget, warn=self.warn, fail=self.fail

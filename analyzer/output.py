@@ -25,7 +25,6 @@ import io
 import os
 import stat
 import sys
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +52,8 @@ def open_temp(path: str) -> BinaryIO:
 
 def temp_name(target: Path) -> Path:
     """A hidden name beside ``target`` (same folder, so the rename stays on one file system)."""
+    import uuid  # here: uuid imports platform, a start-up cost for every command that never writes a file
+
     return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 

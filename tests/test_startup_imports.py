@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-NEVER_IN_DIAGNOSE = ("pandas", "numpy", "tabulate", "jinja2", "starlette", "wcwidth", "importlib.metadata")
+NEVER_IN_DIAGNOSE = ("pandas", "numpy", "tabulate", "jinja2", "starlette", "wcwidth", "importlib.metadata", "yaml")
 SAMPLE = os.path.join("samples", "nt4-kb306308")  # AppEvent.Evt, ParametersSystem.reg and a README.md
 
 _PROBE = """
@@ -61,3 +61,18 @@ def test_sniffing_an_event_viewer_export_loads_only_its_language() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", probe, path], cwd=REPO, env=env, capture_output=True, text=True)
     assert json.loads(done.stdout) == ["evtxt", 0]
+
+
+def test_api_diagnose_of_a_log_imports_no_renderer_archive_reader_or_yaml() -> None:
+    """``analyzer.diagnose(path).to_dict()`` (notebooks, triage, the benchmarks) renders nothing, opens no
+    archive and takes the shipped rules parsed ahead: none of those modules load."""
+    probe = (
+        "import json, sys\nimport analyzer\nanalyzer.diagnose(sys.argv[1]).to_dict()\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    path = os.path.join(SAMPLE, "AppEvent.Evt")
+    done = subprocess.run([sys.executable, "-c", probe, path], cwd=REPO, env=env, capture_output=True, text=True)
+    modules = set(json.loads(done.stdout))
+    unused = ("yaml", "tarfile", "analyzer.archives.extract", "analyzer.report.diagnosis", "uuid")
+    assert sorted(m for m in unused if m in modules) == []

@@ -12,11 +12,12 @@ archive into ``Member`` descriptions and byte streams.
 * ``zipfiles``, ``cab``, ``sevenzip``, ``tar``, ``compressed`` -- one reader per kind;
 * ``mps``      -- MPS Reports' file naming (``SERVER_Application.evt``): server and log of a file.
 
-``extract_archive`` is the one entry point ``analyzer.case`` uses.
+``extract.extract_archive`` is the one entry point ``analyzer.case`` uses.  It is not imported here:
+the per-kind readers (tarfile, zipfile, gzip, bz2, lzma, cab, 7z) load only when a case holds an
+archive, so a case of plain files never pays for them.
 """
 
 from analyzer.archives.detect import KIND_LABELS, UNSUPPORTED_KINDS, archive_kind, is_archive
-from analyzer.archives.extract import extract_archive
 from analyzer.archives.names import safe_member_parts, unique_name
 from analyzer.archives.safety import Budget, Extracted, Refused, Unsupported
 
@@ -28,7 +29,6 @@ __all__ = [
     "Refused",
     "Unsupported",
     "archive_kind",
-    "extract_archive",
     "is_archive",
     "safe_member_parts",
     "unique_name",

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from analyzer.evidence import LogonOnlyAs
 from analyzer.model import Finding
 from analyzer.remedy import Remediation
-from analyzer.report.diagnosis import render_html, render_markdown, render_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,13 +94,21 @@ class Diagnosis:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
+    # The renderers load when a rendering is asked for: a diagnosis read as a dict or JSON (the API,
+    # triage, --format json) never pays for them.
     def to_markdown(self) -> str:
+        from analyzer.report.diagnosis import render_markdown
+
         return render_markdown(self.to_dict())
 
     def to_text(self) -> str:
+        from analyzer.report.diagnosis import render_text
+
         return render_text(self.to_dict())
 
     def _repr_html_(self) -> str:
+        from analyzer.report.diagnosis import render_html
+
         return render_html(self.to_dict(), fragment=True)
 
     def __repr__(self) -> str:

@@ -25,12 +25,8 @@ import ntpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-try:
-    import yaml
-except ImportError:  # a broken install must not cost the Python rules: each data rule file says why it is skipped
-    yaml = None  # type: ignore[assignment]
 
 from analyzer.dn import parse_dn
 from analyzer.evidence import (
@@ -42,9 +38,11 @@ from analyzer.evidence import (
     TimeIndex,
 )
 from analyzer.model import EventType, EvidenceRef, Finding, Severity
+from analyzer.rules._shipped import DOCS as SHIPPED
 from analyzer.rules.factories import event
 from analyzer.rules.logic import span
 from analyzer.rules.records import Fixture, Rule
+from analyzer.rules.shipped import key as shipped_key
 
 LEVELS = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 STATUSES = ("documented", "inferred")
@@ -686,7 +684,7 @@ def next_step_advice(finding: Finding) -> str:
     return f" Next step: {step}" if sep else ""
 
 
-def _safe_load(text: str) -> Any:
+def _safe_load(yaml: ModuleType, text: str) -> Any:
     """``yaml.safe_load`` through libyaml's C loader when present (10x faster: start-up cost of every
     command and triage worker); a document it refuses is parsed again by the pure-Python loader, so
     the error (line, problem) reads the same with or without libyaml."""
@@ -699,16 +697,27 @@ def _safe_load(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def load_text(text: str, where: str) -> Rule:
-    """One data rule from its YAML text (``where`` names it in errors)."""
-    if yaml is None:
-        raise RuleFormatError(f"{where}: PyYAML is not installed (pip install PyYAML): data rule skipped")
+def _parse_yaml(text: str, where: str) -> Any:
+    try:  # imported here: the shipped rules come parsed (``analyzer.rules.shipped``), so most runs never need it
+        import yaml
+    except ImportError:  # a broken install must not cost the Python rules: each data rule file says why it is skipped
+        raise RuleFormatError(f"{where}: PyYAML is not installed (pip install PyYAML): data rule skipped") from None
     try:
-        doc = _safe_load(text)
+        return _safe_load(yaml, text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark is not None else ""
         raise RuleFormatError(f"{where}:{at} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+
+
+def load_text(text: str, where: str) -> Rule:
+    """One data rule from its YAML text (``where`` names it in errors).
+
+    The text of a shipped rule file is not parsed again: its document comes from ``_shipped`` (parsed
+    ahead by the same loader, and pinned equal to it by a test)."""
+    doc = SHIPPED.get(shipped_key(text))
+    if doc is None:
+        doc = _parse_yaml(text, where)
     try:
         return parse_rule(doc, where)
     except RuleFormatError:
