@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any, NamedTuple
 
+from analyzer.readers import chunkscan
 from analyzer.readers.layout import Layout
 
 # Tokens (the 0x40 bit marks "more attributes follow" / "has attributes" on some of them).
@@ -124,6 +125,9 @@ class TemplateMap:
     #: Names the definition references outside its own bytes (chunk offset, text): the map holds for
     #: another chunk with the same definition bytes at the same offset only when these names match too.
     names: tuple[tuple[int, str], ...] = ()
+    #: ``ChunkTemplates.locate``'s answers for this definition, by key: a log repeats the same keys
+    #: chunk after chunk, and a map is shared by the chunks that hold the same definition.
+    located: dict[bytes, Located] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -325,36 +329,15 @@ class ChunkTemplates:
         template = self.template(_unpack_u32(key, 10)[0])
         if template.root != "Event":
             raise BinXmlError(template.offset, f"template root <{template.root or '?'}> is not <Event>")
-        slot = template.fields.get("event_id")
-        if slot is None or slot.parts != 1 or slot.index is None or slot.value_type != TYPE_UINT16:
-            return _ONE_BY_ONE
-        count = _unpack_u32(key, 14)[0]
-        provider = template.fields.get("provider")
-        last = slot.index
-        if provider is not None and provider.parts == 1 and provider.index is not None:
-            last = max(last, provider.index)
-        if last >= count or count > _MAX_SUBSTITUTIONS:
-            return _ONE_BY_ONE
-        need = 18 + 4 * (last + 1)
-        if need > _KEY_LIMIT:  # fields far down the value array: one by one (keys stay small)
-            return _ONE_BY_ONE
-        if len(key) < need:
-            _KEY_LENGTH[0] = need
-            return None
-        descriptors = _descriptors(last + 1)(key, 18)
-        k = slot.index * 2
-        if descriptors[k] != 2 or descriptors[k + 1] != TYPE_UINT16:
-            return _ONE_BY_ONE
-        values_at = _AFTER_INSTANCE + 4 + 4 * count
-        event_id_at = values_at + sum(descriptors[0:k:2])
-        if provider is None or provider.parts != 1:
-            return Located(event_id_at, -1, 0, None)
-        if provider.index is None:
-            return Located(event_id_at, -1, 0, provider.static)
-        j = provider.index * 2
-        if descriptors[j + 1] != TYPE_WSTRING:
-            return Located(event_id_at, -1, 0, None)
-        return Located(event_id_at, values_at + sum(descriptors[0:j:2]), descriptors[j], None)
+        known = template.located.get(key)
+        if known is None:
+            known = _locate(template, key)
+            if known is None:
+                return None
+            if len(template.located) >= _LOCATED_LIMIT:
+                template.located.clear()
+            template.located[key] = known
+        return known
 
     def instance(self, start: int, end: int) -> Instance:
         """The template instance of the record spanning chunk bytes ``start:end``."""
@@ -378,6 +361,43 @@ class ChunkTemplates:
         if sum(descriptors[0::2]) > end - values_at:
             raise BinXmlError(count_at, "substitution values run past the record's end")
         return Instance(template, descriptors, values_at)
+
+
+_LOCATED_LIMIT = 256
+
+
+def _locate(template: TemplateMap, key: bytes) -> Located | None:
+    """``ChunkTemplates.locate`` for a key whose template is ``template`` (None: slice longer keys)."""
+    slot = template.fields.get("event_id")
+    if slot is None or slot.parts != 1 or slot.index is None or slot.value_type != TYPE_UINT16:
+        return _ONE_BY_ONE
+    count = _unpack_u32(key, 14)[0]
+    provider = template.fields.get("provider")
+    last = slot.index
+    if provider is not None and provider.parts == 1 and provider.index is not None:
+        last = max(last, provider.index)
+    if last >= count or count > _MAX_SUBSTITUTIONS:
+        return _ONE_BY_ONE
+    need = 18 + 4 * (last + 1)
+    if need > _KEY_LIMIT:  # fields far down the value array: one by one (keys stay small)
+        return _ONE_BY_ONE
+    if len(key) < need:
+        _KEY_LENGTH[0] = need
+        return None
+    descriptors = _descriptors(last + 1)(key, 18)
+    k = slot.index * 2
+    if descriptors[k] != 2 or descriptors[k + 1] != TYPE_UINT16:
+        return _ONE_BY_ONE
+    values_at = _AFTER_INSTANCE + 4 + 4 * count
+    event_id_at = values_at + sum(descriptors[0:k:2])
+    if provider is None or provider.parts != 1:
+        return Located(event_id_at, -1, 0, None)
+    if provider.index is None:
+        return Located(event_id_at, -1, 0, provider.static)
+    j = provider.index * 2
+    if descriptors[j + 1] != TYPE_WSTRING:
+        return Located(event_id_at, -1, 0, None)
+    return Located(event_id_at, values_at + sum(descriptors[0:j:2]), descriptors[j], None)
 
 
 _DESCRIPTOR_READERS: dict[int, Any] = {}
@@ -486,10 +506,10 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
     judged once.  Records that define their template inline, records of a key that cannot say
     (EventID not a plain UInt16 value, ...) and records too short for the offsets go through ``decide``."""
     data = templates.data
-    wanted_ids = {event_id.to_bytes(2, "little") for event_id in filters.ids}
+    wanted_ids = _wanted_id_bytes(filters.ids)
     while True:
         length = _KEY_LENGTH[0]
-        keys = [data[p + _INSTANCE_AT : p + _INSTANCE_AT + length] for p in starts]
+        keys = chunkscan.record_keys(data, starts, length)
         where: dict[bytes, Located] = {}
         for key in set(keys):
             located = templates.locate(key)
@@ -499,12 +519,7 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
         else:
             break
     event_id_at = {key: located.event_id_at for key, located in where.items()}
-    found = list(
-        map(
-            wanted_ids.__contains__,
-            [data[(q := p + event_id_at[k]) : q + 2] for p, k in zip(starts, keys, strict=True)],
-        )
-    )
+    found = chunkscan.pick(data, starts, keys, event_id_at, wanted_ids)
     # Decided one by one: records that define their template inline (their key is no reference), records
     # of keys that cannot say, records too short for the key's offsets.
     one_by_one: set[int] = set()
@@ -529,6 +544,22 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
     return list(compress(range(len(found)), found))
 
 
+_WANTED_BYTES: dict[frozenset[int], frozenset[bytes]] = {}
+
+
+def _wanted_id_bytes(ids: frozenset[int] | set[int]) -> frozenset[bytes]:
+    """The filter's event IDs as the two little-endian bytes a UInt16 EventID value is stored as
+    (worked out once per filter, not once per chunk)."""
+    key = frozenset(ids)
+    found = _WANTED_BYTES.get(key)
+    if found is None:
+        found = frozenset(event_id.to_bytes(2, "little") for event_id in key if 0 <= event_id <= 0xFFFF)
+        if len(_WANTED_BYTES) >= 64:
+            _WANTED_BYTES.clear()
+        _WANTED_BYTES[key] = found
+    return found
+
+
 def _check_providers(
     data: bytes,
     starts: Sequence[int],
@@ -540,26 +571,48 @@ def _check_providers(
     filters: Any,
 ) -> None:
     """Clear ``found`` for the records whose (EventID, provider) pair the filter does not read: the
-    records of one key hold the name at the same offset, and each distinct pair is judged once."""
-    hits = [i for i in compress(range(len(found)), found) if i not in one_by_one]
-    hit_keys = [keys[i] for i in hits]
-    judged: dict[tuple[bytes, Any], bool] = {}
-    for key in set(hit_keys):
-        loc = where[key]
-        mine = [i for i, k in zip(hits, hit_keys, strict=True) if k == key]
-        event_ids = [data[(q := starts[i] + loc.event_id_at) : q + 2] for i in mine]
+    records of one key hold the name at the same offset, and each distinct pair is judged once per
+    filter (a log names the same few providers again and again)."""
+    judged = _judged_pairs(filters)
+    for i in list(compress(range(len(found)), found)):
+        if i in one_by_one:
+            continue
+        loc = where[keys[i]]
+        start = starts[i]
+        q = start + loc.event_id_at
+        event_id = data[q : q + 2]
+        name: bytes | str | None
         if loc.provider_at < 0:
-            names: list[Any] = [loc.provider] * len(mine)
+            name = loc.provider
+        elif loc.provider_at + loc.provider_size + 4 > sizes[i]:
+            one_by_one.add(i)  # the name would run past the record
+            continue
         else:
-            first, size = loc.provider_at, loc.provider_size
-            names = [data[(q := starts[i] + first) : q + size] for i in mine]
-            reach = first + size + 4
-            one_by_one.update(i for i in mine if reach > sizes[i])  # the name would run past the record
-        pairs = list(zip(event_ids, names, strict=True))
-        for pair in set(pairs).difference(judged):
-            judged[pair] = _pair_wanted(filters, *pair)
-        for i in compress(mine, [not judged[pair] for pair in pairs]):
+            q = start + loc.provider_at
+            name = data[q : q + loc.provider_size]
+        pair = (event_id, name)
+        wanted = judged.get(pair)
+        if wanted is None:
+            wanted = _pair_wanted(filters, event_id, name)
+            if len(judged) < _JUDGED_LIMIT:
+                judged[pair] = wanted
+        if not wanted:
             found[i] = False
+
+
+#: (EventID bytes, provider name as found) -> wanted, per filter object; the filters are held so that
+#: their ids stay theirs.  Bounded: cleared when full.
+_JUDGED: dict[int, tuple[Any, dict[tuple[bytes, Any], bool]]] = {}
+_JUDGED_LIMIT = 4096
+
+
+def _judged_pairs(filters: Any) -> dict[tuple[bytes, Any], bool]:
+    held = _JUDGED.get(id(filters))
+    if held is None or held[0] is not filters:
+        if len(_JUDGED) >= 16:
+            _JUDGED.clear()
+        held = _JUDGED[id(filters)] = (filters, {})
+    return held[1]
 
 
 def _pair_wanted(filters: Any, event_id: bytes, name: bytes | str | None) -> bool:

@@ -83,6 +83,13 @@ def pick(
     """Per record: whether the two bytes at its key's EventID offset (``event_id_at[key]``, from the
     record start) are one of ``wanted``.  A negative offset means the key cannot say: False here, and the
     caller decides those records one by one."""
+    if b"" not in wanted:  # always, in the reader: then one comprehension does it
+        # A key that cannot say gets an offset past the end of ``data`` for every record: an empty slice.
+        nowhere = len(data) - min(0, min(starts, default=0))
+        at = {k: nowhere if v < 0 else v for k, v in event_id_at.items()}
+        return list(
+            map(wanted.__contains__, [data[(q := p + at[k]) : q + 2] for p, k in zip(starts, keys, strict=True)])
+        )
     out: list[bool] = []
     append = out.append
     for p, key in zip(starts, keys, strict=True):
@@ -96,7 +103,11 @@ def pick(
 
 
 try:  # the native translation, when it was built (pip install builds it where a C compiler exists)
-    from analyzer.readers._chunkscan import pick, record_keys, walk  # type: ignore[import-not-found,no-redef]
+    from analyzer.readers._chunkscan import (  # type: ignore[import-not-found,no-redef]  # noqa: F401
+        pick,
+        record_keys,
+        walk,
+    )
 
     NATIVE = True
 except ImportError:

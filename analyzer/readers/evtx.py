@@ -16,13 +16,12 @@ import importlib
 import io
 import json
 import logging
-import operator
 import os
 import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,7 +36,7 @@ from analyzer.model import (
     exception_line,
     ignore_warning,
 )
-from analyzer.readers import binxml
+from analyzer.readers import binxml, chunkscan
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 from analyzer.wintypes import filetime, filetime_or_none
 
@@ -132,9 +131,20 @@ class _Chunk:
     offset: int  # in the file
     data: bytes  # always CHUNK_SIZE long (a truncated tail is padded with zeros)
     length: int  # bytes present in the file (less than CHUNK_SIZE for a truncated tail)
-    records: list[tuple[int, int, int, int]]  # (offset in chunk, size, record id, written FILETIME) per record
+    # Per located record, in chunk order: offset in the chunk, size, record ID, written FILETIME.  Four
+    # lists rather than one tuple per record: a big log has hundreds of thousands of records, and the
+    # selective path only ever needs the tuple of the few it renders.
+    starts: list[int] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    rids: list[int] = field(default_factory=list)
+    writtens: list[int] = field(default_factory=list)
     resynced: bool = False  # damaged bytes were skipped to reach later records (the Rust parser cannot)
     clean: bool = True  # no warning at all about this chunk (the only chunks rendered selectively)
+
+    @property
+    def records(self) -> list[tuple[int, int, int, int]]:
+        """(offset in chunk, size, record ID, written FILETIME) per located record."""
+        return list(zip(self.starts, self.sizes, self.rids, self.writtens, strict=True))
 
 
 def _open_layout(path: str, warn: WarningSink) -> _Layout:
@@ -184,7 +194,7 @@ def _open_layout(path: str, warn: WarningSink) -> _Layout:
 def _chunk_magics(path: str, size: int) -> list[int]:
     """Indexes of the 64 KiB steps after the file header that start with the chunk magic (8 bytes read each)."""
     found = []
-    with open(path, "rb") as fh:
+    with open(path, "rb", buffering=0) as fh:  # unbuffered: 8 bytes read, not 8 KiB
         offset = FILE_HEADER_SIZE
         while offset < size:
             fh.seek(offset)
@@ -208,28 +218,31 @@ def _clean_header(head: bytes | None) -> bytes:
 
 def _chunks(path: str, layout: _Layout, warn: WarningSink) -> Iterator[_Chunk]:
     """Every chunk with a valid magic, in file order, with its records located; damage is warned."""
+    # One buffer read into again and again: a fresh 64 KiB object per chunk costs page faults on every
+    # chunk of a big log, more than the read itself.
+    buf = bytearray(CHUNK_SIZE)
     with open(path, "rb") as fh:
         fh.seek(layout.first)
         index = 0
         offset = layout.first
         while offset < layout.size:
-            data = fh.read(CHUNK_SIZE)
-            if not data:
+            length = fh.readinto(buf)
+            if not length:
                 warn(ReadWarning(path, f"file shrank while being read ({layout.size:,} bytes when opened)", offset))
                 break
-            here, offset = offset, offset + len(data)
+            if length < CHUNK_SIZE:
+                buf[length:] = bytes(CHUNK_SIZE - length)  # a truncated tail is padded with zeros
+            here, offset = offset, offset + length
             idx, index = index, index + 1
-            if data[:8] != CHUNK_MAGIC:
-                if data.strip(b"\x00"):
-                    warn(ReadWarning(path, f"chunk {idx}: bad chunk magic {data[:8]!r}; chunk skipped", here))
+            if buf[:8] != CHUNK_MAGIC:
+                if buf[:length].strip(b"\x00"):
+                    warn(ReadWarning(path, f"chunk {idx}: bad chunk magic {bytes(buf[:8])!r}; chunk skipped", here))
                 continue
-            length = len(data)
             issues: list[ReadWarning] = []
             if length < CHUNK_SIZE:
                 issues.append(ReadWarning(path, f"chunk {idx}: truncated ({length} of {CHUNK_SIZE} bytes)", here))
-                data = data + bytes(CHUNK_SIZE - length)
-            chunk = _Chunk(idx, here, data, length, [])
-            _check_chunk(path, chunk, issues.append)
+            chunk = _Chunk(idx, here, b"", length)
+            _check_chunk(path, chunk, issues.append, buf)
             for issue in issues:
                 warn(issue)
             chunk.clean = not issues
@@ -240,24 +253,43 @@ _RECORD_HEAD = struct.Struct("<4sIQQ")  # magic, size, record ID, written FILETI
 _U32 = struct.Struct("<I")
 
 
-def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
-    """Verify the chunk CRC32s and locate its records by walking their size fields."""
-    data = chunk.data
+def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink, raw: bytearray) -> None:
+    """Verify the chunk CRC32s of ``raw`` (the chunk as read, 64 KiB) and locate its records by walking
+    their size fields; ``chunk.data`` becomes the chunk's bytes with the header's hash index zeroed."""
+    data = raw
+    doubts = 0
     free = struct.unpack_from("<I", data, 48)[0]
     if not CHUNK_HEADER_SIZE <= free <= CHUNK_SIZE:
         warn(ReadWarning(path, f"chunk {chunk.index}: bad free-space offset 0x{free:x}", chunk.offset + 48))
         free = CHUNK_SIZE
+        doubts += 1
     header_crc = zlib.crc32(data[128:512], zlib.crc32(data[:120]))
     if struct.unpack_from("<I", data, 124)[0] != header_crc:
         warn(ReadWarning(path, f"chunk {chunk.index}: header CRC32 mismatch", chunk.offset))
+        doubts += 1
     # Bytes 128-511 are only a hash index of the names and templates that records reference by chunk
     # offset anyway.  One flipped bit there makes the Rust parser drop the whole chunk (libevtx reads
     # it), so both backends get the chunk with the index zeroed: same output on every corpus file.
-    chunk.data = data = data[:128] + bytes(CHUNK_HEADER_SIZE - 128) + data[CHUNK_HEADER_SIZE:]
-    if struct.unpack_from("<I", data, 52)[0] != zlib.crc32(data[CHUNK_HEADER_SIZE:free]):
+    raw[128:CHUNK_HEADER_SIZE] = bytes(CHUNK_HEADER_SIZE - 128)
+    with memoryview(raw) as view:
+        records_crc = zlib.crc32(view[CHUNK_HEADER_SIZE:free])
+    chunk.data = data = bytes(raw)
+    if struct.unpack_from("<I", data, 52)[0] != records_crc:
         warn(ReadWarning(path, f"chunk {chunk.index}: event records CRC32 mismatch", chunk.offset))
+        doubts += 1
+    if not doubts:
+        walked = chunkscan.walk(data, free, chunk.length)  # the common case: nothing to warn about
+        if walked is not None:
+            chunk.starts, chunk.sizes, chunk.rids, chunk.writtens = walked
+            return
+    _walk_records(path, chunk, free, warn)
+
+
+def _walk_records(path: str, chunk: _Chunk, free: int, warn: WarningSink) -> None:
+    """The complete record walk: every record it can locate, a warning for each doubt on the way."""
+    data = chunk.data
     head, size_copy = _RECORD_HEAD.unpack_from, _U32.unpack_from  # this loop runs once per record
-    append, length = chunk.records.append, chunk.length
+    starts, sizes, rids, writtens, length = chunk.starts, chunk.sizes, chunk.rids, chunk.writtens, chunk.length
     pos = CHUNK_HEADER_SIZE
     last = free - RECORD_HEADER_SIZE - 4
     while pos <= last:
@@ -296,7 +328,10 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink) -> None:
                 )
             )
             break
-        append((pos, size, rid, written))
+        starts.append(pos)
+        sizes.append(size)
+        rids.append(rid)
+        writtens.append(written)
         pos = end
 
 
@@ -326,7 +361,7 @@ def _events(
     warn: WarningSink,
 ) -> Iterator[Event]:
     for chunk in _chunks(path, layout, warn):
-        if chunk.records:
+        if chunk.starts:
             yield from parse(path, layout, chunk, filters, warn)
 
 
@@ -472,14 +507,14 @@ def _rust_chunk_events(
     """One chunk through ``PyEvtxParser`` (a one-chunk file in memory), resuming after record errors."""
     import evtx
 
-    distinct = len(set(map(_RECORD_ID, chunk.records)))
-    if distinct < len(chunk.records):
+    distinct = len(set(chunk.rids))
+    if distinct < len(chunk.rids):
         # The Rust parser yields one record per EventRecordID, so a chunk that repeats IDs (damage,
         # or a badly made export) would silently lose records: read it record by record instead.
         warn(
             ReadWarning(
                 path,
-                f"chunk {chunk.index}: {len(chunk.records) - distinct} repeated record ID(s); read with python-evtx",
+                f"chunk {chunk.index}: {len(chunk.rids) - distinct} repeated record ID(s); read with python-evtx",
                 chunk.offset,
             )
         )
@@ -502,7 +537,10 @@ def _rust_chunk_events(
         if chosen is not None:
             yield from chosen
             return
-    located = {rid: (chunk.offset + pos, written) for pos, _, rid, written in chunk.records}
+    base = chunk.offset
+    located = {
+        rid: (base + pos, written) for pos, rid, written in zip(chunk.starts, chunk.rids, chunk.writtens, strict=True)
+    }
     parser = evtx.PyEvtxParser(io.BytesIO(layout.header + chunk.data), number_of_threads=1)
     records = parser.records_json()
     failures = 0
@@ -520,7 +558,7 @@ def _rust_chunk_events(
             else:
                 where_text, at = f"chunk {chunk.index}", chunk.offset
             warn(ReadWarning(path, f"{where_text}: not parsed: {exception_line(exc, whole=True)}", at))
-            if failures > len(chunk.records) + 2:
+            if failures > len(chunk.rids) + 2:
                 return
             continue
         event = _json_record(path, chunk, located, rec, filters)
@@ -605,30 +643,31 @@ def _selective_chunk_events(path: str, layout: _Layout, chunk: _Chunk, filters: 
     the complete way, so warnings are those of the complete path."""
     import evtx
 
-    records = chunk.records
     data = chunk.data
-    starts, sizes, record_ids, _ = zip(*records, strict=True)
+    starts, sizes, record_ids, written = chunk.starts, chunk.sizes, chunk.rids, chunk.writtens
     try:
         wanted = binxml.wanted_records(binxml.ChunkTemplates(data), starts, sizes, filters)
     except (binxml.BinXmlError, struct.error):
         return None
     if not wanted:
         return []
-    if len(wanted) * 10 >= len(records) * 9:  # nearly all wanted: let the next chunks go the complete way
+    if len(wanted) * 10 >= len(starts) * 9:  # nearly all wanted: let the next chunks go the complete way
         layout.dense_until = chunk.index + DENSE_PAUSE
-    located = {record_ids[i]: (chunk.offset + starts[i], records[i][3]) for i in wanted}
-    folded = bytearray(data)
+    located = {record_ids[i]: (chunk.offset + starts[i], written[i]) for i in wanted}
+    header = len(layout.header)
+    folded = bytearray(layout.header)  # the one-chunk file the Rust parser gets: header, then the chunk
+    folded += data
     fillers: set[int] = set()
-    for first, last in _gaps(wanted, len(records)):
+    for first, last in _gaps(wanted, len(starts)):
         start = starts[first]
         size = starts[last] + sizes[last] - start
-        struct.pack_into("<I", folded, start + 4, size)
-        struct.pack_into("<I", folded, start + size - 4, size)
-        folded[start + RECORD_HEADER_SIZE] = binxml.TOKEN_EOF
+        struct.pack_into("<I", folded, header + start + 4, size)
+        struct.pack_into("<I", folded, header + start + size - 4, size)
+        folded[header + start + RECORD_HEADER_SIZE] = binxml.TOKEN_EOF
         fillers.add(record_ids[first])
     events: list[Event] = []
     seen = 0
-    parser = evtx.PyEvtxParser(io.BytesIO(layout.header + bytes(folded)), number_of_threads=1)
+    parser = evtx.PyEvtxParser(io.BytesIO(folded), number_of_threads=1)
     try:
         for rec in parser.records_json():
             if rec["event_record_id"] in fillers:
@@ -673,7 +712,6 @@ except ImportError:  # pragma: no cover - orjson is in requirements.txt
     _loads = _json_loads
 
 
-_RECORD_ID = operator.itemgetter(2)  # of a located record (offset, size, record ID, written)
 _RECORD_NUMBER_RE = re.compile(r"record number (\d+)")
 _PROVIDER_RE = re.compile(r'"Provider":\{"#attributes":\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*?"Name":"((?:[^"\\]|\\.)*)"')
 
