@@ -386,3 +386,30 @@ def test_a_log_wanted_nearly_whole_is_read_the_complete_way(tmp_path: Path, monk
     usage = _Usage(monkeypatch)
     assert len(_same(path, flt)) == 1200
     assert usage.counts["selective"] == -(-40 // (evtx.DENSE_PAUSE + 1))  # chunks 0, 17, 34
+
+
+def test_records_defining_their_template_inline_are_located_not_decided_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first record of each template in a chunk carries the definition inline; it is decided from its
+    descriptors like the keyed records (same answers as ``decide``, checked above), so ``decide`` runs for
+    almost no record of a log the writer made."""
+    path = tmp_path / "inline.evtx"
+    write_evtx(path, _events(900, seed=11))
+    calls: list[int] = []
+    real_decide = binxml.decide
+
+    def counting(templates: binxml.ChunkTemplates, spans: list[tuple[int, int]], filters: object) -> list[bool]:
+        calls.append(len(spans))
+        return real_decide(templates, spans, filters)
+
+    monkeypatch.setattr(binxml, "decide", counting)
+    flt = evidence_filter()
+    records = inline = 0
+    for chunk, starts, sizes in _chunk_records(path.read_bytes()):
+        binxml.wanted_records(binxml.ChunkTemplates(chunk), starts, sizes, flt)
+        records += len(starts)
+        definitions = {int.from_bytes(chunk[s + 34 : s + 38], "little") for s in starts}
+        inline += sum(1 for s in starts if s + 38 in definitions)
+    assert inline >= 3 and records > 500
+    assert sum(calls) < inline  # without the inline path every one of them went through decide

@@ -366,8 +366,11 @@ class ChunkTemplates:
 _LOCATED_LIMIT = 256
 
 
-def _locate(template: TemplateMap, key: bytes) -> Located | None:
-    """``ChunkTemplates.locate`` for a key whose template is ``template`` (None: slice longer keys)."""
+def _locate(template: TemplateMap, key: bytes, count_at: int = _AFTER_INSTANCE) -> Located | None:
+    """``ChunkTemplates.locate`` for a key whose template is ``template`` (None: slice longer keys).
+
+    ``count_at``: where the substitution count is, from the record start (after the instance header,
+    or after the definition for a record that defines its template inline)."""
     slot = template.fields.get("event_id")
     if slot is None or slot.parts != 1 or slot.index is None or slot.value_type != TYPE_UINT16:
         return _ONE_BY_ONE
@@ -388,7 +391,7 @@ def _locate(template: TemplateMap, key: bytes) -> Located | None:
     k = slot.index * 2
     if descriptors[k] != 2 or descriptors[k + 1] != TYPE_UINT16:
         return _ONE_BY_ONE
-    values_at = _AFTER_INSTANCE + 4 + 4 * count
+    values_at = count_at + 4 + 4 * count
     event_id_at = values_at + sum(descriptors[0:k:2])
     if provider is None or provider.parts != 1:
         return Located(event_id_at, -1, 0, None)
@@ -520,14 +523,23 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
             break
     event_id_at = {key: located.event_id_at for key, located in where.items()}
     found = chunkscan.pick(data, starts, keys, event_id_at, wanted_ids)
-    # Decided one by one: records that define their template inline (their key is no reference), records
+    # Records that define their template inline hold their substitution count after the definition, so
+    # their key bytes are the definition's, not descriptors: each is located on its own (by a key read
+    # where its count is).  Decided one by one (``decide``): those that cannot be located that way, records
     # of keys that cannot say, records too short for the key's offsets.
     one_by_one: set[int] = set()
+    inline: list[int] = []
     for definition in {_unpack_u32(k, 10)[0] for k in where}:
         i = bisect_left(starts, definition - _AFTER_INSTANCE)
         if i < len(starts) and starts[i] == definition - _AFTER_INSTANCE:
+            inline.append(i)
+    inline_only = {keys[i] for i in inline if keys.count(keys[i]) == 1}
+    for i in inline:
+        verdict = _inline_wanted(templates, starts[i], sizes[i], wanted_ids, filters)
+        if verdict is None:
             one_by_one.add(i)
-    inline_only = {keys[i] for i in one_by_one if keys.count(keys[i]) == 1}
+        else:
+            found[i] = verdict
     shortest = min(sizes)
     doubtful = {k for k, loc in where.items() if loc.event_id_at < 0 or loc.event_id_at + 6 > shortest} - inline_only
     if doubtful:
@@ -537,11 +549,51 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
             if k in doubtful and (where[k].event_id_at < 0 or where[k].event_id_at + 6 > n)
         )
     if filters.pairs:
-        _check_providers(data, starts, sizes, keys, where, found, one_by_one, filters)
+        _check_providers(data, starts, sizes, keys, where, found, one_by_one.union(inline), filters)
     for i in one_by_one:
         start = starts[i]
         found[i] = decide(templates, [(start, start + sizes[i])], filters)[0]
     return list(compress(range(len(found)), found))
+
+
+def _inline_wanted(
+    templates: ChunkTemplates, start: int, size: int, wanted_ids: frozenset[bytes], filters: Any
+) -> bool | None:
+    """``decide``'s answer for a record that defines its template inline, read the way keyed records are
+    (EventID and provider where the descriptors say); None when that cannot say (then ``decide``)."""
+    data = templates.data
+    template = templates.template(start + _AFTER_INSTANCE)
+    if template.root != "Event":
+        raise BinXmlError(template.offset, f"template root <{template.root or '?'}> is not <Event>")
+    # The same shape as a keyed record's key (instance header, then count and descriptors), marked so
+    # that it never meets one in the template's cache: the count sits at the same place in every record
+    # defining this template (right after the definition).
+    key = b"\x00" + data[start + _INSTANCE_AT : start + _AFTER_INSTANCE]
+    key += data[template.end : template.end + _KEY_LENGTH[0] - TEMPLATE_INSTANCE.size]
+    loc = template.located.get(key)
+    if loc is None:
+        loc = _locate(template, key[1:], template.end - start)
+        if loc is None:
+            return None
+        if len(template.located) >= _LOCATED_LIMIT:
+            template.located.clear()
+        template.located[key] = loc
+    if loc.event_id_at < 0 or loc.event_id_at + 6 > size:
+        return None
+    q = start + loc.event_id_at
+    event_id = data[q : q + 2]
+    if event_id not in wanted_ids:
+        return False
+    if not filters.pairs:
+        return True
+    if loc.provider_at < 0:
+        name: bytes | str | None = loc.provider
+    elif loc.provider_at + loc.provider_size + 4 > size:
+        return None
+    else:
+        q = start + loc.provider_at
+        name = data[q : q + loc.provider_size]
+    return _pair_wanted(filters, event_id, name)
 
 
 _WANTED_BYTES: dict[frozenset[int], frozenset[bytes]] = {}
