@@ -30,7 +30,8 @@ SAMPLE_FILES = {
     "evtxt": SAMPLES / "move-mailbox" / "AppEvent.txt",
     "evcsv": SAMPLES / "harmless-1023" / "Application.csv",
 }
-HELPERS = {"binxml", "chunkscan", "_chunkscan", "format", "layout", "text"}  # modules of the package that are not readers
+# modules of the package that are not readers (``_chunkscan``: chunkscan's native translation, when built)
+HELPERS = {"binxml", "chunkscan", "_chunkscan", "format", "layout", "text"}
 
 
 def test_every_reader_module_declares_its_formats_and_the_table_holds_them_all() -> None:
