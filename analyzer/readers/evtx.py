@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import logging
 import os
 import re
 import struct
@@ -23,7 +22,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from analyzer.model import (
@@ -69,6 +67,18 @@ def available_backends() -> list[str]:
     return found
 
 
+def _first_backend() -> str | None:
+    """The best importable backend; only it is imported (python-evtx pulls in urllib, email and ssl
+    through xml.sax, a cost a diagnosis on the Rust backend should not pay)."""
+    for name, module in _BACKEND_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        return name
+    return None
+
+
 def read(
     path: str,
     *,
@@ -85,10 +95,9 @@ def read(
     path = str(path)
     backend = backend or options.evtx_backend
     if backend is None:
-        names = available_backends()
-        if not names:
+        backend = _first_backend()
+        if backend is None:
             raise InputError(path, "no evtx backend installed (pip install evtx, or python-evtx)")
-        backend = names[0]
     if backend not in BACKENDS:
         raise ValueError(f"unknown evtx backend {backend!r} (choose from {', '.join(BACKENDS)})")
     try:  # fail here, not inside the generator
@@ -613,13 +622,32 @@ _PROVEN: list[bool] = []
 def _selective_proven() -> bool:
     """Whether the installed ``evtx`` is the release the selective path was proven on (asked once)."""
     if not _PROVEN:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            _PROVEN.append(version("evtx") == PROVEN_EVTX_VERSION)
-        except PackageNotFoundError:
-            _PROVEN.append(False)
+        _PROVEN.append(_installed_evtx_version() == PROVEN_EVTX_VERSION)
     return _PROVEN[0]
+
+
+def _installed_evtx_version() -> str | None:
+    """The installed ``evtx`` release: read from the proven release's metadata file beside the package
+    when it is there (one small file), else asked of ``importlib.metadata`` (whose import costs more than
+    reading a small log)."""
+    import evtx
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(evtx.__file__)))
+    try:
+        with open(os.path.join(site, f"evtx-{PROVEN_EVTX_VERSION}.dist-info", "METADATA"), encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("Version:"):
+                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the headers end at the first blank line
+    except OSError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("evtx")
+    except PackageNotFoundError:
+        return None
 
 
 _FILLER_JSON = '{"Event":null}'
@@ -886,6 +914,8 @@ def _python_chunk_events(
 def _quiet_python_evtx() -> None:
     """python-evtx logs "Unexpected token encountered" on damage; with no handler configured Python would
     print it to stderr.  Our warnings already report the record, so give its logger a NullHandler."""
+    import logging
+
     logger = logging.getLogger("Evtx")
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
@@ -1007,6 +1037,8 @@ def _plain_float(value: float, *, single: bool) -> str:
             if struct.pack("<f", float(candidate)) == packed:
                 text = candidate
                 break
+    from decimal import Decimal  # python-evtx floats only: not worth an import for every diagnosis
+
     try:
         plain = format(Decimal(text), "f")
     except ArithmeticError:
