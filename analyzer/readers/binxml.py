@@ -19,7 +19,6 @@ import struct
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import compress
 from typing import Any, NamedTuple
 
 from analyzer.readers import chunkscan
@@ -511,49 +510,58 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
     data = templates.data
     wanted_ids = _wanted_id_bytes(filters.ids)
     while True:
-        length = _KEY_LENGTH[0]
-        keys = chunkscan.record_keys(data, starts, length)
-        where: dict[bytes, Located] = {}
-        for key in set(keys):
+        keys, key_of = chunkscan.keys_of(data, starts, _KEY_LENGTH[0])
+        where: list[Located] = []
+        for key in keys:
             located = templates.locate(key)
             if located is None:
-                break
-            where[key] = located
+                break  # the key was too short for the descriptors needed: slice longer keys
+            where.append(located)
         else:
             break
-    event_id_at = {key: located.event_id_at for key, located in where.items()}
-    found = chunkscan.pick(data, starts, keys, event_id_at, wanted_ids)
+    seen = _judged_pairs(filters) if filters.pairs else None
+    hit, unsure = chunkscan.hits(
+        data,
+        starts,
+        sizes,
+        key_of,
+        [loc.event_id_at for loc in where],
+        wanted_ids,
+        [loc.provider_at if seen is not None else -1 for loc in where],
+        [loc.provider_size for loc in where],
+        seen.rejected if seen is not None else _NO_PAIRS,
+    )
+    found = set(hit)
     # Records that define their template inline hold their substitution count after the definition, so
     # their key bytes are the definition's, not descriptors: each is located on its own (by a key read
     # where its count is).  Decided one by one (``decide``): those that cannot be located that way, records
     # of keys that cannot say, records too short for the key's offsets.
-    one_by_one: set[int] = set()
     inline: list[int] = []
-    for definition in {_unpack_u32(k, 10)[0] for k in where}:
+    for definition in {_unpack_u32(k, 10)[0] for k in keys}:
         i = bisect_left(starts, definition - _AFTER_INSTANCE)
         if i < len(starts) and starts[i] == definition - _AFTER_INSTANCE:
             inline.append(i)
-    inline_only = {keys[i] for i in inline if keys.count(keys[i]) == 1}
+    one_by_one = set(unsure).difference(i for i in inline if key_of.count(key_of[i]) == 1)
     for i in inline:
         verdict = _inline_wanted(templates, starts[i], sizes[i], wanted_ids, filters)
         if verdict is None:
             one_by_one.add(i)
+        elif verdict:
+            found.add(i)
         else:
-            found[i] = verdict
-    shortest = min(sizes)
-    doubtful = {k for k, loc in where.items() if loc.event_id_at < 0 or loc.event_id_at + 6 > shortest} - inline_only
-    if doubtful:
-        one_by_one.update(
-            i
-            for i, (k, n) in enumerate(zip(keys, sizes, strict=True))
-            if k in doubtful and (where[k].event_id_at < 0 or where[k].event_id_at + 6 > n)
-        )
-    if filters.pairs:
-        _check_providers(data, starts, sizes, keys, where, found, one_by_one.union(inline), filters)
+            found.discard(i)
+    if seen is not None:
+        _check_providers(data, starts, sizes, key_of, where, found, one_by_one.union(inline), one_by_one, seen)
     for i in one_by_one:
         start = starts[i]
-        found[i] = decide(templates, [(start, start + sizes[i])], filters)[0]
-    return list(compress(range(len(found)), found))
+        if decide(templates, [(start, start + sizes[i])], filters)[0]:
+            found.add(i)
+        else:
+            found.discard(i)
+    return sorted(found)
+
+
+_NO_PAIRS: frozenset[bytes] = frozenset()
 
 
 def _inline_wanted(
@@ -616,20 +624,19 @@ def _check_providers(
     data: bytes,
     starts: Sequence[int],
     sizes: Sequence[int],
-    keys: list[bytes],
-    where: dict[bytes, Located],
-    found: list[bool],
+    key_of: Sequence[int],
+    where: list[Located],
+    found: set[int],
+    exclude: set[int],
     one_by_one: set[int],
-    filters: Any,
+    seen: _Judged,
 ) -> None:
-    """Clear ``found`` for the records whose (EventID, provider) pair the filter does not read: the
+    """Drop from ``found`` the records whose (EventID, provider) pair the filter does not read: the
     records of one key hold the name at the same offset, and each distinct pair is judged once per
-    filter (a log names the same few providers again and again)."""
-    judged = _judged_pairs(filters)
-    for i in list(compress(range(len(found)), found)):
-        if i in one_by_one:
-            continue
-        loc = where[keys[i]]
+    filter (a log names the same few providers again and again).  A pair judged unwanted by its raw
+    name bytes joins ``seen.rejected``, so ``chunkscan.hits`` leaves its records out from then on."""
+    for i in found.difference(exclude):
+        loc = where[key_of[i]]
         start = starts[i]
         q = start + loc.event_id_at
         event_id = data[q : q + 2]
@@ -643,28 +650,39 @@ def _check_providers(
             q = start + loc.provider_at
             name = data[q : q + loc.provider_size]
         pair = (event_id, name)
-        wanted = judged.get(pair)
+        wanted = seen.pairs.get(pair)
         if wanted is None:
-            wanted = _pair_wanted(filters, event_id, name)
-            if len(judged) < _JUDGED_LIMIT:
-                judged[pair] = wanted
+            wanted = _pair_wanted(seen.filters, event_id, name)
+            if len(seen.pairs) < _JUDGED_LIMIT:
+                seen.pairs[pair] = wanted
+                if not wanted and isinstance(name, bytes):
+                    seen.rejected.add(event_id + name)
         if not wanted:
-            found[i] = False
+            found.discard(i)
 
 
-#: (EventID bytes, provider name as found) -> wanted, per filter object; the filters are held so that
-#: their ids stay theirs.  Bounded: cleared when full.
-_JUDGED: dict[int, tuple[Any, dict[tuple[bytes, Any], bool]]] = {}
+@dataclass(slots=True)
+class _Judged:
+    """What one filter was found to think of (EventID bytes, provider name as found) pairs."""
+
+    filters: Any
+    pairs: dict[tuple[bytes, Any], bool] = field(default_factory=dict)
+    #: EventID bytes + raw UTF-16 name bytes of the pairs judged unwanted (for ``chunkscan.hits``).
+    rejected: set[bytes] = field(default_factory=set)
+
+
+#: Per filter object (held, so that its id stays its own).  Bounded: cleared when full.
+_JUDGED: dict[int, _Judged] = {}
 _JUDGED_LIMIT = 4096
 
 
-def _judged_pairs(filters: Any) -> dict[tuple[bytes, Any], bool]:
+def _judged_pairs(filters: Any) -> _Judged:
     held = _JUDGED.get(id(filters))
-    if held is None or held[0] is not filters:
+    if held is None or held.filters is not filters:
         if len(_JUDGED) >= 16:
             _JUDGED.clear()
-        held = _JUDGED[id(filters)] = (filters, {})
-    return held[1]
+        held = _JUDGED[id(filters)] = _Judged(filters)
+    return held
 
 
 def _pair_wanted(filters: Any, event_id: bytes, name: bytes | str | None) -> bool:

@@ -19,7 +19,7 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -141,12 +141,14 @@ class _Chunk:
     data: bytes  # always CHUNK_SIZE long (a truncated tail is padded with zeros)
     length: int  # bytes present in the file (less than CHUNK_SIZE for a truncated tail)
     # Per located record, in chunk order: offset in the chunk, size, record ID, written FILETIME.  Four
-    # lists rather than one tuple per record: a big log has hundreds of thousands of records, and the
-    # selective path only ever needs the tuple of the few it renders.
-    starts: list[int] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
-    rids: list[int] = field(default_factory=list)
-    writtens: list[int] = field(default_factory=list)
+    # sequences (packed arrays from ``chunkscan.scan``, lists from the complete walk) rather than one
+    # tuple per record: a big log has hundreds of thousands of records, and the selective path only ever
+    # needs the values of the few it renders.
+    starts: MutableSequence[int] = field(default_factory=list)
+    sizes: MutableSequence[int] = field(default_factory=list)
+    rids: MutableSequence[int] = field(default_factory=list)
+    writtens: MutableSequence[int] = field(default_factory=list)
+    increasing: bool = False  # the record IDs are known to strictly increase (so: no ID repeats)
     resynced: bool = False  # damaged bytes were skipped to reach later records (the Rust parser cannot)
     clean: bool = True  # no warning at all about this chunk (the only chunks rendered selectively)
 
@@ -287,9 +289,9 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink, raw: bytearray) ->
         warn(ReadWarning(path, f"chunk {chunk.index}: event records CRC32 mismatch", chunk.offset))
         doubts += 1
     if not doubts:
-        walked = chunkscan.walk(data, free, chunk.length)  # the common case: nothing to warn about
+        walked = chunkscan.scan(data, free, chunk.length)  # the common case: nothing to warn about
         if walked is not None:
-            chunk.starts, chunk.sizes, chunk.rids, chunk.writtens = walked
+            chunk.starts, chunk.sizes, chunk.rids, chunk.writtens, chunk.increasing = walked
             return
     _walk_records(path, chunk, free, warn)
 
@@ -516,7 +518,7 @@ def _rust_chunk_events(
     """One chunk through ``PyEvtxParser`` (a one-chunk file in memory), resuming after record errors."""
     import evtx
 
-    distinct = len(set(chunk.rids))
+    distinct = len(chunk.rids) if chunk.increasing else len(set(chunk.rids))
     if distinct < len(chunk.rids):
         # The Rust parser yields one record per EventRecordID, so a chunk that repeats IDs (damage,
         # or a badly made export) would silently lose records: read it record by record instead.
