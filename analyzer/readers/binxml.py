@@ -541,7 +541,7 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
         i = bisect_left(starts, definition - _AFTER_INSTANCE)
         if i < len(starts) and starts[i] == definition - _AFTER_INSTANCE:
             inline.append(i)
-    one_by_one = set(unsure).difference(i for i in inline if key_of.count(key_of[i]) == 1)
+    one_by_one = set(unsure).difference(inline)  # other records of an inline record's key stay unsure
     for i in inline:
         verdict = _inline_wanted(templates, starts[i], sizes[i], wanted_ids, filters)
         if verdict is None:
