@@ -145,7 +145,9 @@ def viewer_message(event: Event) -> str | None:
 
 def _text_of(event: Event) -> str:
     """The description, without the message catalog's reconstruction label, newlines folded."""
-    text = event.message or ""
+    text = event.message
+    if not text:  # binary logs carry no description
+        return ""
     if text.startswith("[reconstructed] "):
         text = text[len("[reconstructed] ") :]
     return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()

@@ -87,6 +87,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 _START = "start-up: every command would load the rules, the renderers and pandas"
 _API = "start-up: ``import analyzer`` stays cheap in a notebook until a function is used"
 _RENDERERS = "start-up: the renderers load only when a rendering is asked for (not for a dict or JSON)"
+_LANGUAGES = "start-up: sniffing needs only the index-backed words; the tables and matching load when used"
 _ARCHIVES = "start-up: the archive readers (tarfile, zipfile, gzip, lzma, cab, 7z) load only for an archive"
 
 #: Imports that stay inside functions on purpose, with the reason (module -> imported module).
@@ -111,6 +112,8 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.commands.arguments", "analyzer.languages"): "start-up: the language files load only for --language",
     ("analyzer.diagnosis.result", "analyzer.report.diagnosis"): _RENDERERS,
     ("analyzer.case", "analyzer.archives.extract"): _ARCHIVES,
+    ("analyzer.languages", "analyzer.languages.catalog"): _LANGUAGES,
+    ("analyzer.languages", "analyzer.languages.match"): _LANGUAGES,
 }
 
 #: Cycles that exist today and are being removed by the work named; any other cycle is an error.

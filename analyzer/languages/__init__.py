@@ -17,33 +17,79 @@ The API other modules use:
 
 from __future__ import annotations
 
-from analyzer.languages.catalog import (
-    Dates,
-    Language,
-    LanguageFileError,
-    MessageTemplate,
-    Phrase,
-    Wrapper,
-    all_languages,
-    get,
-    load_file,
+from typing import TYPE_CHECKING, Any
+
+from analyzer.languages.words import ampm_words, header_code, normalise, signature_words
+
+if TYPE_CHECKING:
+    from analyzer.languages.catalog import (
+        Dates,
+        Language,
+        LanguageFileError,
+        MessageTemplate,
+        Phrase,
+        Wrapper,
+        all_languages,
+        get,
+        load_file,
+    )
+    from analyzer.languages.match import (
+        TemplateMatch,
+        Unwrapped,
+        event_type,
+        header_language,
+        is_na,
+        match_rendered,
+        render,
+        templates_for,
+        unwrap,
+        wrapper_text,
+    )
+
+#: Names of ``catalog`` and of ``match`` this package answers, each loaded with its module on first use.
+_CATALOG = frozenset(
+    [
+        "Dates",
+        "Language",
+        "LanguageFileError",
+        "MessageTemplate",
+        "Phrase",
+        "Wrapper",
+        "all_languages",
+        "get",
+        "load_file",
+    ]
 )
-from analyzer.languages.match import (
-    TemplateMatch,
-    Unwrapped,
-    ampm_words,
-    event_type,
-    header_code,
-    header_language,
-    is_na,
-    match_rendered,
-    normalise,
-    render,
-    signature_words,
-    templates_for,
-    unwrap,
-    wrapper_text,
+_MATCH = frozenset(
+    [
+        "TemplateMatch",
+        "Unwrapped",
+        "event_type",
+        "header_language",
+        "is_na",
+        "match_rendered",
+        "render",
+        "templates_for",
+        "unwrap",
+        "wrapper_text",
+    ]
 )
+
+
+def __getattr__(name: str) -> Any:
+    """The tables (``catalog``) and the matching (``match``) load when first used: sniffing a file needs only
+    the index-backed words above, and a case of binary logs whose descriptions the English catalog reads
+    needs nothing of this package."""
+    if name in _CATALOG:
+        from analyzer.languages import catalog as module
+    elif name in _MATCH:
+        from analyzer.languages import match as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value  # asked once
+    return value
+
 
 ARTEFACTS = ("columns", "types", "categories", "wrappers", "messages", "regedt32", "reg_query", "dates")
 

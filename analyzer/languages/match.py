@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from analyzer.languages._index import INDEX
 from analyzer.languages.catalog import Language, MessageTemplate, Wrapper, all_languages, get
+from analyzer.languages.words import ampm_words as ampm_words  # the index-backed words, also named here
+from analyzer.languages.words import header_code, normalise
+from analyzer.languages.words import signature_words as signature_words
 from analyzer.model import EventType
 
 _PLACEHOLDER = re.compile(r"%(\d+)")
-
-
-def normalise(text: str) -> str:
-    """Compare form of a label or word: NFC, whitespace runs folded, case folded, quotes trimmed."""
-    text = unicodedata.normalize("NFC", text).strip().strip('"').strip()
-    return " ".join(text.split()).casefold()
 
 
 # --------------------------------------------------------------------------------- headers and words
@@ -33,19 +28,6 @@ def header_language(cells: list[str]) -> Language | None:
     """The language whose Event Viewer header row the first nine ``cells`` are, else None."""
     code = header_code(cells)
     return get(code) if code is not None else None
-
-
-def header_code(cells: list[str]) -> str | None:
-    """The code of the language whose Event Viewer header row the first nine ``cells`` are, else None.
-
-    Answered from the languages' index: sniffing a file loads no language file."""
-    key = tuple(normalise(c) for c in cells[:9])
-    if len(key) < 9:
-        return None
-    for row, code in INDEX["headers"]:
-        if row == key:
-            return code
-    return None
 
 
 @functools.cache
@@ -78,12 +60,6 @@ def _na_words() -> frozenset[str]:
 def is_na(word: str) -> bool:
     """True for the "N/A" of any language (Event Viewer's empty User field)."""
     return normalise(word) in _na_words() or not word.strip()
-
-
-def ampm_words() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(AM words, PM words) of every language, longest first (for building time patterns); from the
-    languages' index, because the text readers build their patterns when they are imported."""
-    return INDEX["am"], INDEX["pm"]
 
 
 # ------------------------------------------------------------------------------------------ wrappers
@@ -268,10 +244,3 @@ def wrapper_text(wrapper: Wrapper, event_id: int, source: str, strings: tuple[st
     head = wrapper.head.replace("{id}", str(event_id)).replace("{source}", source)
     middle = f" {wrapper.middle}" if wrapper.middle else ""
     return f"{head}{middle} {wrapper.marker} {', '.join(strings)}."
-
-
-def signature_words() -> tuple[str, ...]:
-    """Words that identify a language's exports (header names, type words, Regedt32 labels), used to tell
-    which ANSI code page decodes a file into something a viewer of that language wrote (from the
-    languages' index: every text file's head is decoded with them while it is sniffed)."""
-    return INDEX["signature_words"]
