@@ -37,7 +37,7 @@ from analyzer.archives import (
 from analyzer.limits import CaseLimits, human
 from analyzer.model import InputError
 from analyzer.sniff import sniff
-from analyzer.walk import sha256_file, walk_folder
+from analyzer.walk import BackgroundHasher, PendingDigest, sha256_file, sha256_open, walk_folder
 
 CHUNK = 1 << 20
 #: How far reading a case has got, for a progress bar: called with (bytes of the case read so far, bytes
@@ -48,6 +48,39 @@ ReadProgress = Callable[[int, int], None]
 _LOG_NAME = re.compile(r"^(?P<hive>.+)\.log[12]?$", re.IGNORECASE)
 
 
+#: Files at least this big are hashed on a background thread while the case is read (``_Digest``).
+BACKGROUND_HASH_MIN = 8 << 20
+
+
+class _Digest:
+    """``CaseInput.sha256``: the hex digest; for a big file hashed in the background (``walk.PendingDigest``)
+    its first read waits for the hash, and fills in the size hashed too.
+
+    Why a descriptor: the hash of a big log is computed while the log is read (the two overlap on a
+    second core), yet every reader of ``sha256`` -- the JSON, triage's resume check -- sees a plain
+    string, exactly the one ``sha256_file`` gives.  A hash that fails after the file was opened (a read
+    error) leaves an empty digest and a warning on the input."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, item: CaseInput | None, owner: type | None = None) -> str:
+        if item is None:  # no class-level default: the dataclass field stays a required one
+            raise AttributeError(self.slot)
+        value = item.__dict__[self.slot]
+        if isinstance(value, PendingDigest):
+            try:
+                value, item.size = value.result()
+            except OSError as exc:
+                value = ""
+                item.warnings.append(f"cannot read to hash: {exc.strerror or exc}")
+            item.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, item: CaseInput, value: str | PendingDigest) -> None:
+        item.__dict__[self.slot] = value
+
+
 @dataclass
 class CaseInput:
     """One file of a case (a plain file, or a zip member extracted to a temp file)."""
@@ -55,7 +88,7 @@ class CaseInput:
     path: str  # display path: relative to the case root folder / zip, or the file name as given
     real_path: str  # file on disk to open (a temp extraction for zip members); never modified
     format: str | None  # sniffed format, None if unusable (or a hive transaction log, see ``note``)
-    sha256: str
+    sha256: str = _Digest()  # type: ignore[assignment]  # hex digest; waits for a background hash (``_Digest``)
     size: int
     error: str | None = None  # one-line reason when unusable ("not an event log (…)")
     warnings: list[str] = field(default_factory=list)
@@ -116,6 +149,7 @@ def open_case(
             warnings=loader.warnings,
             errors=loader.errors,
         )
+        loader.settle()  # every digest is known when the case closes (a Diagnosis keeps its inputs)
     finally:
         loader.cleanup()
 
@@ -183,6 +217,7 @@ class _Loader:
         self.budget = Budget(limits)
         self._seen: set[str] = set()
         self._archives = 0
+        self._hasher: BackgroundHasher | None = None
 
     # -- messages --
     def warn(self, message: str) -> None:
@@ -242,7 +277,7 @@ class _Loader:
         """Hash and sniff one file; unusable content becomes ``error``, never an exception."""
         if digest is None or size is None:
             try:
-                digest, size = sha256_file(real)
+                digest, size = self._hash(real)
             except OSError as exc:
                 return CaseInput(display, real, None, "", 0, error=f"cannot read: {exc.strerror or exc}")
         item = CaseInput(display, real, None, digest, size)
@@ -261,6 +296,27 @@ class _Loader:
         except Exception as exc:  # a detector bug must not stop a case; say what happened
             item.error = f"format detection failed ({type(exc).__name__}: {exc})"
         return item
+
+    def _hash(self, real: str) -> tuple[str | PendingDigest, int]:
+        """The digest and size of a file; a big one is hashed on the background thread while the case is
+        read (its size is the opened file's until the hash is done, then the size hashed, as before)."""
+        fh = open(real, "rb")  # noqa: SIM115 - closed here, or by the hasher once the hash is done
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if size < BACKGROUND_HASH_MIN:
+                with fh:
+                    return sha256_open(fh)
+            if self._hasher is None:
+                self._hasher = BackgroundHasher()
+            return self._hasher.submit(fh), size
+        except BaseException:
+            fh.close()
+            raise
+
+    def settle(self) -> None:
+        """Wait for the background hashes (each input's ``sha256`` is then a plain string)."""
+        for item in self.inputs:
+            _ = item.sha256
 
     # -- archives --
     def _tmpdir(self) -> str:
@@ -342,6 +398,9 @@ class _Loader:
                 item.note = f"transaction log of {os.path.basename(hive.path)}"
 
     def cleanup(self) -> None:
+        if self._hasher is not None:  # after an error: hashes not finished are abandoned, the thread joined
+            self._hasher.close()
+            self._hasher = None
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None

@@ -110,8 +110,8 @@ def run_case(spec: CaseSpec) -> dict[str, Any]:
             result["case_errors"] = list(case.errors)
             result["case_warnings"] = list(case.warnings)
             result["inputs"] = len(case.inputs)
-            hashes = tuple((i.path, i.sha256) for i in case.inputs)
-            if spec.expect is not None and hashes == spec.expect:
+            # the digests are compared only to resume: otherwise the big files' hashes finish while they are read
+            if spec.expect is not None and tuple((i.path, i.sha256) for i in case.inputs) == spec.expect:
                 result["resumed"] = True
             elif not case.usable:
                 result["error"] = _no_usable_input(case)
