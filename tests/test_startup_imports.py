@@ -63,18 +63,18 @@ def test_sniffing_an_event_viewer_export_loads_only_its_language() -> None:
     assert json.loads(done.stdout) == ["evtxt", 0]
 
 
-def test_api_diagnose_of_a_log_imports_no_renderer_archive_reader_or_yaml() -> None:
+def test_api_diagnose_of_a_case_imports_no_renderer_archive_reader_or_yaml() -> None:
     """``analyzer.diagnose(path).to_dict()`` (notebooks, triage, the benchmarks) renders nothing, opens no
-    archive, takes the shipped rules parsed ahead and reads a binary log's strings without a localised
-    template: none of those modules load."""
+    archive, takes the shipped rules parsed ahead, sniffs with the languages' index and reads a binary
+    log's strings without a localised template: none of those modules load."""
     probe = (
         "import json, sys\nimport analyzer\nanalyzer.diagnose(sys.argv[1]).to_dict()\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    path = os.path.join(SAMPLE, "AppEvent.Evt")
-    done = subprocess.run([sys.executable, "-c", probe, path], cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe, SAMPLE], cwd=REPO, env=env, capture_output=True, text=True)
     modules = set(json.loads(done.stdout))
+    assert "analyzer.readers.regedt32" in modules  # sniffing the .reg export loaded the Regedt32 reader, and yet:
     unused = ("yaml", "tarfile", "analyzer.archives.extract", "analyzer.report.diagnosis", "uuid")
-    unused += ("analyzer.languages.catalog", "analyzer.languages.match")  # no description to match
+    unused += ("analyzer.languages.catalog", "analyzer.languages.match")  # the index-backed words sufficed
     assert sorted(m for m in unused if m in modules) == []

@@ -1,16 +1,16 @@
 """The few language facts that recognising a file needs, answered from the languages' index alone.
 
 Why a module of its own: sniffing a text file and importing the text readers need only the Event Viewer
-header rows, the AM/PM words and the words that tell a code page (``analyzer/languages/_index.py``);
-importing them from here loads neither a language file nor the matching machinery (``catalog``,
-``match``), which a case of binary logs never needs.
+header rows, the AM/PM words, the Regedt32 labels and the words that tell a code page (``INDEX``, from
+``analyzer/languages/_index.py``); importing them from here loads neither a language file nor the
+matching machinery (``catalog``, ``match``), which a case of binary logs never needs.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-from analyzer.languages._index import INDEX
+from analyzer.languages._index import INDEX as INDEX  # the index itself, for readers that look words up
 
 
 def normalise(text: str) -> str:

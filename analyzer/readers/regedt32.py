@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from analyzer import languages
-from analyzer.languages.index import INDEX
+from analyzer.languages.words import INDEX
 from analyzer.model import (
     InputError,
     ReadWarning,
@@ -53,7 +53,7 @@ from analyzer.wintypes import canonical_root, split_multi_sz
 def _label_table() -> dict[str, tuple[str, frozenset[str]]]:
     """normalised localised label (without its colon) -> (English label, codes of the languages using it).
 
-    From the languages' index (``analyzer.languages.index``): importing this reader, as sniffing a text
+    From the languages' index (``analyzer.languages.words``): importing this reader, as sniffing a text
     file does, loads no language file."""
     return {label: (english, frozenset(codes)) for label, (english, codes) in INDEX["regedt32_labels"].items()}
 
