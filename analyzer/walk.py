@@ -122,7 +122,8 @@ class PendingDigest:
 
     def result(self) -> tuple[str, int]:
         """(hex digest, size) as ``sha256_file`` gives them; the OSError of a failed or stopped hash."""
-        self._done.wait()
+        while not self._done.wait(0.05):  # in steps: a time limit's asynchronous exception can land meanwhile
+            pass
         if self._error is not None:
             raise self._error
         return self._value

@@ -105,3 +105,16 @@ def test_close_abandons_what_is_not_hashed_and_joins_the_thread(tmp_path: Path) 
             outcomes.append(None)
         assert job.fh.closed
     assert False not in outcomes
+
+
+def test_waiting_for_a_hash_gives_way_to_a_case_time_limit(tmp_path: Path) -> None:
+    """The watchdog of ``triage.budget.time_limit`` (Windows, Dask threads) raises in the waiting thread."""
+    from analyzer.triage.budget import CaseTimeout, time_limit
+
+    log = tmp_path / "log.evt"
+    log.write_bytes(b"x")
+    ticks = iter(range(1_000_000))
+    with open(log, "rb") as fh:
+        never = PendingDigest(fh)  # submitted to no hasher: it never finishes
+        with pytest.raises(CaseTimeout), time_limit(3, now=lambda: float(next(ticks))):
+            never.result()
