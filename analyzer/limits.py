@@ -20,15 +20,18 @@ Sizes accept a suffix: ``500M``, ``2G``, ``64K`` (binary units) or plain bytes.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from analyzer.model import Event, InputError, ReadWarning, WarningSink, ignore_warning
+
+if TYPE_CHECKING:
+    import argparse
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -77,11 +80,19 @@ class CaseLimits:
     max_cab_size: int = 512 * MiB
 
 
+def _type_error(message: str) -> Exception:
+    """argparse's "invalid value" error, imported here: only the command line parses options, and a
+    notebook or triage worker that never does should not pay for importing argparse."""
+    import argparse
+
+    return argparse.ArgumentTypeError(message)
+
+
 def parse_size(text: str) -> int:
     """``"2G"`` -> 2147483648 (argparse type)."""
     m = _SIZE.match(text)
     if not m or int(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (bytes, or with K, M, G: e.g. 500M)")
+        raise _type_error(f"not a size: {text!r} (bytes, or with K, M, G: e.g. 500M)")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
@@ -89,9 +100,9 @@ def _positive(text: str) -> int:
     try:
         value = int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise _type_error(f"not a number: {text!r}") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+        raise _type_error(f"must be at least 1: {text!r}")
     return value
 
 

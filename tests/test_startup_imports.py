@@ -75,6 +75,6 @@ def test_api_diagnose_of_a_case_imports_no_renderer_archive_reader_or_yaml() -> 
     done = subprocess.run([sys.executable, "-c", probe, SAMPLE], cwd=REPO, env=env, capture_output=True, text=True)
     modules = set(json.loads(done.stdout))
     assert "analyzer.readers.regedt32" in modules  # sniffing the .reg export loaded the Regedt32 reader, and yet:
-    unused = ("yaml", "tarfile", "analyzer.archives.extract", "analyzer.report.diagnosis", "uuid")
+    unused = ("yaml", "tarfile", "argparse", "analyzer.archives.extract", "analyzer.report.diagnosis", "uuid")
     unused += ("analyzer.languages.catalog", "analyzer.languages.match")  # the index-backed words sufficed
     assert sorted(m for m in unused if m in modules) == []
