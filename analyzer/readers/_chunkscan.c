@@ -29,13 +29,15 @@
 #define RECORD_HEADER_SIZE 24
 #define SIZE_COPY 4
 #define KEY_AT RECORD_HEADER_SIZE
+/* The most records a clean chunk can hold: every record ends inside the chunk and takes 28 bytes at least. */
+#define MAX_RECORDS ((CHUNK_SIZE - CHUNK_HEADER_SIZE) / (RECORD_HEADER_SIZE + SIZE_COPY) + 1)
 
 /* Integers within +-SMALL are summed (three at most) in 64-bit arithmetic without overflow, and stay
    inside Py_ssize_t; any other value goes through Python int arithmetic, so huge or negative values
    behave exactly as in Python. */
 #define SMALL ((long long)(PY_SSIZE_T_MAX / 4) < (1LL << 60) ? (long long)(PY_SSIZE_T_MAX / 4) : (1LL << 60))
 
-static const unsigned char RECORD_MAGIC[4] = {0x2a, 0x2a, 0x00, 0x00};
+#define RECORD_MAGIC 0x00002a2aUL /* b"**\0\0" read as a little-endian uint32 */
 
 /* What the module keeps: the packed array types it fills (one element of each, repeated to size) and
    struct.error (what the Python scan raises through struct.unpack_from). */
@@ -44,6 +46,8 @@ typedef struct {
     PyObject *unit_u64;     /* array('Q', [0]) */
     PyObject *struct_error; /* struct.error */
     PyObject *zip;          /* builtins.zip, for the general path of hits */
+    PyObject *wanted;       /* the last frozenset given to hits as wanted, held, or NULL ... */
+    struct Table *table;    /* ... and its lookup table (a reader passes the same frozenset every chunk) */
 } State;
 
 static State *
@@ -322,6 +326,9 @@ scan(PyObject *module, PyObject *args, PyObject *kwargs)
     unsigned long size;
     Py_ssize_t count = 0, k, held = 0;
     int doubt = 0, increasing = 1;
+    /* Where the first pass found each record: the second pass then reads all records at once instead of
+       following the size fields again (each step of that chain waits for a memory read). */
+    unsigned int found_at[MAX_RECORDS], found_size[MAX_RECORDS];
 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO:scan", keywords, &data_obj, &free_obj, &length_obj)) {
         return NULL;
@@ -345,7 +352,7 @@ scan(PyObject *module, PyObject *args, PyObject *kwargs)
             PyBuffer_Release(&view);
             return NULL;
         }
-        if (memcmp(d + pos, RECORD_MAGIC, 4) != 0) {
+        if (u32_at(d + pos) != RECORD_MAGIC) {
             long long stop = free_at < n ? free_at : n;
             for (i = pos; i < stop; i++) {
                 if (d[i] != 0) {
@@ -370,6 +377,13 @@ scan(PyObject *module, PyObject *args, PyObject *kwargs)
             doubt = 1;
             break;
         }
+        if (count == MAX_RECORDS) { /* cannot happen: sizes of 28 and more, ends inside the chunk */
+            PyErr_SetString(PyExc_SystemError, "scan: more records than a chunk holds");
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        found_at[count] = (unsigned int)pos;
+        found_size[count] = (unsigned int)size;
         count++;
         pos = end;
     }
@@ -390,17 +404,16 @@ scan(PyObject *module, PyObject *args, PyObject *kwargs)
     sizes = (unsigned int *)views[1].buf;
     rids = (unsigned long long *)views[2].buf;
     written = (unsigned long long *)views[3].buf;
-    pos = CHUNK_HEADER_SIZE;
+    if (count > 0) {
+        memcpy(starts, found_at, sizeof(unsigned int) * (size_t)count);
+        memcpy(sizes, found_size, sizeof(unsigned int) * (size_t)count);
+    }
     for (k = 0; k < count; k++) {
-        size = u32_at(d + pos + 4);
-        starts[k] = (unsigned int)pos;
-        sizes[k] = (unsigned int)size;
-        rids[k] = u64_at(d + pos + 8);
-        written[k] = u64_at(d + pos + 16);
+        rids[k] = u64_at(d + found_at[k] + 8);
+        written[k] = u64_at(d + found_at[k] + 16);
         if (k > 0 && rids[k - 1] >= rids[k]) {
             increasing = 0;
         }
-        pos += (long long)size;
     }
     for (k = 0; k < 4; k++) {
         PyBuffer_Release(&views[k]);
@@ -428,14 +441,31 @@ done:
 /* --------------------------------------------------------------------------------------------- keys_of */
 
 /* The distinct keys met so far in one call: the bytes objects (in the result list, first-met order), their
-   hashes, and an open-addressing table of their indexes (slot value index + 1, 0 for an empty slot). */
+   hashes, and an open-addressing table of their indexes (slot value index + 1, 0 for an empty slot).
+   Before the table, a small direct-mapped cache indexed by a fingerprint of the key's first and last
+   eight bytes: records of one template mostly repeat a few keys, and a cache hit (then confirmed by
+   comparing the bytes) costs two loads and one comparison instead of hashing the whole key. */
+#define RECENT 64
+
 typedef struct {
     PyObject *list;
     uint64_t *hashes;
     Py_ssize_t *slots;
     Py_ssize_t mask; /* table size - 1, a power of two minus one */
     Py_ssize_t count, room;
+    uint64_t recent_print[RECENT];
+    Py_ssize_t recent_index[RECENT]; /* -1: empty */
 } Keys;
+
+/* The fingerprint of a key of at least 8 bytes (its first and last eight bytes, mixed). */
+static uint64_t
+key_print(const unsigned char *s, Py_ssize_t len)
+{
+    uint64_t first, last;
+    memcpy(&first, s, 8);
+    memcpy(&last, s + len - 8, 8);
+    return (first ^ (last * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)len) * 0xFF51AFD7ED558CCDULL;
+}
 
 /* A hash of the key bytes, eight at a time (only compared within one call, so byte order is free). */
 static uint64_t
@@ -464,7 +494,11 @@ key_hash(const unsigned char *s, Py_ssize_t len)
 static int
 keys_init(Keys *keys)
 {
+    int j;
     memset(keys, 0, sizeof(*keys));
+    for (j = 0; j < RECENT; j++) {
+        keys->recent_index[j] = -1;
+    }
     keys->list = PyList_New(0);
     keys->mask = 63;
     keys->slots = (Py_ssize_t *)PyMem_Calloc((size_t)keys->mask + 1, sizeof(Py_ssize_t));
@@ -637,7 +671,19 @@ keys_of(PyObject *module, PyObject *args, PyObject *kwargs)
                 goto done;
             }
         }
-        if (last >= 0 && key_equals(&keys, last, d + from, len)) {
+        if (len >= 8) {
+            uint64_t print = key_print((const unsigned char *)d + from, len);
+            int slot = (int)(print >> 58); /* the top 6 bits: one of RECENT slots */
+            index = keys.recent_index[slot];
+            if (index < 0 || keys.recent_print[slot] != print || !key_equals(&keys, index, d + from, len)) {
+                if ((index = keys_index(&keys, d + from, len)) < 0) {
+                    goto done;
+                }
+                keys.recent_print[slot] = print;
+                keys.recent_index[slot] = index;
+            }
+        }
+        else if (last >= 0 && key_equals(&keys, last, d + from, len)) {
             index = last; /* records of one template often follow each other */
         }
         else if ((index = keys_index(&keys, d + from, len)) < 0) {
@@ -675,7 +721,7 @@ done:
 /* ``wanted`` as a lookup table, when it is exactly a set or frozenset of exact bytes: an EventID slice of
    the buffer is at most 2 bytes long, so only members of length 0, 1 and 2 can ever match it (a slice is
    shorter than 2 bytes only at the end of the buffer). */
-typedef struct {
+typedef struct Table {
     int has_empty;
     unsigned char one[256 / 8];
     unsigned char two[65536 / 8];
@@ -782,6 +828,14 @@ set_index_error(PyObject *sequence, Py_ssize_t k)
     }
 }
 
+/* Per key, the last (EventID, provider name) pair looked up in ``rejected`` and the answer: the records
+   of one key mostly name the same provider, so the set is asked once per key and name, not per record
+   (it cannot change during the call: nothing here runs Python code). */
+typedef struct {
+    Py_ssize_t id_from, id_len, name_from, name_len;
+    int answer; /* -1: nothing looked up yet */
+} Memo;
+
 /* The hits of the common case: every argument loaded into C once, then only C arithmetic per record. */
 typedef struct {
     Column starts, sizes, key_of, event_id_at, provider_at, provider_size;
@@ -793,6 +847,8 @@ fast_hits(const unsigned char *d, Py_ssize_t n, Columns *c, PyObject *per_key[3]
 {
     Py_ssize_t i, m = c->starts.len;
     int check_rejected = PySet_GET_SIZE(rejected) > 0;
+    Memo *memos = NULL;
+    int failed = -1;
     if (c->sizes.len < m) {
         m = c->sizes.len;
     }
@@ -807,12 +863,12 @@ fast_hits(const unsigned char *d, Py_ssize_t n, Columns *c, PyObject *per_key[3]
         Py_ssize_t from, len;
         if (k >= c->event_id_at.len) {
             set_index_error(per_key[0], (Py_ssize_t)k);
-            return -1;
+            goto done;
         }
         at = column_at(&c->event_id_at, (Py_ssize_t)k);
         if (at < 0 || at + 6 > size) {
             if (push_index(unsure, i) < 0) {
-                return -1;
+                goto done;
             }
             continue;
         }
@@ -822,45 +878,69 @@ fast_hits(const unsigned char *d, Py_ssize_t n, Columns *c, PyObject *per_key[3]
         }
         if (k >= c->provider_at.len) {
             set_index_error(per_key[1], (Py_ssize_t)k);
-            return -1;
+            goto done;
         }
         name_at = column_at(&c->provider_at, (Py_ssize_t)k);
         if (name_at >= 0) {
             if (k >= c->provider_size.len) {
                 set_index_error(per_key[2], (Py_ssize_t)k);
-                return -1;
+                goto done;
             }
             name_size = column_at(&c->provider_size, (Py_ssize_t)k);
             if (name_at + name_size + 4 <= size && check_rejected) {
                 Py_ssize_t name_from, name_len;
-                PyObject *pair;
-                int known;
+                Memo *memo;
                 name_len = clamp_slice(n, p + name_at, p + name_at + name_size, &name_from);
-                pair = PyBytes_FromStringAndSize(NULL, len + name_len);
-                if (pair == NULL) {
-                    return -1;
+                if (memos == NULL) {
+                    Py_ssize_t j;
+                    memos = (Memo *)PyMem_Malloc(sizeof(Memo) * (size_t)c->event_id_at.len);
+                    if (memos == NULL) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    for (j = 0; j < c->event_id_at.len; j++) {
+                        memos[j].answer = -1;
+                    }
                 }
-                memcpy(PyBytes_AS_STRING(pair), d + from, (size_t)len);
-                memcpy(PyBytes_AS_STRING(pair) + len, d + name_from, (size_t)name_len);
-                known = PySet_Contains(rejected, pair);
-                Py_DECREF(pair);
-                if (known < 0) {
-                    return -1;
+                memo = &memos[k];
+                if (memo->answer < 0 || memo->id_len != len || memo->name_len != name_len ||
+                    memcmp(d + memo->id_from, d + from, (size_t)len) != 0 ||
+                    memcmp(d + memo->name_from, d + name_from, (size_t)name_len) != 0) {
+                    PyObject *pair = PyBytes_FromStringAndSize(NULL, len + name_len);
+                    int known;
+                    if (pair == NULL) {
+                        goto done;
+                    }
+                    memcpy(PyBytes_AS_STRING(pair), d + from, (size_t)len);
+                    memcpy(PyBytes_AS_STRING(pair) + len, d + name_from, (size_t)name_len);
+                    known = PySet_Contains(rejected, pair);
+                    Py_DECREF(pair);
+                    if (known < 0) {
+                        goto done;
+                    }
+                    memo->id_from = from;
+                    memo->id_len = len;
+                    memo->name_from = name_from;
+                    memo->name_len = name_len;
+                    memo->answer = known;
                 }
-                if (known) {
+                if (memo->answer) {
                     continue;
                 }
             }
         }
         if (push_index(found, i) < 0) {
-            return -1;
+            goto done;
         }
     }
     if (m != c->starts.len || m != c->sizes.len || m != c->key_of.len) {
         set_zip_error(c->starts.len, c->sizes.len, c->key_of.len);
-        return -1;
+        goto done;
     }
-    return 0;
+    failed = 0;
+done:
+    PyMem_Free(memos);
+    return failed;
 }
 
 /* data[base + first : base + first + extra] from the buffer as bytes, with Python ints. */
@@ -1005,7 +1085,8 @@ hits(PyObject *module, PyObject *args, PyObject *kwargs)
     Columns c;
     Column *columns[6];
     static const int where[6] = {1, 2, 3, 4, 6, 7}; /* the argument of each column */
-    Table *table = NULL;
+    const Table *table = NULL;
+    Table *own_table = NULL;
     int k, fast = 1, loaded = 0, failed;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOO:hits", keywords, &a[0], &a[1], &a[2], &a[3], &a[4],
@@ -1024,11 +1105,7 @@ hits(PyObject *module, PyObject *args, PyObject *kwargs)
     columns[5] = &c.provider_size;
     found = PyList_New(0);
     unsure = PyList_New(0);
-    table = (Table *)PyMem_Malloc(sizeof(Table));
-    if (found == NULL || unsure == NULL || table == NULL) {
-        if (table == NULL) {
-            PyErr_NoMemory();
-        }
+    if (found == NULL || unsure == NULL) {
         goto done;
     }
     /* The fast path needs every argument in C: columns of exact ints (key indexes not negative), the
@@ -1046,8 +1123,27 @@ hits(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         loaded = k + 1;
     }
-    if (fast) {
-        fast = table_build(table, a[5]);
+    if (fast && a[5] == state->wanted) {
+        table = state->table; /* the frozenset of the previous call: its table is ready */
+    }
+    else if (fast && PyFrozenSet_CheckExact(a[5])) {
+        Py_CLEAR(state->wanted); /* its table is overwritten now */
+        fast = table_build(state->table, a[5]);
+        if (fast > 0) {
+            table = state->table;
+            Py_INCREF(a[5]);
+            state->wanted = a[5];
+        }
+    }
+    else if (fast) {
+        table = own_table = (Table *)PyMem_Malloc(sizeof(Table));
+        fast = table == NULL ? -1 : table_build(own_table, a[5]);
+        if (table == NULL) {
+            PyErr_NoMemory();
+        }
+    }
+    if (fast < 0) {
+        goto done;
     }
     if (fast) {
         PyObject *per_key[3];
@@ -1068,7 +1164,7 @@ done:
     }
     Py_XDECREF(found);
     Py_XDECREF(unsure);
-    PyMem_Free(table);
+    PyMem_Free(own_table);
     PyBuffer_Release(&view);
     return result;
 }
@@ -1146,6 +1242,11 @@ chunkscan_exec(PyObject *module)
         return -1;
     }
     Py_INCREF(state->zip);
+    state->table = (Table *)PyMem_Malloc(sizeof(Table));
+    if (state->table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 
@@ -1158,6 +1259,7 @@ chunkscan_traverse(PyObject *module, visitproc visit, void *arg)
         Py_VISIT(state->unit_u64);
         Py_VISIT(state->struct_error);
         Py_VISIT(state->zip);
+        Py_VISIT(state->wanted);
     }
     return 0;
 }
@@ -1171,6 +1273,7 @@ chunkscan_clear(PyObject *module)
         Py_CLEAR(state->unit_u64);
         Py_CLEAR(state->struct_error);
         Py_CLEAR(state->zip);
+        Py_CLEAR(state->wanted);
     }
     return 0;
 }
@@ -1178,7 +1281,12 @@ chunkscan_clear(PyObject *module)
 static void
 chunkscan_free(void *module)
 {
+    State *state = state_of((PyObject *)module);
     chunkscan_clear((PyObject *)module);
+    if (state != NULL) {
+        PyMem_Free(state->table);
+        state->table = NULL;
+    }
 }
 
 static PyModuleDef_Slot chunkscan_slots[] = {
