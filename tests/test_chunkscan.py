@@ -643,3 +643,36 @@ def test_no_reference_or_memory_leaks(native: ModuleType, tmp_path: Path) -> Non
     assert [sys.getrefcount(x) for x in watched] == counts
     assert len(gc.get_objects()) - objects < 100
     assert grown < 64 * 1024, f"{grown} bytes more after {300 * len(calls)} calls"
+
+
+def test_wanted_tables_follow_the_set_given(native: ModuleType) -> None:
+    """The native hits keeps the table of the frozenset given last: another set, or a frozenset it cannot
+    hold in a table, never meets a stale table."""
+    data = bytes(range(256)) * 4
+    starts, sizes, key_of = array("I", range(0, 900, 10)), array("I", [100] * 90), array("I", [0] * 90)
+    first = frozenset({bytes([40, 41]), bytes([90, 91])})
+    second = frozenset({bytes([50, 51])})
+    odd = frozenset({bytes([60, 61]), 7})
+    for wanted in (first, first, second, first, odd, first, set(second), first, frozenset(), second):
+        for eid_at in ([0], [10]):
+            _same(native, "hits", data, starts, sizes, key_of, eid_at, wanted, [-1], [0], set())
+
+
+def test_rejected_is_asked_per_name_not_per_key(native: ModuleType) -> None:
+    """Records of one key naming different providers: each name's own answer (the native hits remembers
+    the last name asked per key, and must ask again when the name changes)."""
+    names = [b"A\0B\0", b"C\0D\0", b"A\0B\0", b"A\0B\0", b"C\0D\0", b"A\0X\0"]
+    data = bytearray(512)
+    starts = []
+    for i, name in enumerate(names):
+        p = 512 + 64 * i
+        data.extend(bytes(64))
+        data[p + 30 : p + 32] = (1023).to_bytes(2, "little")
+        data[p + 40 : p + 44] = name
+        starts.append(p)
+    blob = bytes(data)
+    eid = (1023).to_bytes(2, "little")
+    sizes, key_of = [64] * len(starts), [0] * len(starts)
+    for rejected in ({eid + b"A\0B\0"}, {eid + b"C\0D\0"}, {eid + b"A\0X\0", eid + b"C\0D\0"}, {b"x"}):
+        got = _same(native, "hits", blob, starts, sizes, key_of, [30], frozenset({eid}), [40], [4], rejected)
+        assert got[0] == [i for i, name in enumerate(names) if eid + name not in rejected]
