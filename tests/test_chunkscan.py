@@ -1,11 +1,14 @@
 """The native chunk scan (``analyzer.readers._chunkscan``) answers exactly what ``readers.chunkscan`` answers.
 
 The C functions replace the Python ones when the extension is built, on the bytes of customer files, so
-every test compares both on the same input: the values and their types, or the exception type (and its
-message where Python's is specific).  Inputs: every chunk of every corpus .evtx, chunks of the project's
-writer, and thousands of fuzzed chunks (bit flips, truncations, random free-space offsets and lengths,
-starts that are negative, past the end or beyond 64 bits, keys of any length, wanted sets with entries of
-0 to 3 bytes).
+every test compares both on the same input: the values and their types (packed arrays of the same
+typecode included), or the exception type (and its message where Python's is specific).  Inputs: every
+chunk of every corpus .evtx, chunks of the project's writer, thousands of fuzzed chunks (bit flips,
+truncations, random free-space offsets and lengths) and fuzzed arguments (starts that are negative, past
+the end or beyond 64 bits, as packed arrays, lists or tuples; keys of any length; key indexes past the
+per-key lists; offsets of any size and sign; wanted sets with entries of 0 to 3 bytes; rejected pairs met
+or not; columns of unequal lengths).  The native functions take a C path for the arguments the reader
+passes and a general path for anything else: both are compared.
 
 Two builds are tested when present: the module freshly compiled from ``_chunkscan.c`` into a temporary
 directory (so the source itself is proven, whatever sits in the checkout), and the one the package imports
