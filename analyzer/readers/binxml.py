@@ -64,6 +64,7 @@ DESCRIPTOR = Layout("SubstitutionDescriptor", "<HBB", ("size", "value_type", "un
 COUNT = Layout("SubstitutionCount", "<I", ("count",))
 
 FRAGMENT_HEADER = bytes((TOKEN_FRAGMENT_HEADER, 1, 1, 0))
+_INSTANCE_START = FRAGMENT_HEADER + bytes((TOKEN_TEMPLATE_INSTANCE,))
 _INSTANCE_AT = RECORD_HEADER.size  # the template instance follows the record header
 _AFTER_INSTANCE = _INSTANCE_AT + TEMPLATE_INSTANCE.size
 _MAX_SUBSTITUTIONS = 4096  # far above any real template; guards against garbage counts
@@ -284,11 +285,12 @@ class Located(NamedTuple):
 
 _ONE_BY_ONE = Located(-1, -1, 0, None)
 
-#: Template maps met in earlier chunks, by (offset, definition bytes): a log repeats the same few
-#: definitions at the same offsets chunk after chunk, and parsing one costs as much as deciding hundreds
-#: of records.  Bounded: cleared when full.
-_SEEN: dict[bytes, TemplateMap] = {}
+#: Template maps met in earlier chunks, by (offset, body size), each with its definition bytes: a log
+#: repeats the same few definitions at the same offsets chunk after chunk, and parsing one costs as much
+#: as deciding hundreds of records.  Bounded: cleared when full.
+_SEEN: dict[tuple[int, int], list[tuple[bytes, TemplateMap]]] = {}
 _SEEN_LIMIT = 1024
+_SEEN_PER_PLACE = 4
 
 
 class ChunkTemplates:
@@ -309,21 +311,29 @@ class ChunkTemplates:
         if not 0 < offset <= len(data) - TEMPLATE_DEFINITION.size:
             return parse_template(data, offset)  # raises, naming the offset
         size = _unpack_u32(data, offset + 20)[0]
-        key = offset.to_bytes(4, "little") + data[offset : offset + TEMPLATE_DEFINITION.size + size]
-        known = _SEEN.get(key)
-        if known is not None and all(read_name(data, at)[0] == name for at, name in known.names):
-            return known
+        end = offset + TEMPLATE_DEFINITION.size + size
+        if end > len(data):
+            return parse_template(data, offset)  # raises: the definition runs past the chunk
+        place = (offset, size)
+        for body, known in _SEEN.get(place, ()):
+            # Compared in place (no copy of the definition): same bytes, and the same names where the
+            # definition points outside itself.
+            if data.startswith(body, offset) and all(read_name(data, at)[0] == name for at, name in known.names):
+                return known
         parsed = parse_template(data, offset)
         if len(_SEEN) >= _SEEN_LIMIT:
             _SEEN.clear()
-        _SEEN[key] = parsed
+        bucket = _SEEN.setdefault(place, [])
+        if len(bucket) >= _SEEN_PER_PLACE:
+            del bucket[0]
+        bucket.append((data[offset:end], parsed))
         return parsed
 
     def locate(self, key: bytes) -> Located | None:
         """Where the EventID and provider values sit, from the record's start, in every record whose bytes
         from the template instance on begin with ``key``; None when the key is too short to cover the
         descriptors needed (``_KEY_LENGTH`` is raised: slice again)."""
-        if key[:5] != FRAGMENT_HEADER + bytes((TOKEN_TEMPLATE_INSTANCE,)) or len(key) < 18:
+        if not key.startswith(_INSTANCE_START) or len(key) < 18:
             return _ONE_BY_ONE
         template = self.template(_unpack_u32(key, 10)[0])
         if template.root != "Event":

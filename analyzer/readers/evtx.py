@@ -132,6 +132,9 @@ class _Layout:
     #: chunk turned out to be wanted almost whole, so that a log the filter wants nearly all of does not
     #: pay for deciding record by record (both paths give the same output, so switching is free).
     dense_until: int = -1
+    #: The one-chunk file the Rust parser gets in the selective path (header, then the folded chunk),
+    #: written over for every chunk rather than allocated anew.
+    fold: bytearray | None = None
 
 
 @dataclass(slots=True)
@@ -585,10 +588,16 @@ def _json_record(
     located: dict[int, tuple[int, int]],
     rec: dict[str, Any],
     filters: EventFilter | None,
+    *,
+    precheck: bool = True,
 ) -> Event | ReadWarning | None:
-    """One record of the Rust parser's output: its Event, None when filtered out, or the warning to give."""
+    """One record of the Rust parser's output: its Event, None when filtered out, or the warning to give.
+
+    ``precheck``: look at the EventID and provider in the JSON text first, so that records the filter
+    refuses are never parsed; the selective path, which only renders records chosen by those very fields,
+    skips it (the Event is filtered the same way once built)."""
     text = rec["data"]
-    if filters is not None and filters.ids:
+    if precheck and filters is not None and filters.ids:
         m = _EVENT_ID_RE.search(text)
         if m is not None:
             event_id = int(m.group(1)) & 0xFFFF
@@ -685,8 +694,10 @@ def _selective_chunk_events(path: str, layout: _Layout, chunk: _Chunk, filters: 
         layout.dense_until = chunk.index + DENSE_PAUSE
     located = {record_ids[i]: (chunk.offset + starts[i], written[i]) for i in wanted}
     header = len(layout.header)
-    folded = bytearray(layout.header)  # the one-chunk file the Rust parser gets: header, then the chunk
-    folded += data
+    folded = layout.fold
+    if folded is None:
+        folded = layout.fold = bytearray(layout.header) + bytes(CHUNK_SIZE)
+    folded[header:] = data  # same length: copied in place
     fillers: set[int] = set()
     for first, last in _gaps(wanted, len(starts)):
         start = starts[first]
@@ -705,7 +716,7 @@ def _selective_chunk_events(path: str, layout: _Layout, chunk: _Chunk, filters: 
                     return None
                 seen += 1
                 continue
-            event = _json_record(path, chunk, located, rec, filters)
+            event = _json_record(path, chunk, located, rec, filters, precheck=False)
             if type(event) is ReadWarning:
                 return None
             seen += 1
