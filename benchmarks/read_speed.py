@@ -370,7 +370,12 @@ def main(argv: list[str] | None = None) -> int:
                 short.append(f"{label}: {int(r['count']):,} events out of {scanned:,} written")
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in files.values() if p is not None)
     print()
-    print(f"records per file: {args.records:,}; files: {sizes}; python {sys.version.split()[0]}")
+    from analyzer.readers import chunkscan
+
+    scan = "native C module" if chunkscan.NATIVE else "pure Python (the C module is not built)"
+    print(
+        f"records per file: {args.records:,}; files: {sizes}; python {sys.version.split()[0]}; .evtx chunk scan: {scan}"
+    )
     print(
         "records/s = records scanned / seconds of the read in the child (filtered rows scan the whole file);"
         f" best of {args.repeat} interleaved runs (rows over 10 s: one run); CPU time is the fairer figure"
