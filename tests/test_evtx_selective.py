@@ -413,3 +413,23 @@ def test_records_defining_their_template_inline_are_located_not_decided_one_by_o
         inline += sum(1 for s in starts if s + 38 in definitions)
     assert inline >= 3 and records > 500
     assert sum(calls) < inline  # without the inline path every one of them went through decide
+
+
+def test_the_python_chunk_scan_gives_the_reader_the_same_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the optional C module is not built (a laptop without a compiler), the reader runs the Python
+    chunk scan: every corpus file and a written log read to the same Events and warnings both ways."""
+    from analyzer.readers import chunkscan
+
+    written = tmp_path / "written.evtx"
+    write_evtx(written, _events(1500, seed=13))
+    paths = [*(p for p in corpus_files("evtx") if p.suffix == ".evtx"), written]
+    flt = evidence_filter()
+    as_installed = [_read(path, flt, selective=True) for path in paths]
+    monkeypatch.setattr(chunkscan, "scan", chunkscan._py_scan)
+    monkeypatch.setattr(chunkscan, "keys_of", chunkscan._py_keys_of)
+    monkeypatch.setattr(chunkscan, "hits", chunkscan._py_hits)
+    in_python = [_read(path, flt, selective=True) for path in paths]
+    assert in_python == as_installed
+    assert any(events for events, _ in in_python)
