@@ -338,15 +338,7 @@ class ChunkTemplates:
         template = self.template(_unpack_u32(key, 10)[0])
         if template.root != "Event":
             raise BinXmlError(template.offset, f"template root <{template.root or '?'}> is not <Event>")
-        known = template.located.get(key)
-        if known is None:
-            known = _locate(template, key)
-            if known is None:
-                return None
-            if len(template.located) >= _LOCATED_LIMIT:
-                template.located.clear()
-            template.located[key] = known
-        return known
+        return _located(template, key, key)
 
     def instance(self, start: int, end: int) -> Instance:
         """The template instance of the record spanning chunk bytes ``start:end``."""
@@ -373,6 +365,19 @@ class ChunkTemplates:
 
 
 _LOCATED_LIMIT = 256
+
+
+def _located(template: TemplateMap, cached_as: bytes, key: bytes, count_at: int = _AFTER_INSTANCE) -> Located | None:
+    """``_locate``'s answer, remembered on the template map under ``cached_as`` (bounded per map)."""
+    known = template.located.get(cached_as)
+    if known is None:
+        known = _locate(template, key, count_at)
+        if known is None:
+            return None
+        if len(template.located) >= _LOCATED_LIMIT:
+            template.located.clear()
+        template.located[cached_as] = known
+    return known
 
 
 def _locate(template: TemplateMap, key: bytes, count_at: int = _AFTER_INSTANCE) -> Located | None:
@@ -513,10 +518,11 @@ def wanted_records(templates: ChunkTemplates, starts: Sequence[int], sizes: Sequ
     The answers of ``decide``, computed without a Python step per record for the common case: records
     whose template instance header and leading substitution descriptors (up to the EventID's and the
     provider's) are the same bytes share one *key*, and the key alone says where the EventID value and
-    the provider name sit in each of them.  The EventID bytes of every record are sliced out and looked
-    up at once; the provider is read only where the EventID is wanted, each distinct (EventID, name)
-    judged once.  Records that define their template inline, records of a key that cannot say
-    (EventID not a plain UInt16 value, ...) and records too short for the offsets go through ``decide``."""
+    the provider name sit in each of them.  ``chunkscan`` slices the keys and reads every record's
+    EventID bytes at its key's offset; the provider is read only where the EventID is wanted, each
+    distinct (EventID, name) judged once per filter.  A record that defines its template inline is
+    located from the descriptors after its definition.  Records of a key that cannot say (EventID not a
+    plain UInt16 value, ...) and records too short for the offsets go through ``decide``."""
     data = templates.data
     wanted_ids = _wanted_id_bytes(filters.ids)
     while True:
@@ -586,17 +592,10 @@ def _inline_wanted(
     # The same shape as a keyed record's key (instance header, then count and descriptors), marked so
     # that it never meets one in the template's cache: the count sits at the same place in every record
     # defining this template (right after the definition).
-    key = b"\x00" + data[start + _INSTANCE_AT : start + _AFTER_INSTANCE]
+    key = data[start + _INSTANCE_AT : start + _AFTER_INSTANCE]
     key += data[template.end : template.end + _KEY_LENGTH[0] - TEMPLATE_INSTANCE.size]
-    loc = template.located.get(key)
-    if loc is None:
-        loc = _locate(template, key[1:], template.end - start)
-        if loc is None:
-            return None
-        if len(template.located) >= _LOCATED_LIMIT:
-            template.located.clear()
-        template.located[key] = loc
-    if loc.event_id_at < 0 or loc.event_id_at + 6 > size:
+    loc = _located(template, b"\x00" + key, key, template.end - start)
+    if loc is None or loc.event_id_at < 0 or loc.event_id_at + 6 > size:
         return None
     q = start + loc.event_id_at
     event_id = data[q : q + 2]
@@ -604,14 +603,7 @@ def _inline_wanted(
         return False
     if not filters.pairs:
         return True
-    if loc.provider_at < 0:
-        name: bytes | str | None = loc.provider
-    elif loc.provider_at + loc.provider_size + 4 > size:
-        return None
-    else:
-        q = start + loc.provider_at
-        name = data[q : q + loc.provider_size]
-    return _pair_wanted(filters, event_id, name)
+    return _provider_verdict(_judged_pairs(filters), data, start, size, loc, event_id)
 
 
 _WANTED_BYTES: dict[frozenset[int], frozenset[bytes]] = {}
@@ -649,26 +641,34 @@ def _check_providers(
         loc = where[key_of[i]]
         start = starts[i]
         q = start + loc.event_id_at
-        event_id = data[q : q + 2]
-        name: bytes | str | None
-        if loc.provider_at < 0:
-            name = loc.provider
-        elif loc.provider_at + loc.provider_size + 4 > sizes[i]:
+        verdict = _provider_verdict(seen, data, start, sizes[i], loc, data[q : q + 2])
+        if verdict is None:
             one_by_one.add(i)  # the name would run past the record
-            continue
-        else:
-            q = start + loc.provider_at
-            name = data[q : q + loc.provider_size]
-        pair = (event_id, name)
-        wanted = seen.pairs.get(pair)
-        if wanted is None:
-            wanted = _pair_wanted(seen.filters, event_id, name)
-            if len(seen.pairs) < _JUDGED_LIMIT:
-                seen.pairs[pair] = wanted
-                if not wanted and isinstance(name, bytes):
-                    seen.rejected.add(event_id + name)
-        if not wanted:
+        elif not verdict:
             found.discard(i)
+
+
+def _provider_verdict(seen: _Judged, data: bytes, start: int, size: int, loc: Located, event_id: bytes) -> bool | None:
+    """Whether the filter reads the (EventID, provider) pair of the record at ``start`` (``size`` bytes);
+    None when its name would run past the record (then ``decide``).  Each distinct pair is judged once per
+    filter; a pair judged unwanted by its raw name bytes joins ``seen.rejected``."""
+    name: bytes | str | None
+    if loc.provider_at < 0:
+        name = loc.provider
+    elif loc.provider_at + loc.provider_size + 4 > size:
+        return None
+    else:
+        q = start + loc.provider_at
+        name = data[q : q + loc.provider_size]
+    pair = (event_id, name)
+    wanted = seen.pairs.get(pair)
+    if wanted is None:
+        wanted = _pair_wanted(seen.filters, event_id, name)
+        if len(seen.pairs) < _JUDGED_LIMIT:
+            seen.pairs[pair] = wanted
+            if not wanted and isinstance(name, bytes):
+                seen.rejected.add(event_id + name)
+    return wanted
 
 
 @dataclass(slots=True)
