@@ -13,6 +13,8 @@ import importlib.metadata
 import random
 import re
 import struct
+import subprocess
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -433,3 +435,41 @@ def test_the_python_chunk_scan_gives_the_reader_the_same_events(
     in_python = [_read(path, flt, selective=True) for path in paths]
     assert in_python == as_installed
     assert any(events for events, _ in in_python)
+
+
+_CUT_KEY_PROBE = """
+import sys
+from analyzer.readers import binxml, evtx as E
+from analyzer.rules import evidence_filter
+path = sys.argv[1]
+layout = E._open_layout(path, lambda w: None)
+chunk = next(iter(E._chunks(path, layout, lambda w: None)))
+flt = evidence_filter()
+binxml.wanted_records(binxml.ChunkTemplates(chunk.data), chunk.starts, chunk.sizes, flt)
+length = binxml._KEY_LENGTH[0]
+keyed = chunk.starts[-1]  # the template is defined in an earlier record: this one's key is a reference
+for room in range(18, length):
+    at = len(chunk.data) - binxml._INSTANCE_AT - room
+    data = bytearray(chunk.data)
+    data[at:] = chunk.data[keyed : keyed + len(data) - at]
+    try:
+        binxml.wanted_records(binxml.ChunkTemplates(bytes(data)), [at], [len(data) - at], flt)
+    except binxml.BinXmlError:
+        pass  # the reader then reads the chunk the complete way
+print("done", length)
+"""
+
+
+def test_a_key_cut_short_by_the_chunk_end_does_not_stall_the_decision(tmp_path: Path) -> None:
+    """A record starting so close to the chunk's end that its key is shorter than the descriptors its
+    template needs: the key length grew to what was needed and the slice still came back short.  That
+    used to ask for longer keys forever (a damaged or hostile log hung the reader); the record is now
+    decided one by one.  Run in a child process so that a regression fails instead of hanging."""
+    path = tmp_path / "cut.evtx"
+    write_evtx(path, _events(300, seed=3))
+    done = subprocess.run(
+        [sys.executable, "-c", _CUT_KEY_PROBE, str(path)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("done ")
+    assert int(done.stdout.split()[1]) > 18 + 4  # the keys really had to grow past the shortest cut

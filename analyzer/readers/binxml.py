@@ -399,8 +399,10 @@ def _locate(template: TemplateMap, key: bytes, count_at: int = _AFTER_INSTANCE) 
     if need > _KEY_LIMIT:  # fields far down the value array: one by one (keys stay small)
         return _ONE_BY_ONE
     if len(key) < need:
-        _KEY_LENGTH[0] = need
-        return None
+        if _KEY_LENGTH[0] < need:
+            _KEY_LENGTH[0] = need
+            return None  # slice longer keys
+        return _ONE_BY_ONE  # long enough was asked for: the chunk's end cut this key short
     descriptors = _descriptors(last + 1)(key, 18)
     k = slot.index * 2
     if descriptors[k] != 2 or descriptors[k + 1] != TYPE_UINT16:
