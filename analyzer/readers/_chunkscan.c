@@ -1001,7 +1001,7 @@ general_hits(State *state, const char *d, Py_ssize_t n, PyObject *const argument
         PyObject *p = PyTuple_GET_ITEM(triple, 0), *size = PyTuple_GET_ITEM(triple, 1);
         PyObject *k = PyTuple_GET_ITEM(triple, 2);
         PyObject *at, *event_id = NULL, *name_at = NULL, *name_size = NULL, *name, *pair;
-        int answer;
+        int answer = -1; /* read at next: even when event_id_at[k] fails */
         at = PyObject_GetItem(event_id_at, k);
         if (at == NULL) {
             goto next;
