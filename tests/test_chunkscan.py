@@ -314,6 +314,45 @@ def test_rejected_pairs_leave_their_records_out(native: ModuleType, tmp_path: Pa
     assert left_out > 0
 
 
+def _name_end(loc: binxml.Located) -> int:
+    return loc.provider_at + loc.provider_size + 4
+
+
+def test_offsets_right_at_the_record_end(native: ModuleType, tmp_path: Path) -> None:
+    """The bounds of ``hits``, where fuzzing rarely lands: a record just long enough for its EventID value
+    and the size copy after it is not unsure (one byte shorter, it is); a provider name ending right before
+    the size copy is read, so its rejected pair leaves the record out (one byte shorter, it is not read)."""
+    path = tmp_path / "written.evtx"
+    write_evtx(path, _events(200, seed=8))
+    data, free, length = next(_chunks(path))
+    starts = native.scan(data, free, length)[0]
+    key_of, where = _located(data, starts)
+    event_id_at, provider_at = [loc.event_id_at for loc in where], [loc.provider_at for loc in where]
+    provider_size = [loc.provider_size for loc in where]
+    every_id = frozenset(i.to_bytes(2, "little") for i in range(65536))
+    no_names = [-1] * len(where)
+    id_ends = [where[k].event_id_at + 6 for k in key_of]
+    at_bound = _same(
+        native, "hits", data, starts, id_ends, key_of, event_id_at, every_id, no_names, provider_size, set()
+    )
+    short = [n - 1 for n in id_ends]
+    one_short = _same(
+        native, "hits", data, starts, short, key_of, event_id_at, every_id, no_names, provider_size, set()
+    )
+    sure = [i for i, k in enumerate(key_of) if where[k].event_id_at >= 0]  # (the others are unsure anyway)
+    assert len(sure) > len(starts) // 2
+    assert at_bound == (sure, sorted(set(range(len(starts))) - set(sure)))
+    assert one_short == ([], list(range(len(starts))))
+    name_ends = [max(_name_end(where[k]), where[k].event_id_at + 7) for k in key_of]
+    per_key = (event_id_at, every_id, provider_at, provider_size)
+    hit, _ = native.hits(data, starts, name_ends, key_of, *per_key, set())
+    rejected = set(_pairs(data, starts, key_of, where, hit))
+    at_bound = _same(native, "hits", data, starts, name_ends, key_of, *per_key, rejected)
+    one_short = _same(native, "hits", data, starts, [n - 1 for n in name_ends], key_of, *per_key, rejected)
+    read = [i for i in hit if where[key_of[i]].provider_at >= 0 and name_ends[i] == _name_end(where[key_of[i]])]
+    assert read and at_bound[0] == [i for i in hit if i not in read] and one_short[0] == hit
+
+
 # ------------------------------------------------------------------------------------------ the fuzzing
 
 #: Ints at and past the edges of 32- and 64-bit arithmetic (the C code must neither wrap nor clip them).
