@@ -1,8 +1,10 @@
-"""Build hook for the one optional C extension; the project's metadata lives in pyproject.toml.
+"""Build hook for the optional C extensions; the project's metadata lives in pyproject.toml.
 
-``analyzer.readers._chunkscan`` is a native translation of ``analyzer/readers/chunkscan.py`` (the per-record
-passes over .evtx chunks).  It is optional: where no C compiler exists, the install goes on without it and
-the pure-Python functions are used, with the same answers.
+Two optional C extensions, both for reading big .evtx logs:
+- ``analyzer.readers._chunkscan``, a native translation of ``analyzer/readers/chunkscan.py`` (the per-record
+  passes over .evtx chunks);
+- ``analyzer.readers._crc32``, the chunk CRC-32 with carry-less multiplication (``analyzer/readers/crc.py``).
+Where no C compiler exists the install goes on without them, and the Python code gives the same answers.
 """
 
 from setuptools import Extension, setup
@@ -10,5 +12,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("analyzer.readers._chunkscan", ["analyzer/readers/_chunkscan.c"], optional=True),
+        Extension("analyzer.readers._crc32", ["analyzer/readers/_crc32.c"], optional=True),
     ],
 )

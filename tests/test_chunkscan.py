@@ -20,14 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib.machinery
-import importlib.util
 import random
-import shutil
 import struct
-import subprocess
 import sys
-import sysconfig
 import tracemalloc
 from array import array
 from collections.abc import Callable, Iterator
@@ -42,6 +37,7 @@ from analyzer.model import Event, EventType
 from analyzer.readers import binxml, chunkscan
 from analyzer.rules import evidence_filter
 from tests.conftest import REPO, corpus_files
+from tests.native_build import fresh_module
 from tests.writers.evtx_writer import CHUNK_SIZE, FILE_HEADER_SIZE, write_evtx
 
 SOURCE = REPO / "analyzer" / "readers" / "_chunkscan.c"
@@ -51,50 +47,10 @@ PY = {"scan": chunkscan._py_scan, "keys_of": chunkscan._py_keys_of, "hits": chun
 # ------------------------------------------------------------------------------------------ the builds
 
 
-def _compiler() -> str | None:
-    """Why the extension cannot be built here, or None when a C compiler and Python's headers exist.
-
-    Only the POSIX toolchain sysconfig names is detected; on Windows, setuptools finds MSVC by itself and
-    this test leaves it alone."""
-    if sys.platform == "win32":
-        return "compiler detection covers POSIX toolchains only (setuptools finds MSVC by itself)"
-    if importlib.util.find_spec("setuptools") is None:
-        return "setuptools is not installed"
-    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
-        return "Python's C headers (Python.h) are not installed"
-    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None:
-        return f"no C compiler ({cc}) on PATH"
-    return None
-
-
 @pytest.fixture(scope="session")
 def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> ModuleType | str:
-    """The extension compiled from the current source into a temp dir: the module, or why there is none
-    (a string starting with "cannot build" is a broken build, anything else a missing toolchain)."""
-    missing = _compiler()
-    if missing:
-        return missing
-    out = tmp_path_factory.mktemp("chunkscan_build")
-    done = subprocess.run(
-        [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(out / "lib"), "--build-temp", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    built = [
-        p
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        for p in (out / "lib" / "analyzer" / "readers").glob(f"_chunkscan{suffix}")
-    ]
-    if not built:  # optional=True: a failed compile still exits 0, without the module
-        return f"cannot build: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    spec = importlib.util.spec_from_file_location("analyzer.readers._chunkscan", built[0])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The extension compiled from the current source into a temp dir: the module, or why there is none."""
+    return fresh_module("_chunkscan", tmp_path_factory.mktemp("chunkscan_build"))
 
 
 def _installed() -> ModuleType | str:

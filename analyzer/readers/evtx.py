@@ -34,7 +34,7 @@ from analyzer.model import (
     exception_line,
     ignore_warning,
 )
-from analyzer.readers import binxml, chunkscan
+from analyzer.readers import binxml, chunkscan, crc
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
 from analyzer.wintypes import filetime, filetime_or_none
 
@@ -281,7 +281,7 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink, raw: bytearray) ->
         warn(ReadWarning(path, f"chunk {chunk.index}: bad free-space offset 0x{free:x}", chunk.offset + 48))
         free = CHUNK_SIZE
         doubts += 1
-    header_crc = zlib.crc32(data[128:512], zlib.crc32(data[:120]))
+    header_crc = crc.crc32(data[128:512], crc.crc32(data[:120]))
     if struct.unpack_from("<I", data, 124)[0] != header_crc:
         warn(ReadWarning(path, f"chunk {chunk.index}: header CRC32 mismatch", chunk.offset))
         doubts += 1
@@ -290,7 +290,7 @@ def _check_chunk(path: str, chunk: _Chunk, warn: WarningSink, raw: bytearray) ->
     # it), so both backends get the chunk with the index zeroed: same output on every corpus file.
     raw[128:CHUNK_HEADER_SIZE] = bytes(CHUNK_HEADER_SIZE - 128)
     with memoryview(raw) as view:
-        records_crc = zlib.crc32(view[CHUNK_HEADER_SIZE:free])
+        records_crc = crc.crc32(view[CHUNK_HEADER_SIZE:free])
     chunk.data = data = bytes(raw)
     if struct.unpack_from("<I", data, 52)[0] != records_crc:
         warn(ReadWarning(path, f"chunk {chunk.index}: event records CRC32 mismatch", chunk.offset))
