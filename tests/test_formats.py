@@ -31,7 +31,7 @@ SAMPLE_FILES = {
     "evcsv": SAMPLES / "harmless-1023" / "Application.csv",
 }
 # modules of the package that are not readers (``_chunkscan``: chunkscan's native translation, when built)
-HELPERS = {"binxml", "chunkscan", "_chunkscan", "format", "layout", "text"}
+HELPERS = {"binxml", "chunkscan", "_chunkscan", "crc", "_crc32", "format", "layout", "text"}
 
 
 def test_every_reader_module_declares_its_formats_and_the_table_holds_them_all() -> None:
