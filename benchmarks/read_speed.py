@@ -370,11 +370,13 @@ def main(argv: list[str] | None = None) -> int:
                 short.append(f"{label}: {int(r['count']):,} events out of {scanned:,} written")
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in files.values() if p is not None)
     print()
-    from analyzer.readers import chunkscan
+    from analyzer.readers import chunkscan, crc
 
     scan = "native C module" if chunkscan.NATIVE else "pure Python (the C module is not built)"
+    check = "folded (C module)" if crc.ACCELERATED else "zlib"
     print(
-        f"records per file: {args.records:,}; files: {sizes}; python {sys.version.split()[0]}; .evtx chunk scan: {scan}"
+        f"records per file: {args.records:,}; files: {sizes}; python {sys.version.split()[0]}; "
+        f".evtx chunk scan: {scan}; chunk CRC-32: {check}"
     )
     print(
         "records/s = records scanned / seconds of the read in the child (filtered rows scan the whole file);"
