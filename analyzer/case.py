@@ -23,21 +23,31 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
+from typing import TYPE_CHECKING
 
-from analyzer.archives import (
-    KIND_LABELS,
-    Budget,
-    Extracted,
-    Refused,
-    Unsupported,
-    archive_kind,
-    mps,
-    safe_member_parts,  # noqa: F401 - part of this module's interface (tests, older callers)
-)
+# A case of plain files loads only what names archives and MPS Reports files; the archive safety
+# layer and readers load when an archive is opened (``_Loader._add_archive``).
+from analyzer.archives import mps
+from analyzer.archives.budget import Budget
+from analyzer.archives.detect import KIND_LABELS, archive_kind
 from analyzer.limits import CaseLimits, human
 from analyzer.model import InputError
 from analyzer.sniff import sniff
 from analyzer.walk import BackgroundHasher, PendingDigest, sha256_file, sha256_open, walk_folder
+
+if TYPE_CHECKING:
+    from analyzer.archives.safety import Extracted
+
+
+def __getattr__(name: str) -> object:
+    """``safe_member_parts`` is part of this module's interface (tests, older callers); it loads from
+    ``analyzer.archives.names`` when asked for."""
+    if name == "safe_member_parts":
+        from analyzer.archives.names import safe_member_parts
+
+        return safe_member_parts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CHUNK = 1 << 20
 #: How far reading a case has got, for a progress bar: called with (bytes of the case read so far, bytes
@@ -332,6 +342,7 @@ class _Loader:
         mark_inputs = len(self.inputs)
         mark_members, mark_size = self.budget.members, self.budget.extracted
         from analyzer.archives.extract import extract_archive  # the archive readers load for archives only
+        from analyzer.archives.safety import Refused, Unsupported
 
         try:
             files = extract_archive(

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from analyzer.model import InputError
-from analyzer.terminal import shown_name
 
 
 class OutputError(InputError):
@@ -40,6 +39,8 @@ class OutputError(InputError):
     A subclass of InputError so that every command already reports it as one line with exit code 2."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        from analyzer.terminal import shown_name  # a write failed: a report that writes fine never loads it
+
         super().__init__(shown_name(os.fspath(path)), f"cannot write: {reason}")
 
 

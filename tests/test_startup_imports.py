@@ -78,3 +78,60 @@ def test_api_diagnose_of_a_case_imports_no_renderer_archive_reader_or_yaml() -> 
     unused = ("yaml", "tarfile", "argparse", "analyzer.archives.extract", "analyzer.report.diagnosis", "uuid")
     unused += ("analyzer.languages.catalog", "analyzer.languages.match")  # the index-backed words sufficed
     assert sorted(m for m in unused if m in modules) == []
+
+
+ONE_EVTX = os.path.join("samples", "w2k-two-controlsets", "Application.evtx")
+#: What a one-file .evtx case needs none of: orjson (and the uuid, platform and zoneinfo it loads) pays
+#: off only past thousands of records; the archive safety layer only for an archive; the HTML, Markdown
+#: and several-servers back ends only for those reports; zoneinfo only for --timezone.
+NEVER_FOR_ONE_EVTX = (
+    "orjson",
+    "uuid",
+    "platform",
+    "zoneinfo",
+    "analyzer.archives.safety",
+    "analyzer.archives.names",
+    "analyzer.archives.extract",
+    "analyzer.report.diagnosis.html",
+    "analyzer.report.diagnosis.markdown",
+    "analyzer.report.diagnosis.servers",
+)
+
+
+def test_api_diagnose_of_one_evtx_imports_neither_orjson_nor_the_archive_safety_layer() -> None:
+    probe = (
+        "import json, sys\nimport analyzer\nd = analyzer.diagnose(sys.argv[1]).to_dict()\n"
+        "print(json.dumps([d['inputs'][0]['format'], sorted(sys.modules)]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", probe, ONE_EVTX], cwd=REPO, env=env, capture_output=True, text=True)
+    fmt, modules = json.loads(done.stdout)
+    assert fmt == "evtx" and "analyzer.readers.evtx" in modules  # the log was read, and yet:
+    assert sorted(m for m in NEVER_FOR_ONE_EVTX if m in modules) == []
+    assert "analyzer.terminal" not in modules  # nothing is shown: the terminal's character checks stay unloaded
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_cli_diagnose_of_one_evtx_loads_only_its_own_report_back_end(fmt: str) -> None:
+    seen = _run("diagnose", ONE_EVTX, "--format", fmt)
+    assert seen["code"] in (0, 1)
+    modules = set(seen["modules"])  # type: ignore[arg-type]
+    assert "analyzer.report.diagnosis.sections" in modules  # the report was built, and yet:
+    assert sorted(m for m in NEVER_FOR_ONE_EVTX if m in modules) == []
+
+
+def test_the_archive_names_still_load_when_asked_for() -> None:
+    """``analyzer.archives`` and ``analyzer.case`` load their names on first use: every name they
+    export is there, from the module that defines it."""
+    import analyzer.archives as archives
+    from analyzer import case
+    from analyzer.archives import detect, names, safety
+
+    defined = {name: getattr(m, name) for m in (detect, names, safety) for name in vars(m)}
+    for name in archives.__all__:
+        assert getattr(archives, name) is defined[name]
+    assert case.safe_member_parts is names.safe_member_parts
+    with pytest.raises(AttributeError):
+        archives.no_such_name  # noqa: B018
+    with pytest.raises(AttributeError):
+        case.no_such_name  # noqa: B018

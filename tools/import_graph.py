@@ -89,6 +89,8 @@ _API = "start-up: ``import analyzer`` stays cheap in a notebook until a function
 _RENDERERS = "start-up: the renderers load only when a rendering is asked for (not for a dict or JSON)"
 _LANGUAGES = "start-up: sniffing needs only the index-backed words; the tables and matching load when used"
 _ARCHIVES = "start-up: the archive readers (tarfile, zipfile, gzip, lzma, cab, 7z) load only for an archive"
+_SAFETY = "start-up: the archive safety layer loads only when an archive is opened"
+_BACKENDS = "start-up: a one-server text or JSON report loads no HTML, Markdown, CSV or several-servers back end"
 
 #: Imports that stay inside functions on purpose, with the reason (module -> imported module).
 #: Anything else inside a function is reported: move it to the top of the module.
@@ -112,6 +114,16 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.commands.arguments", "analyzer.languages"): "start-up: the language files load only for --language",
     ("analyzer.diagnosis.result", "analyzer.report.diagnosis"): _RENDERERS,
     ("analyzer.case", "analyzer.archives.extract"): _ARCHIVES,
+    ("analyzer.case", "analyzer.archives.safety"): _SAFETY,
+    ("analyzer.case", "analyzer.archives.names"): _SAFETY,
+    ("analyzer.report.diagnosis", "analyzer.report.diagnosis.html"): _BACKENDS,
+    ("analyzer.report.diagnosis", "analyzer.report.diagnosis.markdown"): _BACKENDS,
+    ("analyzer.report.diagnosis", "analyzer.report.diagnosis.servers"): _BACKENDS,
+    ("analyzer.report.diagnosis", "analyzer.report.events"): _BACKENDS,
+    (
+        "analyzer.output",
+        "analyzer.terminal",
+    ): "start-up: the API's diagnose prints nothing; a failed write names its file",
     ("analyzer.languages", "analyzer.languages.catalog"): _LANGUAGES,
     ("analyzer.languages", "analyzer.languages.match"): _LANGUAGES,
 }

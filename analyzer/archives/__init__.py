@@ -14,12 +14,21 @@ archive into ``Member`` descriptions and byte streams.
 
 ``extract.extract_archive`` is the one entry point ``analyzer.case`` uses.  It is not imported here:
 the per-kind readers (tarfile, zipfile, gzip, bz2, lzma, cab, 7z) load only when a case holds an
-archive, so a case of plain files never pays for them.
+archive, so a case of plain files never pays for them.  The names below load from their module on
+first use too (``__getattr__``): asking whether a file is an archive loads ``detect`` alone, and the
+safety layer (``safety``, ``names``) loads when an archive is opened.
 """
 
-from analyzer.archives.detect import KIND_LABELS, UNSUPPORTED_KINDS, archive_kind, is_archive
-from analyzer.archives.names import safe_member_parts, unique_name
-from analyzer.archives.safety import Budget, Extracted, Refused, Unsupported
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analyzer.archives.budget import Budget
+    from analyzer.archives.detect import KIND_LABELS, UNSUPPORTED_KINDS, archive_kind, is_archive
+    from analyzer.archives.names import safe_member_parts, unique_name
+    from analyzer.archives.safety import Extracted, Refused, Unsupported
 
 __all__ = [
     "KIND_LABELS",
@@ -33,3 +42,31 @@ __all__ = [
     "safe_member_parts",
     "unique_name",
 ]
+
+#: name -> the module of this package that defines it
+_HOMES = {
+    "KIND_LABELS": "detect",
+    "UNSUPPORTED_KINDS": "detect",
+    "archive_kind": "detect",
+    "is_archive": "detect",
+    "Budget": "budget",
+    "Extracted": "safety",
+    "Refused": "safety",
+    "Unsupported": "safety",
+    "safe_member_parts": "names",
+    "unique_name": "names",
+}
+
+
+def __getattr__(name: str) -> object:
+    """One of ``__all__``, imported from its module on first use (then kept here)."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from analyzer.archives.budget import Budget as Budget  # spent here; every case holds one
 from analyzer.archives.names import safe_member_parts, unique_name
 from analyzer.limits import CaseLimits
 from analyzer.model import exception_line
@@ -68,15 +69,6 @@ class Extracted:
     sha256: str
     size: int
     problem: str | None = None
-
-
-@dataclass
-class Budget:
-    """The caps of one case, shared by all its archives (nested ones included)."""
-
-    limits: CaseLimits
-    members: int = 0
-    extracted: int = 0
 
 
 _SKIPPED_KINDS = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analyzer.model import EventType
 
@@ -28,6 +27,8 @@ def parse_tz(name: str) -> tzinfo:
     """An IANA time zone name (or UTC) for the local times of text exports."""
     if name.upper() == "UTC":
         return UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only when a zone is named: its import costs start-up
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -4,25 +4,23 @@
 numbered items, lines); ``text``, ``markdown`` and ``html`` are small back ends that lay it out, each
 making untrusted strings visible and escaping them for its markup (``untrusted``).  A new section is
 one function in ``sections``; the back ends place it by its key.
+
+The HTML and Markdown back ends and the several-servers layout (``servers``) load when a report needs
+them: a one-server text or JSON report never pays for them.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from analyzer.report.diagnosis import html as html_backend
-from analyzer.report.diagnosis import markdown as markdown_backend
-from analyzer.report.diagnosis import servers
 from analyzer.report.diagnosis import text as text_backend
 from analyzer.report.diagnosis.links import DEFAULT_KB_URL, KbUrlError, kb_url_template
 from analyzer.report.diagnosis.sections import FINDING_COLUMNS, all_warnings, build, finding_rows, verdict_of
 from analyzer.report.diagnosis.untrusted import MAX_CHARS, visible
-from analyzer.report.events import safe_cell
 from analyzer.report.terminal import Layout
 from analyzer.terminal import json_safe
 
@@ -56,13 +54,19 @@ def render_text(d: Mapping[str, Any], *, patch_path: PatchPath = None, layout: L
     paragraph, DNs to add, then tables and the steps.  Several servers: a verdict line per server, then
     one section per server (``servers``)."""
     if d.get("servers"):
+        from analyzer.report.diagnosis import servers
+
         return servers.render_text(d, patch_path=patch_path, layout=layout)
     return text_backend.render(build(d, patch_path=_one(patch_path)), layout)
 
 
 def render_markdown(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
     """GitHub-flavoured Markdown: the same content as the text report, every string escaped."""
+    from analyzer.report.diagnosis import markdown as markdown_backend
+
     if d.get("servers"):
+        from analyzer.report.diagnosis import servers
+
         return servers.render_markdown(d, patch_path=patch_path)
     return markdown_backend.render(build(d, patch_path=_one(patch_path)))
 
@@ -74,8 +78,12 @@ def render_html(
     ``fragment=True`` gives a ``<div>`` for notebooks (``_repr_html_``).  KB numbers link to ``kb_url``
     (a template with ``{number}``; default: ``ANALYZER_KB_URL``, else an archive of the old KB site;
     ``"none"``: no links) -- raises ``KbUrlError`` for an unusable template."""
+    from analyzer.report.diagnosis import html as html_backend
+
     links = kb_url_template(kb_url)
     if d.get("servers"):
+        from analyzer.report.diagnosis import servers
+
         return servers.render_html(d, patch_path=patch_path, fragment=fragment, links=links)
     return html_backend.render(build(d, patch_path=_one(patch_path)), fragment=fragment, links=links)
 
@@ -101,6 +109,10 @@ def render_csv(d: Mapping[str, Any], *, patch_path: PatchPath = None) -> str:
 
     For spreadsheets that collect the outcome of many cases; cells starting like a formula are neutralised.
     """
+    import csv
+
+    from analyzer.report.events import safe_cell
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     several = bool(d.get("servers"))  # then each finding names its server
