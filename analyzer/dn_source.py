@@ -33,14 +33,33 @@ from analyzer.dn import CONNECTORS, SERVER_COMPONENTS, classify, dn_problem, par
 #: A DN starts with ``/o=`` at the start of a string or after a blank or separator.
 DN_AT = re.compile(r"(?i)(?:^|(?<=[\s,:;(\"']))/o=")
 _ACCOUNT = re.compile(r"^[^\\/]+\\[^\\]+$")
-_WRAPPER = re.compile(r"(?is)could\s+not\s+be\s+found.*?insertion\s+strings?\s*(?:\(s\))?\s*:\s*(?P<rest>.*)$")
-_WRAPPER_2000 = re.compile(
-    r"(?is)cannot\s+be\s+found.*?(?:The\s+following\s+information\s+(?:is\s+part\s+of|was\s+included\s+with)"
-    r"\s+the\s+event)\s*:\s*(?P<rest>.*)$"
-)
-_CONNECTOR_RDN = re.compile(r"^(?P<base>.+?) \((?P<inner>[^()]+)\)$")
 #: Characters that end a word after a DN (besides blanks): sentence punctuation.
 _BOUNDARY = frozenset(",.;:!?")
+
+
+# The patterns below are compiled on first use: a case without a refusal to read never needs them, and
+# compiling at import is start-up every run pays.
+@functools.cache
+def _wrappers() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The "description … could not be found" wrappers around insertion strings (NT 4.0, Windows 2000)."""
+    return (
+        re.compile(r"(?is)could\s+not\s+be\s+found.*?insertion\s+strings?\s*(?:\(s\))?\s*:\s*(?P<rest>.*)$"),
+        re.compile(
+            r"(?is)cannot\s+be\s+found.*?(?:The\s+following\s+information\s+(?:is\s+part\s+of|was\s+included\s+with)"
+            r"\s+the\s+event)\s*:\s*(?P<rest>.*)$"
+        ),
+    )
+
+
+def _wrapper_in(text: str) -> re.Match[str] | None:
+    """The first wrapper (NT 4.0's, then Windows 2000's) found in ``text``."""
+    nt4, w2k = _wrappers()
+    return nt4.search(text) or w2k.search(text)
+
+
+@functools.cache
+def _connector_rdn() -> re.Pattern[str]:
+    return re.compile(r"^(?P<base>.+?) \((?P<inner>[^()]+)\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +125,7 @@ _logon_dns_memo = functools.lru_cache(maxsize=_MEMO_SIZE)(_logon_dns)
 
 def _candidates(source: str, event_id: int, strings: tuple[str, ...], text: str) -> list[tuple[str, tuple[str, ...]]]:
     out: list[tuple[str, tuple[str, ...]]] = []
-    wrapper = (_WRAPPER.search(text) or _WRAPPER_2000.search(text)) if text else None
+    wrapper = _wrapper_in(text) if text else None
     if text and wrapper is None:
         matched = messages.match_rendered_in(text, source, event_id)
         if matched is not None:
@@ -155,7 +174,7 @@ def _checked(strings: tuple[str, ...], origin: str, expect: int) -> LogonDns | s
 
 def _account_in(text: str) -> str | None:
     head = DN_AT.split(text, maxsplit=1)[0]
-    wrapper = _WRAPPER.search(head) or _WRAPPER_2000.search(head)
+    wrapper = _wrapper_in(head)
     if wrapper is not None:
         head = wrapper.group("rest")
     found = re.findall(r"[^\s\\/,:;()\"']+\\[^\s\\/,:;()\"']+", head)
@@ -204,6 +223,6 @@ def _complete_component(dn: str) -> bool:
     if info.kind == "server_component":
         return last.casefold() in SERVER_COMPONENTS
     if info.kind == "connector":
-        m = _CONNECTOR_RDN.match(last)
+        m = _connector_rdn().match(last)
         return m is not None and m.group("base").casefold() in CONNECTORS
     return False

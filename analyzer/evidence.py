@@ -18,6 +18,7 @@ keeps just those (``Evidence.feed`` counts everything else), so memory does not 
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left
 from collections import Counter
@@ -112,9 +113,21 @@ _SERVICE_NAMES: list[tuple[str, str]] = sorted(
 #: How far apart two events of one start attempt may be (1023 -> 4018/4116/SCM).
 CORROBORATION_WINDOW = timedelta(minutes=5)
 
-_WRAPPER = re.compile(r"(?is)could\s+not\s+be\s+found.*?insertion\s+strings?\s*(?:\(s\))?\s*:\s*(?P<rest>.*)$")
 _HEX_CODE = re.compile(r"(?i)0x[0-9a-f]{6,8}")
-_INT = re.compile(r"(?<![\w.])(\d{3,10})(?![\w.])")
+
+
+# The patterns below are compiled on first use: many cases (a log without the events they read) never
+# need them, and compiling at import is start-up every run pays.
+@functools.cache
+def _wrapper() -> re.Pattern[str]:
+    """A "description … could not be found" wrapper around the insertion strings."""
+    return re.compile(r"(?is)could\s+not\s+be\s+found.*?insertion\s+strings?\s*(?:\(s\))?\s*:\s*(?P<rest>.*)$")
+
+
+@functools.cache
+def _int() -> re.Pattern[str]:
+    """A 3- to 10-digit number standing alone (a service-specific error code)."""
+    return re.compile(r"(?<![\w.])(\d{3,10})(?![\w.])")
 
 
 def _event_time(event: Event) -> datetime | None:
@@ -136,7 +149,7 @@ def viewer_message(event: Event) -> str | None:
     is not a description: the reconstruction replaces it.
     """
     text = event.message or ""
-    if text and (text.startswith(messages.RECONSTRUCTED_PREFIX) or not _WRAPPER.search(text)):
+    if text and (text.startswith(messages.RECONSTRUCTED_PREFIX) or not _wrapper().search(text)):
         folded = re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
         return folded[:MESSAGE_CAP] or None
     rendered = messages.render(event.source, event.event_id & 0xFFFF, tuple(event.strings), event.event_id_full)
@@ -175,8 +188,12 @@ def service_key(name: str) -> str | None:
     return None
 
 
-#: Every Exchange service name at once; the lookahead reports the longest name starting at each position.
-_SERVICE_AT = re.compile("(?=(" + "|".join(re.escape(display) for display, _ in _SERVICE_NAMES) + "))")
+@functools.cache
+def _service_at() -> re.Pattern[str]:
+    """Every Exchange service name at once; the lookahead reports the longest name starting at each position."""
+    return re.compile("(?=(" + "|".join(re.escape(display) for display, _ in _SERVICE_NAMES) + "))")
+
+
 _SERVICE_RANK = {display: rank for rank, (display, _) in enumerate(_SERVICE_NAMES)}
 
 
@@ -186,7 +203,7 @@ def services_in_text(text: str) -> list[str]:
     One compiled pattern finds the candidates; a name starting inside a longer (or same-length,
     earlier-listed) name already taken is skipped."""
     folded = " ".join(text.casefold().split())
-    found = [(_SERVICE_RANK[m.group(1)], m.start(), m.group(1)) for m in _SERVICE_AT.finditer(folded)]
+    found = [(_SERVICE_RANK[m.group(1)], m.start(), m.group(1)) for m in _service_at().finditer(folded)]
     if not found:
         return []
     if len(found) > 1:
@@ -489,7 +506,7 @@ class Evidence:
         code = None
         if eid in (7024, 7000, 7023, 7031):
             blob = " ".join(strings[1:]) + " " + text
-            m = _INT.search(blob)
+            m = _int().search(blob)
             code = int(m.group(1)) if m else None
         state = None
         if eid == SCM_STATE_ID:
@@ -709,13 +726,16 @@ def read_logon_only_as(registry: Any, source: str | None = None) -> LogonOnlyAs:
     return result
 
 
-_REJECTED_VALUE = re.compile(rf"^(line \d+): value {LOGON_ONLY_AS!r}.*(?:does not import it|skipped)")
+@functools.cache
+def _rejected_value() -> re.Pattern[str]:
+    """A text reader's warning that it skipped a ``Logon Only As`` value line."""
+    return re.compile(rf"^(line \d+): value {LOGON_ONLY_AS!r}.*(?:does not import it|skipped)")
 
 
 def _rejected_value_line(registry: Any) -> str | None:
     """The warning of a text reader that skipped a ``Logon Only As`` value line (``line N: …``), if any."""
     for w in getattr(registry, "warnings", ()):
-        m = _REJECTED_VALUE.match(w.message)
+        m = _rejected_value().match(w.message)
         if m is not None:
             return w.message[:160]
     return None

@@ -44,7 +44,8 @@ class Template:
     event_id_full: int | None = None  # full 32-bit message ID when documented
     strings: int | None = None  # expected number of insertion strings when known (inferred)
     note: str = ""
-    recover: tuple[re.Pattern[str], ...] = field(default=(), repr=False)
+    # the viewer wordings' regexes (``_rx``), compiled by ``_patterns`` when a text export needs them
+    recover: tuple[str, ...] = field(default=(), repr=False)
 
 
 _IS = ("MSExchangeIS Private", "MSExchangeIS Public")
@@ -58,8 +59,10 @@ _ANY = r".+?"
 _END = r"\s*\.?\s*$"
 
 
-def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(r"^\s*" + p + _END, _F) for p in patterns)
+def _rx(*patterns: str) -> tuple[str, ...]:
+    """Each wording as a whole-text regex (compiled with ``_F`` on first use: most runs never parse a
+    viewer's text, and compiling every entry's wordings at import cost start-up)."""
+    return tuple(r"^\s*" + p + _END for p in patterns)
 
 
 CATALOG: tuple[Template, ...] = (
@@ -395,14 +398,15 @@ def split_joined(source: str, event_id: int, text: str, sep: str) -> tuple[str, 
 def _patterns(template: Template) -> tuple[re.Pattern[str], ...]:
     """The viewer-wording patterns of the entry, then one built from our own template so that text we
     rendered ourselves (e.g. by the test writers) parses back too."""
-    if not _PLACEHOLDER.search(template.text):
-        return template.recover
-    pieces = _PLACEHOLDER.split(template.text)  # literal, index, literal, index, ...
-    regex = "".join(
-        re.escape(piece).replace(r"\ ", r"\s+") if i % 2 == 0 else rf"(?P<s{piece}>.+?)"
-        for i, piece in enumerate(pieces)
-    )
-    return (*template.recover, *_rx(regex))
+    wordings = template.recover
+    if _PLACEHOLDER.search(template.text):
+        pieces = _PLACEHOLDER.split(template.text)  # literal, index, literal, index, ...
+        regex = "".join(
+            re.escape(piece).replace(r"\ ", r"\s+") if i % 2 == 0 else rf"(?P<s{piece}>.+?)"
+            for i, piece in enumerate(pieces)
+        )
+        wordings = (*wordings, *_rx(regex))
+    return tuple(re.compile(w, _F) for w in wordings)
 
 
 ACCOUNT_RE = re.compile(r"^[^\\/]+\\[^\\]+$")

@@ -14,16 +14,22 @@ collected output, not from a published specification.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_LOG_FILE = re.compile(
-    r"^(?P<server>[A-Za-z0-9][A-Za-z0-9-]{0,14})_(?P<log>Application|System|Security|Directory[ _]Service"
-    r"|DNS[ _]Server|File[ _]Replication[ _]Service)\.(?P<ext>evt|txt)$",
-    re.IGNORECASE,
-)
-_PREFIXED = re.compile(r"^(?P<server>[A-Za-z0-9][A-Za-z0-9-]{0,14})_.+$")
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a log file of the tool: ``SERVER_Application.evt`` …, any ``SERVER_`` prefixed name); compiled on
+    first use: a case whose names hold no ``_`` (both patterns need one) never pays for them."""
+    log_file = re.compile(
+        r"^(?P<server>[A-Za-z0-9][A-Za-z0-9-]{0,14})_(?P<log>Application|System|Security|Directory[ _]Service"
+        r"|DNS[ _]Server|File[ _]Replication[ _]Service)\.(?P<ext>evt|txt)$",
+        re.IGNORECASE,
+    )
+    return log_file, re.compile(r"^(?P<server>[A-Za-z0-9][A-Za-z0-9-]{0,14})_.+$")
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,22 @@ def recognise(paths: Iterable[str]) -> dict[str, MpsName]:
 
     Prefixes count per folder: a server is recognised in a folder holding one of its log files."""
     paths = list(paths)
+    if not any("_" in _split(path)[1] for path in paths):  # no name can match: nothing to compile
+        return {}
+    log_file, prefixed = _patterns()
     servers: dict[tuple[str, str], str] = {}
     for path in paths:
         folder, name = _split(path)
-        m = _LOG_FILE.match(name)
+        m = log_file.match(name)
         if m:
             servers[(folder, m.group("server").casefold())] = m.group("server")
     found: dict[str, MpsName] = {}
     for path in paths:
         folder, name = _split(path)
-        m = _PREFIXED.match(name)
+        m = prefixed.match(name)
         if not m or (folder, m.group("server").casefold()) not in servers:
             continue
-        log = _LOG_FILE.match(name)
+        log = log_file.match(name)
         found[path] = MpsName(
             servers[(folder, m.group("server").casefold())],
             re.sub(r"[ _]+", " ", log.group("log")).casefold() if log else None,
