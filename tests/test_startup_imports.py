@@ -83,7 +83,8 @@ def test_api_diagnose_of_a_case_imports_no_renderer_archive_reader_or_yaml() -> 
 ONE_EVTX = os.path.join("samples", "w2k-two-controlsets", "Application.evtx")
 #: What a one-file .evtx case needs none of: orjson (and the uuid, platform and zoneinfo it loads) pays
 #: off only past thousands of records; the archive safety layer only for an archive; the HTML, Markdown
-#: and several-servers back ends only for those reports; zoneinfo only for --timezone.
+#: and several-servers back ends (and the html and csv modules) only for those reports; zoneinfo only for
+#: --timezone.
 NEVER_FOR_ONE_EVTX = (
     "orjson",
     "uuid",
@@ -95,6 +96,8 @@ NEVER_FOR_ONE_EVTX = (
     "analyzer.report.diagnosis.html",
     "analyzer.report.diagnosis.markdown",
     "analyzer.report.diagnosis.servers",
+    "html",
+    "csv",
 )
 
 

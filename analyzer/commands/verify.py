@@ -6,7 +6,6 @@ Exit codes: 0 fixed, 1 any other status, 2 no usable input, AFTER older than BEF
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 from typing import Any
@@ -72,6 +71,8 @@ def render(result: dict[str, Any], fmt: str, args: argparse.Namespace) -> str:
         body = "\n".join(f"    {line}" for line in lines)
         return f"# Verify: {result['status']}\n\n{_md(result['verdict'])}\n\n{body}\n"
     if fmt == "html":
+        import html  # only for this format: other commands' start-up does not pay for it
+
         rows = "\n".join(html.escape(line) for line in lines)
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

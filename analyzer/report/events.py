@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import sys
@@ -71,6 +70,8 @@ def write_events(
             count += 1
         out.write("\n]\n" if count else "]\n")
     elif fmt == "csv":
+        import csv  # only for this format: every command's start-up imports this module
+
         writer = csv.writer(out)
         header = list(Event.__slots__)
         header.remove("data")

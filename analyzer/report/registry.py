@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -175,6 +174,8 @@ def write_tree(
             first = False
         out.write("[]\n" if first else "\n]\n")
     elif fmt == "csv":
+        import csv  # only for this format: every command's start-up imports this module
+
         writer = csv.writer(out)
         lead = [] if csv_path is None else [safe_cell(csv_path)]
         if csv_header:

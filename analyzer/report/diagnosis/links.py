@@ -10,7 +10,6 @@ environment variable, by default the Internet Archive's copy of the old support.
 
 from __future__ import annotations
 
-import html
 import os
 import re
 
@@ -55,6 +54,7 @@ def _linked(escaped: str, template: str | None) -> str:
     """KB numbers of already-escaped text as links to the archive (each number of a list its own link)."""
     if template is None:
         return escaped
+    import html  # HTML reports only: a text report asks this module for the link template alone
 
     def one_list(m: re.Match[str]) -> str:
         return _ONE.sub(
@@ -74,6 +74,8 @@ def prose(text: object, template: str | None) -> str:
 
     Only the escaped text is ever wrapped in markup, so a backtick or "KB" inside a customer string can at
     most make a harmless code span or link of text that is already escaped."""
+    import html  # HTML reports only: a text report asks this module for the link template alone
+
     shown = visible(text)
     out: list[str] = []
     pos = 0
