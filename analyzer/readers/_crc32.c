@@ -30,6 +30,7 @@
 #include <intrin.h>
 #define CRC_TARGET
 #else
+#include <cpuid.h>
 #define CRC_TARGET __attribute__((target("sse2,pclmul")))
 #endif
 #else
@@ -136,9 +137,12 @@ cpu_has_pclmul(void)
     int info[4];
     __cpuid(info, 1);
     return (info[2] & (1 << 1)) != 0 && (info[3] & (1 << 26)) != 0; /* PCLMULQDQ, SSE2 */
-#else
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse2");
+#else /* GCC and Clang: cpuid.h needs no runtime support library (unlike __builtin_cpu_supports) */
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) {
+        return 0;
+    }
+    return (ecx & bit_PCLMUL) != 0 && (edx & bit_SSE2) != 0;
 #endif
 }
 #endif
