@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -44,18 +45,31 @@ class Outcome:
 
 @contextmanager
 def time_bound(seconds: float) -> Iterator[None]:
-    """Raise FuzzTimeout in this thread after ``seconds`` (main thread only; SIGALRM)."""
+    """Raise FuzzTimeout in this thread after ``seconds`` (main thread only; SIGALRM).
 
-    def fire(_signum: int, _frame: object) -> None:
+    An enclosing SIGALRM timer (a test runner's own time limit, such as pytest-timeout's) keeps its
+    deadline: the bound fires at whichever comes first and hands the signal to the enclosing handler when
+    its deadline has come, and the enclosing timer is armed again afterwards.  Without that, every input
+    would cancel the runner's limit, and an endless loop inside a fuzz test would never be cut off."""
+    outer_deadline: float | None = None
+
+    def fire(signum: int, frame: object) -> None:
+        if outer_deadline is not None and time.monotonic() >= outer_deadline and callable(previous):
+            previous(signum, frame)  # the enclosing limit is due: its handler decides
         raise FuzzTimeout(f"input ran longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, 0)
+    if outer_delay > 0:
+        outer_deadline = time.monotonic() + outer_delay
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_delay) if outer_delay > 0 else seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_deadline is not None:  # due already: fire at once
+            signal.setitimer(signal.ITIMER_REAL, max(outer_deadline - time.monotonic(), 1e-6), outer_interval)
 
 
 def _walk(key: object, counter: list[int], depth: int = 0) -> None:
