@@ -33,7 +33,7 @@ from analyzer.archives.detect import KIND_LABELS, archive_kind
 from analyzer.limits import CaseLimits, human
 from analyzer.model import InputError
 from analyzer.sniff import sniff
-from analyzer.walk import BackgroundHasher, PendingDigest, sha256_file, sha256_open, walk_folder
+from analyzer.walk import BackgroundHasher, PendingDigest, offering_taps, sha256_file, sha256_open, walk_folder
 
 if TYPE_CHECKING:
     from analyzer.archives.safety import Extracted
@@ -60,6 +60,9 @@ _LOG_NAME = re.compile(r"^(?P<hive>.+)\.log[12]?$", re.IGNORECASE)
 
 #: Files at least this big are hashed on a background thread while the case is read (``_Digest``).
 BACKGROUND_HASH_MIN = 8 << 20
+#: Formats whose reader feeds the background hash the bytes it reads (``walk.PendingDigest.attach``), so
+#: that a big file is read from disk once: the .evtx reader reads every byte of the file in order.
+TAPPED_FORMATS = frozenset({"evtx"})
 
 
 class _Digest:
@@ -152,13 +155,14 @@ def open_case(
                 continue
             loader.add_path(p)
         loader.finish()
-        yield Case(
-            name=case_name(items[0]),
-            root=items[0],
-            inputs=loader.inputs,
-            warnings=loader.warnings,
-            errors=loader.errors,
-        )
+        with offering_taps(loader.taps):  # the .evtx reader feeds the hash of a big log it reads in the block
+            yield Case(
+                name=case_name(items[0]),
+                root=items[0],
+                inputs=loader.inputs,
+                warnings=loader.warnings,
+                errors=loader.errors,
+            )
         loader.settle()  # every digest is known when the case closes (a Diagnosis keeps its inputs)
     finally:
         loader.cleanup()
@@ -228,6 +232,7 @@ class _Loader:
         self._seen: set[str] = set()
         self._archives = 0
         self._hasher: BackgroundHasher | None = None
+        self.taps: dict[str, PendingDigest] = {}  # file on disk -> its digest, waiting for the reader to feed it
 
     # -- messages --
     def warn(self, message: str) -> None:
@@ -290,7 +295,17 @@ class _Loader:
                 digest, size = self._hash(real)
             except OSError as exc:
                 return CaseInput(display, real, None, "", 0, error=f"cannot read: {exc.strerror or exc}")
-        item = CaseInput(display, real, None, digest, size)
+        item = self._sniffed(CaseInput(display, real, None, digest, size))
+        if isinstance(digest, PendingDigest):
+            if item.format in TAPPED_FORMATS and item.error is None:
+                self.taps[real] = digest  # hashed from what its reader reads
+            else:
+                digest.detach()  # no reader will feed it: hashed from disk beside the reading, as it is
+        return item
+
+    def _sniffed(self, item: CaseInput) -> CaseInput:
+        """``item`` with its format (or why it has none) filled in."""
+        real, display = item.real_path, item.path
         hive = _transaction_log_of(real)
         if hive is not None:
             item.note = f"transaction log of {hive}"
@@ -318,7 +333,7 @@ class _Loader:
                     return sha256_open(fh)
             if self._hasher is None:
                 self._hasher = BackgroundHasher()
-            return self._hasher.submit(fh), size
+            return self._hasher.submit(fh, tap=True), size  # held until sniffed (``_describe``)
         except BaseException:
             fh.close()
             raise

@@ -36,6 +36,7 @@ from analyzer.model import (
 )
 from analyzer.readers import binxml, chunkscan, crc
 from analyzer.readers.format import DEFAULT_OPTIONS, EVENTS, Format, ReadOptions
+from analyzer.walk import PendingDigest, tap_for
 from analyzer.wintypes import filetime, filetime_or_none
 
 FILE_MAGIC = b"ElfFile\x00"
@@ -90,7 +91,8 @@ def read(
     """Events of an .evtx file in file order (``backend`` overrides ``options.evtx_backend``).
 
     Raises ``InputError`` at once when the file is not an evtx log or holds no readable chunk; later
-    damage (bad chunk magic, CRC mismatch, unparsable record, truncation) goes to ``warn``.
+    damage (bad chunk magic, CRC mismatch, unparsable record, truncation) goes to ``warn``.  Inside an
+    opened case the bytes read feed the file's background hash (``walk.tap_for``): read from disk once.
     """
     path = str(path)
     backend = backend or options.evtx_backend
@@ -104,9 +106,15 @@ def read(
         importlib.import_module(_BACKEND_MODULES[backend])
     except ImportError:
         raise InputError(path, f"evtx backend {backend!r} is not installed ({_BACKEND_MODULES[backend]})") from None
-    layout = _open_layout(path, warn)
+    tap = tap_for(path)
+    try:
+        layout = _open_layout(path, warn)
+    except BaseException:
+        if tap is not None:
+            tap.detach()  # not read after all: the hash reads the file itself
+        raise
     parse = _rust_chunk_events if backend == "rust" else _python_chunk_events
-    return _events(path, layout, parse, filters if filters and not filters.empty else None, warn)
+    return _events(path, layout, parse, filters if filters and not filters.empty else None, warn, tap)
 
 
 FORMAT = Format(
@@ -234,37 +242,53 @@ def _clean_header(head: bytes | None) -> bytes:
     return bytes(hdr)
 
 
-def _chunks(path: str, layout: _Layout, warn: WarningSink) -> Iterator[_Chunk]:
-    """Every chunk with a valid magic, in file order, with its records located; damage is warned."""
+def _chunks(path: str, layout: _Layout, warn: WarningSink, tap: PendingDigest | None = None) -> Iterator[_Chunk]:
+    """Every chunk with a valid magic, in file order, with its records located; damage is warned.
+
+    ``tap``: the file's background hash, fed every byte read here (file header included) so that the
+    hasher need not read the file again; it finishes from disk whatever this does not give it."""
     # One buffer read into again and again: a fresh 64 KiB object per chunk costs page faults on every
     # chunk of a big log, more than the read itself.
     buf = bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
     with open(path, "rb") as fh:
-        fh.seek(layout.first)
-        index = 0
-        offset = layout.first
-        while offset < layout.size:
-            length = fh.readinto(buf)
-            if not length:
-                warn(ReadWarning(path, f"file shrank while being read ({layout.size:,} bytes when opened)", offset))
-                break
-            if length < CHUNK_SIZE:
-                buf[length:] = bytes(CHUNK_SIZE - length)  # a truncated tail is padded with zeros
-            here, offset = offset, offset + length
-            idx, index = index, index + 1
-            if not buf.startswith(CHUNK_MAGIC):
-                if buf[:length].strip(b"\x00"):
-                    warn(ReadWarning(path, f"chunk {idx}: bad chunk magic {bytes(buf[:8])!r}; chunk skipped", here))
-                continue
-            issues: list[ReadWarning] = []
-            if length < CHUNK_SIZE:
-                issues.append(ReadWarning(path, f"chunk {idx}: truncated ({length} of {CHUNK_SIZE} bytes)", here))
-            chunk = _Chunk(idx, here, b"", length)
-            _check_chunk(path, chunk, issues.append, buf)
-            for issue in issues:
-                warn(issue)
-            chunk.clean = not issues
-            yield chunk
+        if tap is not None and not tap.attach(fh):  # another file by now, or already hashed
+            tap = None
+        try:
+            if tap is not None and layout.first:
+                tap.feed(0, fh.read(layout.first))  # through the handle checked to be the hashed file
+            fh.seek(layout.first)
+            index = 0
+            offset = layout.first
+            while offset < layout.size:
+                length = fh.readinto(buf)
+                if not length:
+                    message = f"file shrank while being read ({layout.size:,} bytes when opened)"
+                    warn(ReadWarning(path, message, offset))
+                    break
+                if length < CHUNK_SIZE:
+                    buf[length:] = bytes(CHUNK_SIZE - length)  # a truncated tail is padded with zeros
+                here, offset = offset, offset + length
+                idx, index = index, index + 1
+                if tap is not None:  # hashed before _check_chunk zeroes the chunk's hash index in buf
+                    tap.feed(here, view[:length])
+                if not buf.startswith(CHUNK_MAGIC):
+                    if buf[:length].strip(b"\x00"):
+                        message = f"chunk {idx}: bad chunk magic {bytes(buf[:8])!r}; chunk skipped"
+                        warn(ReadWarning(path, message, here))
+                    continue
+                issues: list[ReadWarning] = []
+                if length < CHUNK_SIZE:
+                    issues.append(ReadWarning(path, f"chunk {idx}: truncated ({length} of {CHUNK_SIZE} bytes)", here))
+                chunk = _Chunk(idx, here, b"", length)
+                _check_chunk(path, chunk, issues.append, buf)
+                for issue in issues:
+                    warn(issue)
+                chunk.clean = not issues
+                yield chunk
+        finally:
+            if tap is not None:
+                tap.detach()  # done, stopped early or failed: the hasher reads what is left itself
 
 
 _RECORD_HEAD = struct.Struct("<4sIQQ")  # magic, size, record ID, written FILETIME
@@ -377,8 +401,9 @@ def _events(
     parse: Callable[[str, _Layout, _Chunk, EventFilter | None, WarningSink], Iterator[Event]],
     filters: EventFilter | None,
     warn: WarningSink,
+    tap: PendingDigest | None = None,
 ) -> Iterator[Event]:
-    for chunk in _chunks(path, layout, warn):
+    for chunk in _chunks(path, layout, warn, tap):
         if chunk.starts:
             yield from parse(path, layout, chunk, filters, warn)
 
