@@ -26,8 +26,6 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from analyzer import languages
-
 # ----------------------------------------------------------------------------------------------- data
 
 
@@ -346,6 +344,8 @@ def match_rendered_in(text: str, source: str, event_id: int) -> tuple[str, tuple
     english = recover_strings(source, event_id, text)
     if english is not None:
         return "en", english
+    from analyzer import languages  # a description to parse back: a case of binary logs never has one
+
     found = languages.match_rendered(text, source=source, event_id=event_id & 0xFFFF)
     return (found.language, found.strings) if found is not None else None
 

@@ -112,6 +112,7 @@ def test_api_diagnose_of_one_evtx_imports_neither_orjson_nor_the_archive_safety_
     assert fmt == "evtx" and "analyzer.readers.evtx" in modules  # the log was read, and yet:
     assert sorted(m for m in NEVER_FOR_ONE_EVTX if m in modules) == []
     assert "analyzer.terminal" not in modules  # nothing is shown: the terminal's character checks stay unloaded
+    assert "analyzer.languages" not in modules  # no text to sniff or parse back
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
@@ -121,6 +122,7 @@ def test_cli_diagnose_of_one_evtx_loads_only_its_own_report_back_end(fmt: str) -
     modules = set(seen["modules"])  # type: ignore[arg-type]
     assert "analyzer.report.diagnosis.sections" in modules  # the report was built, and yet:
     assert sorted(m for m in NEVER_FOR_ONE_EVTX if m in modules) == []
+    assert seen["language_files"] == 0
 
 
 def test_the_archive_names_still_load_when_asked_for() -> None:

@@ -90,6 +90,7 @@ _RENDERERS = "start-up: the renderers load only when a rendering is asked for (n
 _LANGUAGES = "start-up: sniffing needs only the index-backed words; the tables and matching load when used"
 _ARCHIVES = "start-up: the archive readers (tarfile, zipfile, gzip, lzma, cab, 7z) load only for an archive"
 _SAFETY = "start-up: the archive safety layer loads only when an archive is opened"
+_ESCAPING = "start-up: the API's diagnose prints nothing; the escaping loads to name a file a write failed on"
 _BACKENDS = "start-up: a one-server text or JSON report loads no HTML, Markdown, CSV or several-servers back end"
 
 #: Imports that stay inside functions on purpose, with the reason (module -> imported module).
@@ -111,6 +112,7 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.commands.serve", "analyzer.serve.config"): _START,
     ("analyzer.commands.serve", "analyzer.serve.app"): _START,
     ("analyzer.commands.verify", "analyzer.verify"): _START,
+    ("analyzer.commands.languages", "analyzer.languages"): _START,
     ("analyzer.commands.arguments", "analyzer.languages"): "start-up: the language files load only for --language",
     ("analyzer.diagnosis.result", "analyzer.report.diagnosis"): _RENDERERS,
     ("analyzer.case", "analyzer.archives.extract"): _ARCHIVES,
@@ -120,10 +122,9 @@ LAZY_ALLOWED: dict[tuple[str, str], str] = {
     ("analyzer.report.diagnosis", "analyzer.report.diagnosis.markdown"): _BACKENDS,
     ("analyzer.report.diagnosis", "analyzer.report.diagnosis.servers"): _BACKENDS,
     ("analyzer.report.diagnosis", "analyzer.report.events"): _BACKENDS,
-    (
-        "analyzer.output",
-        "analyzer.terminal",
-    ): "start-up: the API's diagnose prints nothing; a failed write names its file",
+    ("analyzer.output", "analyzer.terminal"): _ESCAPING,
+    ("analyzer.readers.text", "analyzer.languages"): _LANGUAGES,
+    ("analyzer.messages", "analyzer.languages"): _LANGUAGES,
     ("analyzer.languages", "analyzer.languages.catalog"): _LANGUAGES,
     ("analyzer.languages", "analyzer.languages.match"): _LANGUAGES,
 }

@@ -12,7 +12,6 @@ import json
 import sys
 from typing import Any
 
-from analyzer import languages
 from analyzer.commands.output import add_terminal_arguments
 from analyzer.report.terminal import layout_for, table, wrap
 
@@ -31,6 +30,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from analyzer import languages  # every command registers this one: only running it loads the languages
+
     rows = languages.coverage()
     if getattr(args, "format", "table") == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -11,7 +11,6 @@ import io
 from dataclasses import dataclass
 from typing import ClassVar, TextIO
 
-from analyzer.languages import signature_words
 from analyzer.model import ReadWarning
 
 DEFAULT_ANSI = "cp1252"
@@ -157,6 +156,8 @@ def detect_encoding(head: bytes, ansi: str = DEFAULT_ANSI) -> str:
 def decode_head(head: bytes, ansi: str = DEFAULT_ANSI) -> str:
     """Decode the first bytes of a file for sniffing (never raises); without a BOM or UTF signs the ANSI code
     page is chosen by the words of the known languages (a Japanese Regedt32 report is cp932)."""
+    from analyzer.languages import signature_words  # a text input's sniffing: a binary log never needs it
+
     enc = choose_encoding(head, None if ansi == DEFAULT_ANSI else ansi, signature_words())
     return head[enc.bom :].decode(enc.codec, errors="replace")
 
