@@ -52,10 +52,9 @@ def open_temp(path: str) -> BinaryIO:
 
 
 def temp_name(target: Path) -> Path:
-    """A hidden name beside ``target`` (same folder, so the rename stays on one file system)."""
-    import uuid  # here: uuid imports platform, a start-up cost for every command that never writes a file
-
-    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    """A hidden name beside ``target`` (same folder, so the rename stays on one file system); 8 random hex
+    digits keep two writers of one process apart (``os.urandom``: ``uuid`` would load ``platform`` too)."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 def _reason(exc: BaseException) -> str:

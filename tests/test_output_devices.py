@@ -8,8 +8,10 @@ real device, so a regression cannot damage the machine that runs them.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -92,3 +94,37 @@ def test_windows_reserved_names_are_devices() -> None:
 def test_dev_null_is_still_a_device() -> None:
     """Guards the machine the suite runs on: earlier tests write ``-o /dev/null``."""
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_temp_names_are_hidden_beside_the_target_and_apart(tmp_path: Path) -> None:
+    target = tmp_path / "report.txt"
+    names = {output.temp_name(target) for _ in range(50)}
+    assert len(names) == 50  # 8 random hex digits: two writers of one process never share a temp file
+    for name in names:
+        assert name.parent == tmp_path
+        head, pid, suffix, ext = name.name.rsplit(".", 3)
+        assert (head, pid, ext) == (".report.txt", str(os.getpid()), "tmp")
+        assert len(suffix) == 8 and set(suffix) <= set("0123456789abcdef")
+
+
+def test_writing_a_report_loads_neither_uuid_nor_platform(tmp_path: Path) -> None:
+    """``diagnose -o`` writes through a temp file: naming it costs no ``uuid`` (which loads ``platform``)."""
+    probe = (
+        "import contextlib, io, json, sys\nfrom analyzer.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main(sys.argv[1:])\n    except SystemExit:\n        pass\n"
+        "print(json.dumps([m for m in ('uuid', 'platform') if m in sys.modules]))"
+    )
+    out = tmp_path / "report.txt"
+    sample = os.path.join("samples", "nt4-kb306308")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "diagnose", sample, "-o", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.read_text(encoding="utf-8").strip()
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
