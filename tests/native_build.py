@@ -6,6 +6,7 @@ Why: a test of a native module must prove the source in the checkout, whatever m
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import shutil
@@ -14,6 +15,8 @@ import sys
 import sysconfig
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -60,3 +63,20 @@ def fresh_module(name: str, out: Path) -> ModuleType | str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def installed_module(name: str) -> ModuleType | str:
+    """``analyzer.readers.<name>`` as the package imports it (built in place), or why it is not there."""
+    try:
+        return importlib.import_module(f"analyzer.readers.{name}")
+    except ImportError as error:
+        return f"the package's native module is not built ({error}); build it with `pip install -e .`"
+
+
+def usable(found: ModuleType | str) -> ModuleType:
+    """The module; else the test skips (no toolchain, not built) or fails (the source does not build)."""
+    if isinstance(found, str):
+        if found.startswith("cannot build"):
+            pytest.fail(found)
+        pytest.skip(found)
+    return found

@@ -37,7 +37,7 @@ from analyzer.model import Event, EventType
 from analyzer.readers import binxml, chunkscan
 from analyzer.rules import evidence_filter
 from tests.conftest import REPO, corpus_files
-from tests.native_build import fresh_module
+from tests.native_build import fresh_module, installed_module, usable
 from tests.writers.evtx_writer import CHUNK_SIZE, FILE_HEADER_SIZE, write_evtx
 
 SOURCE = REPO / "analyzer" / "readers" / "_chunkscan.c"
@@ -54,22 +54,13 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> ModuleType | str:
 
 
 def _installed() -> ModuleType | str:
-    try:
-        from analyzer.readers import _chunkscan  # type: ignore[attr-defined]
-    except ImportError as error:
-        return f"the package's native module is not built ({error}); build it with `pip install -e .`"
-    return _chunkscan
+    return installed_module("_chunkscan")
 
 
 @pytest.fixture(params=["fresh-build", "installed"])
 def native(request: pytest.FixtureRequest) -> ModuleType:
     """Each available native module in turn; skip (saying why) for one that is absent."""
-    found = request.getfixturevalue("fresh_build") if request.param == "fresh-build" else _installed()
-    if isinstance(found, str):
-        if found.startswith("cannot build"):
-            pytest.fail(found)
-        pytest.skip(found)
-    return found
+    return usable(request.getfixturevalue("fresh_build") if request.param == "fresh-build" else _installed())
 
 
 def test_the_extension_builds_where_a_compiler_exists(fresh_build: ModuleType | str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from analyzer.readers import crc
 from analyzer.readers.evtx import read
 from tests.conftest import corpus_files
-from tests.native_build import fresh_module
+from tests.native_build import fresh_module, installed_module, usable
 
 CHUNK_SIZE = 65536
 FIRST_CHUNK = 4096
@@ -32,21 +32,12 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> ModuleType | str:
 
 
 def _installed() -> ModuleType | str:
-    try:
-        from analyzer.readers import _crc32  # type: ignore[attr-defined]
-    except ImportError as error:
-        return f"the package's native module is not built ({error}); build it with `pip install -e .`"
-    return _crc32
+    return installed_module("_crc32")
 
 
 @pytest.fixture(params=["fresh-build", "installed"])
 def native(request: pytest.FixtureRequest, fresh_build: ModuleType | str) -> ModuleType:
-    found = fresh_build if request.param == "fresh-build" else _installed()
-    if isinstance(found, str):
-        if found.startswith("cannot build"):
-            pytest.fail(found)
-        pytest.skip(found)
-    return found
+    return usable(fresh_build if request.param == "fresh-build" else _installed())
 
 
 def test_the_extension_builds_where_a_compiler_exists(fresh_build: ModuleType | str) -> None:
