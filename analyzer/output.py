@@ -63,8 +63,8 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable where the platform allows opening a folder (not on Windows)."""
+def sync_folder(folder: Path) -> None:
+    """Make the renames into ``folder`` durable where the platform allows opening a folder (not on Windows)."""
     if os.name == "nt":
         return
     with contextlib.suppress(OSError):
@@ -136,12 +136,20 @@ def _finish(raw: BinaryIO) -> None:
 
 @contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], *, binary: bool = False, encoding: str = "utf-8", newline: str | None = ""
+    path: str | os.PathLike[str],
+    *,
+    binary: bool = False,
+    encoding: str = "utf-8",
+    newline: str | None = "",
+    folder_sync: bool = True,
 ) -> Iterator[IO[Any]]:
     """Write ``path`` whole or not at all (see the module docstring); raises ``OutputError``.
 
     Text mode writes UTF-8 with the newlines given (``newline=""``: exactly as written).  An exception
-    raised by the caller's block also removes the temp file and is re-raised unchanged."""
+    raised by the caller's block also removes the temp file and is re-raised unchanged.
+    ``folder_sync=False``: the caller syncs the folder itself (``sync_folder``) once after many files
+    (triage writes one per case); each file is still whole or absent, only the renames' durability
+    waits for that sync."""
     target = Path(path)
     device = is_device(target)
     with _device_for(target) if device else _temp_for(target) as (tmp, raw):
@@ -160,8 +168,8 @@ def atomic_write(
             if not binary:
                 with contextlib.suppress(Exception):
                     stream.detach()  # type: ignore[attr-defined]  # the raw file is closed by its opener
-    if not device:
-        _sync_folder(target.parent)
+    if not device and folder_sync:
+        sync_folder(target.parent)
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> None:
@@ -207,7 +215,7 @@ def write_files(files: Sequence[tuple[str | os.PathLike[str], bytes]]) -> None:
                 except OSError as exc:
                     raise OutputError(target, _reason(exc)) from None
     for folder in {t.parent for _, t in temps}:
-        _sync_folder(folder)
+        sync_folder(folder)
 
 
 def stdout_failed(exc: OSError) -> str:

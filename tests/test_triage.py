@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -30,6 +31,7 @@ from analyzer.triage import (
     triage,
     write_json_atomic,
 )
+from analyzer.triage import output as triage_output
 from tests.conftest import REPO
 
 HAVE_DIAGNOSIS = any((REPO / "analyzer" / name).exists() for name in ("diagnosis.py", "diagnosis"))
@@ -312,6 +314,50 @@ def test_timeouts_crashes_and_memory_become_error_rows(tmp_path: Path) -> None:
     assert set(frame["status"]) == {"findings", "error"}
 
 
+def test_the_case_json_text_is_what_json_dump_of_the_safe_document_wrote() -> None:
+    """Workers now make each case file's text; it must be byte for byte what the parent wrote before:
+    ``json.dump(json_safe(doc), ensure_ascii=False, indent=2, default=str)`` and a newline."""
+    import io
+    from datetime import UTC, datetime
+
+    from analyzer.terminal import json_safe
+
+    docs = [
+        {"inputs": [{"path": "AppEvent.Evt", "sha256": "ab"}], "verdict": {"dn": "/o=Org/ou=Site/cn=X"}},
+        {"inputs": [{"path": "caf\udce9/AppEvent.Evt"}], "n": (1, 2.5, None, True), "k": {"é": "ü\n\t\x01"}},
+        {"when": datetime(2001, 3, 1, tzinfo=UTC), "empty": {}, "none": [], 3: "int key"},
+    ]
+    for doc in docs:
+        before = io.StringIO()
+        json.dump(json_safe(doc), before, ensure_ascii=False, indent=2, default=str)
+        assert triage_output.case_json_text(doc) == before.getvalue() + "\n"
+    assert "path_raw" in triage_output.case_json_text(docs[1])  # the name that was not UTF-8 keeps its bytes
+
+
+def test_a_case_sent_ahead_to_a_worker_that_dies_or_is_killed_runs_on_the_next_one(tmp_path: Path) -> None:
+    """A worker gets its next case before it finishes the current one (so it never waits for the parent);
+    when that worker crashes or is killed for its time limit, the case waiting in its pipe had not
+    started: it runs on the replacement worker, as if nothing had happened."""
+    root = tmp_path / "root"
+    good = make_case(root / "b_good", "nt4-kb306308")
+    make_case(root / "d_good", "nt4-kb306308")
+    make_case(root / "f_good", "nt4-kb306308")
+    for name, marker in (("a_crash", "CRASH"), ("c_stubborn", "STUBBORN"), ("e_crash", "CRASH")):
+        (root / name).mkdir()
+        (root / name / marker).write_bytes(good.joinpath("AppEvent.Evt").read_bytes())
+    frame = triage(
+        [root], out=tmp_path / "out", jobs=1, case_timeout=VIRTUAL_LIMIT, kill_grace=VIRTUAL_GRACE,
+        case_function=standin_diagnose, clock=manual_clock(tmp_path, root),
+    )  # fmt: skip
+    rows = frame.set_index("case")
+    assert sorted(rows.index) == ["a_crash", "b_good", "c_stubborn", "d_good", "e_crash", "f_good"]
+    for name in ("b_good", "d_good", "f_good"):
+        assert rows.loc[name, "status"] == "findings", rows.loc[name].to_dict()
+    assert rows.loc["a_crash", "error"].startswith("worker process died (exit code 3)")
+    assert rows.loc["e_crash", "error"].startswith("worker process died (exit code 3)")
+    assert rows.loc["c_stubborn", "error"] == "timed out after 2 s (worker killed)"
+
+
 def test_without_an_address_space_limit_the_parent_kills_a_worker_above_the_memory_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -430,11 +476,20 @@ def test_json_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     target = tmp_path / "case.json"
     write_json_atomic(target, {"case": "old"})
 
-    def broken_dump(obj: Any, fh: Any, **kw: Any) -> None:
-        fh.write('{"case": "ne')  # interrupted half way
-        raise KeyboardInterrupt
+    real = triage_output.atomic_write
 
-    monkeypatch.setattr(json, "dump", broken_dump)
+    @contextlib.contextmanager
+    def interrupted(path: Any, **options: Any) -> Any:
+        with real(path, **options) as fh:
+
+            class HalfWritten:
+                def write(self, text: str) -> None:
+                    fh.write(text[:11])  # interrupted half way
+                    raise KeyboardInterrupt
+
+            yield HalfWritten()
+
+    monkeypatch.setattr(triage_output, "atomic_write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_json_atomic(target, {"case": "new"})
     monkeypatch.undo()

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer.case import CaseLimits
+from analyzer.output import sync_folder
 from analyzer.triage.budget import CaseClock, WallClock
 from analyzer.triage.budget import peak_rss as _peak_rss  # noqa: F401 (benchmarks/triage_speed.py)
 from analyzer.triage.cases import (
@@ -248,7 +249,8 @@ def _run(
                 if doc is None:  # vanished or damaged since the check: not resumable after all
                     result["error"] = "resume: the case JSON could not be read again; run without --resume"
             elif doc is not None:
-                write_json_atomic(cases_dir / spec.json_name, doc)
+                # the folder is synced once, after the last case (a sync per file cost more than its write)
+                write_json_atomic(cases_dir / spec.json_name, doc, result.get("json"), folder_sync=False)
             elif remove_stale(cases_dir / spec.json_name):  # an old result would contradict this error row
                 result.setdefault("case_warnings", []).append("the case JSON of an earlier run was removed")
             row = summary_row(spec.name, spec.json_name, doc, result)
@@ -256,6 +258,7 @@ def _run(
             bar.update(row, resumed=result["resumed"])
             if on_case is not None:
                 on_case(row, bool(result["resumed"]))
+    sync_folder(cases_dir)  # every case file's rename made durable at once
     frame = _frame([r for r in rows if r is not None])
     frame.attrs["peak_rss"] = peak
     write_summary(frame, out_dir)

@@ -21,6 +21,7 @@ from analyzer.case import CaseLimits, case_name, open_case
 from analyzer.diagnosis import diagnose_case
 from analyzer.model import InputError, exception_line
 from analyzer.triage.budget import CaseClock, CaseTimeout, peak_rss, time_limit
+from analyzer.triage.output import case_json_text
 
 if TYPE_CHECKING:
     from analyzer.case import Case
@@ -128,6 +129,11 @@ def run_case(spec: CaseSpec) -> dict[str, Any]:
         result["error"] = "internal error: recursion too deep"
     except Exception as exc:
         result["error"] = f"internal error: {type(exc).__name__}: {exception_line(exc)}"
+    if result["doc"] is not None:
+        try:  # the file's text is made here, in the worker, so that it scales with the workers
+            result["json"] = case_json_text(result["doc"])
+        except Exception:  # the parent makes it then, and reports what goes wrong
+            result["json"] = None
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["pid"] = os.getpid()
     result["peak_rss"] = peak_rss()

@@ -88,9 +88,12 @@ class _Worker:
     proc: Any
     conn: multiprocessing.connection.Connection
     tmpdir: str
-    spec: CaseSpec | None = None
+    spec: CaseSpec | None = None  # the case it runs
     deadline: float = 0.0
     ready: bool = False  # the worker has started up and imported the diagnosis
+    #: The case sent ahead: it waits in the pipe and starts the moment ``spec`` is done, so a worker
+    #: never idles while this process is busy (writing a result, serving the other workers).
+    queued: CaseSpec | None = None
 
 
 class LocalPool:
@@ -162,27 +165,40 @@ class LocalPool:
                         timeout=max(0.0, min(wait_for, 1.0)),
                     )
                     self._started(starting, ready)
-                    done += self._collect(busy, ready)
+                    done += self._collect(busy, ready, pending)
                     done += self._dispatch(pending)
                 yield from done
         finally:
             self.close()
 
     def _dispatch(self, pending: deque[CaseSpec]) -> list[dict[str, Any]]:
-        """Give every idle, started worker its next case; results of cases that could not be sent."""
+        """Give every idle, started worker its next case, and every busy one the case after it (sent
+        ahead); results of cases that could not be sent."""
         failed = []
         for w in list(self.workers):
             if w.spec is None and w.ready and pending:
                 spec = pending.popleft()
-                w.spec = spec
-                limit = spec.timeout if spec.timeout and spec.timeout > 0 else None
-                w.deadline = self.clock.now(spec.index) + limit + self.kill_grace if limit else float("inf")
+                self._running(w, spec)
                 try:
                     w.conn.send(spec)
                 except (OSError, ValueError) as exc:
                     failed.append(_failed(spec, f"internal error: cannot start the case ({exc})"))
-                    self._replace(w)
+                    w = self._replace(w)
+            if w.spec is not None and w.queued is None and pending:
+                ahead = pending.popleft()
+                try:
+                    w.conn.send(ahead)
+                except (OSError, ValueError):
+                    pending.appendleft(ahead)  # the worker is gone: _collect replaces it, the case waits
+                else:
+                    w.queued = ahead
         return failed
+
+    def _running(self, w: _Worker, spec: CaseSpec) -> None:
+        """``spec`` is the case ``w`` runs from now on: its time limit starts."""
+        w.spec = spec
+        limit = spec.timeout if spec.timeout and spec.timeout > 0 else None
+        w.deadline = self.clock.now(spec.index) + limit + self.kill_grace if limit else float("inf")
 
     def _started(self, starting: list[_Worker], ready: list[Any]) -> None:
         for w in starting:
@@ -195,8 +211,9 @@ class LocalPool:
                 w.proc.join(5)
                 raise TriageError(f"a worker process could not start (exit code {w.proc.exitcode})")
 
-    def _collect(self, busy: list[_Worker], ready: list[Any]) -> list[dict[str, Any]]:
-        """Results of finished cases; dead or overdue workers are replaced and their case fails."""
+    def _collect(self, busy: list[_Worker], ready: list[Any], pending: deque[CaseSpec]) -> list[dict[str, Any]]:
+        """Results of finished cases; dead or overdue workers are replaced and their case fails (the case
+        sent ahead to such a worker had not started: it goes back to the front of ``pending``)."""
         done = []
         for w in busy:
             spec = w.spec
@@ -208,20 +225,25 @@ class LocalPool:
                     result = None
                 if result is not None:
                     w.spec = None
+                    if w.queued is not None:  # the worker has started the case sent ahead
+                        self._running(w, w.queued)
+                        w.queued = None
                     done.append(result)
                     continue
+            failure = None
             if w.conn in ready or w.proc.sentinel in ready or not w.proc.is_alive():
                 w.proc.join(5)  # the pipe closed: the process is ending, collect its exit code
                 code = w.proc.exitcode
                 why = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                done.append(_failed(spec, f"worker process died ({why}); out of memory or a crash in a parser"))
-                self._replace(w)
+                failure = f"worker process died ({why}); out of memory or a crash in a parser"
             elif self.clock.now(spec.index) > w.deadline:
-                done.append(_failed(spec, f"timed out after {spec.timeout:g} s (worker killed)"))
-                self._replace(w)
+                failure = f"timed out after {spec.timeout:g} s (worker killed)"
             elif self.watch_memory and self.memory_limit and (resident_bytes(w.proc.pid) or 0) > self.memory_limit:
-                limit_mib = self.memory_limit / (1 << 20)
-                done.append(_failed(spec, f"out of memory (worker above the {limit_mib:g} MiB limit; killed)"))
+                failure = f"out of memory (worker above the {self.memory_limit / (1 << 20):g} MiB limit; killed)"
+            if failure is not None:
+                if w.queued is not None:  # it had not started: it waits again for the next worker
+                    pending.appendleft(w.queued)
+                done.append(_failed(spec, failure))
                 self._replace(w)
         return done
 

@@ -46,14 +46,28 @@ def safe_file_name(name: str, used: set[str]) -> str:
     return candidate + ".json"
 
 
-def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Temp file in the same folder, fsync, rename (``analyzer.output``): readers never see half a file.
+def case_json_text(doc: dict[str, Any]) -> str:
+    """The text of a case JSON file.
 
     Names that were not valid UTF-8 are stored escaped, with their raw bytes beside them
-    (``analyzer.terminal.json_safe``), so such a case is written like any other."""
-    with atomic_write(path) as fh:
-        json.dump(json_safe(doc), fh, ensure_ascii=False, indent=2, default=str)
-        fh.write("\n")
+    (``analyzer.terminal.json_safe``), so such a case is written like any other.  The workers call this
+    (``cases.run_case``): encoding is most of the per-case work left in the parent process, and there
+    it would not scale with ``--jobs``."""
+    text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    try:  # the common case: every string is valid UTF-8, so ``json_safe`` would change nothing
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(json_safe(doc), ensure_ascii=False, indent=2, default=str)
+    return text + "\n"
+
+
+def write_json_atomic(path: Path, doc: dict[str, Any], text: str | None = None, *, folder_sync: bool = True) -> None:
+    """Temp file in the same folder, fsync, rename (``analyzer.output``): readers never see half a file.
+    ``text``: ``case_json_text(doc)`` when a worker made it already; ``folder_sync``: see ``atomic_write``."""
+    if text is None:
+        text = case_json_text(doc)
+    with atomic_write(path, folder_sync=folder_sync) as fh:
+        fh.write(text)
 
 
 def remove_stale(path: Path) -> bool:
