@@ -358,6 +358,87 @@ def test_a_case_sent_ahead_to_a_worker_that_dies_or_is_killed_runs_on_the_next_o
     assert rows.loc["c_stubborn", "error"] == "timed out after 2 s (worker killed)"
 
 
+@pytest.mark.timeout(120)  # the failure this guards against is a hang (the stubborn case sleeps 600 s)
+def test_a_case_sent_ahead_gets_its_time_limit_from_its_own_start_when_the_parent_is_late(tmp_path: Path) -> None:
+    """The time limit of a case sent ahead starts when the worker starts it, not when this process
+    gets round to the previous result: here the parent is busy (``on_case`` sleeps) while the worker
+    finishes b_good and starts the stubborn case, which moves its clock past the limit at once."""
+    root = tmp_path / "root"
+    good = make_case(root / "a_good", "nt4-kb306308")
+    make_case(root / "b_good", "nt4-kb306308")
+    (root / "c_stubborn").mkdir()
+    (root / "c_stubborn" / "STUBBORN").write_bytes(good.joinpath("AppEvent.Evt").read_bytes())
+
+    def busy_parent(row: dict[str, Any], resumed: bool) -> None:
+        if row["case"] == "a_good":
+            time.sleep(1.0)  # real time: b_good (milliseconds) ends and c_stubborn starts meanwhile
+
+    frame = triage(
+        [root], jobs=1, case_timeout=VIRTUAL_LIMIT, kill_grace=VIRTUAL_GRACE, case_function=standin_diagnose,
+        clock=manual_clock(tmp_path, root), on_case=busy_parent,
+    )  # fmt: skip
+    rows = frame.set_index("case")
+    assert rows.loc["a_good", "status"] == rows.loc["b_good", "status"] == "findings"
+    assert rows.loc["c_stubborn", "error"] == "timed out after 2 s (worker killed)"
+
+
+@dataclass
+class DictClock:
+    """A CaseClock for one process: the reading of case ``index`` is ``readings[index]`` (0 until set)."""
+
+    readings: dict[int, float]
+
+    def now(self, index: int) -> float:
+        return self.readings.get(index, 0.0)
+
+
+def test_a_worker_reports_when_a_case_sent_ahead_starts() -> None:
+    """``engines.serve``, the worker's loop, on a pipe: the start reading of a case sent ahead is taken
+    before the case runs (the case moves its clock to 99 first thing), and it reaches the parent with
+    the previous result when the case was already waiting, else in a "started" message of its own."""
+    import multiprocessing
+    import threading
+
+    from analyzer.triage.cases import CaseSpec
+    from analyzer.triage.engines import serve
+
+    clock = DictClock({})
+    release = {i: threading.Event() for i in range(3)}
+
+    def run(spec: CaseSpec) -> dict[str, Any]:
+        clock.readings[spec.index] = 99.0  # the case moves its own clock at once
+        assert release[spec.index].wait(30)
+        return {"index": spec.index}
+
+    parent, child = multiprocessing.Pipe()
+    worker = threading.Thread(target=serve, args=(child, clock, run), daemon=True)
+    worker.start()
+    spec = [CaseSpec(i, f"case{i}", f"src{i}", f"case{i}.json") for i in range(3)]
+    try:
+        parent.send((spec[0], False))
+        parent.send((spec[1], True))  # sent ahead while case 0 runs: waiting when case 0 ends
+        release[0].set()
+        assert parent.poll(30)
+        assert parent.recv() == {"index": 0, "next_start": 0.0}  # read before case 1 moved its clock
+        release[1].set()
+        assert parent.poll(30)
+        assert parent.recv() == {"index": 1}  # nothing was waiting: no reading
+        parent.send((spec[2], True))  # sent ahead, but the worker was already idle
+        assert parent.poll(30)
+        assert parent.recv() == ("started", 2, 0.0)
+        release[2].set()
+        assert parent.poll(30)
+        assert parent.recv() == {"index": 2}
+        parent.send(None)
+        worker.join(30)
+        assert not worker.is_alive()
+    finally:
+        for event in release.values():
+            event.set()
+        parent.close()
+        child.close()
+
+
 def test_without_an_address_space_limit_the_parent_kills_a_worker_above_the_memory_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +53,10 @@ MEMORY_WATCH_STEP = 0.25  # seconds between two looks at the workers' memory whe
 # --------------------------------------------------------------------------- engines
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, tmpdir: str, memory_limit: int | None) -> None:
-    """Loop of a local worker process: receive a CaseSpec, send back run_case's result.
+def _worker_main(
+    conn: multiprocessing.connection.Connection, tmpdir: str, memory_limit: int | None, clock: CaseClock
+) -> None:
+    """A local worker process: set up, then ``serve`` cases until told to stop.
 
     ``memory_limit`` is given only when the parent found that this platform can cap a process's
     address space; otherwise the parent watches the worker's resident memory itself.
@@ -65,22 +67,58 @@ def _worker_main(conn: multiprocessing.connection.Connection, tmpdir: str, memor
     for module in ("analyzer.events", "analyzer.registry", "analyzer.diagnosis"):  # before the clock starts
         with contextlib.suppress(Exception):
             importlib.import_module(module)
-    try:
-        conn.send("ready")
-    except (OSError, ValueError):
-        return
-    while True:
-        try:
-            spec = conn.recv()
-        except (EOFError, OSError):
+    if _send(conn, "ready"):
+        serve(conn, clock)
+
+
+def serve(
+    conn: multiprocessing.connection.Connection,
+    clock: CaseClock,
+    run: Callable[[CaseSpec], dict[str, Any]] = run_case,
+) -> None:
+    """Receive ``(spec, ahead)``, send back ``run(spec)``'s result, until ``None`` or a closed pipe.
+
+    ``ahead``: the parent sent the case while this worker was still busy, so only this worker knows when
+    it starts, and the parent's time limit must start then (a case may move a per-case clock at once).
+    The start reading goes with the previous result (``next_start``) when the case was already waiting
+    in the pipe, else in a ``("started", index, reading)`` message before the case runs.
+    """
+    message = _receive(conn)
+    reported = False
+    while message is not None:
+        spec, ahead = message
+        if ahead and not reported and not _send(conn, ("started", spec.index, clock.now(spec.index))):
             return
-        if spec is None:
-            return
-        result = run_case(spec)
+        result = run(spec)
+        message, reported = None, False
         try:
-            conn.send(result)
+            waiting = conn.poll()
         except (OSError, ValueError):
             return
+        if waiting:
+            message = _receive(conn)
+            if message is not None:
+                result["next_start"] = clock.now(message[0].index)
+                reported = True
+        if not _send(conn, result):
+            return
+        if not waiting:
+            message = _receive(conn)
+
+
+def _receive(conn: multiprocessing.connection.Connection) -> Any:
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        return None
+
+
+def _send(conn: multiprocessing.connection.Connection, message: Any) -> bool:
+    try:
+        conn.send(message)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 @dataclass
@@ -122,7 +160,7 @@ class LocalPool:
         parent, child = self.ctx.Pipe()
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(child, tmpdir, None if self.watch_memory else self.memory_limit),
+            args=(child, tmpdir, None if self.watch_memory else self.memory_limit, self.clock),
             name=f"analyzer-triage-{n}",
             daemon=True,
         )
@@ -178,27 +216,30 @@ class LocalPool:
         for w in list(self.workers):
             if w.spec is None and w.ready and pending:
                 spec = pending.popleft()
-                self._running(w, spec)
+                self._running(w, spec)  # the worker is idle: the case cannot start before it arrives
                 try:
-                    w.conn.send(spec)
+                    w.conn.send((spec, False))
                 except (OSError, ValueError) as exc:
                     failed.append(_failed(spec, f"internal error: cannot start the case ({exc})"))
                     w = self._replace(w)
             if w.spec is not None and w.queued is None and pending:
                 ahead = pending.popleft()
                 try:
-                    w.conn.send(ahead)
+                    w.conn.send((ahead, True))
                 except (OSError, ValueError):
                     pending.appendleft(ahead)  # the worker is gone: _collect replaces it, the case waits
                 else:
                     w.queued = ahead
         return failed
 
-    def _running(self, w: _Worker, spec: CaseSpec) -> None:
-        """``spec`` is the case ``w`` runs from now on: its time limit starts."""
+    def _running(self, w: _Worker, spec: CaseSpec, start: float | None = None) -> None:
+        """``spec`` is the case ``w`` runs from now on: its time limit starts at ``start``, the worker's
+        reading of the clock (``serve``), else at this process's reading now."""
         w.spec = spec
         limit = spec.timeout if spec.timeout and spec.timeout > 0 else None
-        w.deadline = self.clock.now(spec.index) + limit + self.kill_grace if limit else float("inf")
+        if start is None:
+            start = self.clock.now(spec.index)
+        w.deadline = start + limit + self.kill_grace if limit else float("inf")
 
     def _started(self, starting: list[_Worker], ready: list[Any]) -> None:
         for w in starting:
@@ -223,10 +264,15 @@ class LocalPool:
                     result = w.conn.recv()
                 except (EOFError, OSError):
                     result = None
+                if isinstance(result, tuple):  # ("started", index, reading) of the case sent ahead
+                    if result[1] == spec.index:
+                        self._running(w, spec, result[2])
+                    continue
                 if result is not None:
                     w.spec = None
                     if w.queued is not None:  # the worker has started the case sent ahead
-                        self._running(w, w.queued)
+                        # until its own reading comes (next_start, or a "started" message), this one counts
+                        self._running(w, w.queued, result.pop("next_start", None))
                         w.queued = None
                     done.append(result)
                     continue
