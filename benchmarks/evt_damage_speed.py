@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--tmp", help="folder for the generated files (default: a temp folder)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.tmp:  # a folder that does not exist yet is made, as scaling.py does
+        os.makedirs(args.tmp, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         print(f"{'file':<10}{'MB':>5}{'cpu s':>9}{'wall s':>9}{'cpu s/MB':>10}  exit")
         for kind in ("bare", "plausible", "mixed"):

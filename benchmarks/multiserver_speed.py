@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case, best time kept (default 3)")
     parser.add_argument("--tmp", type=Path, help="folder for the generated cases (default: a temporary one)")
     args = parser.parse_args(argv)
+    if args.tmp:  # a folder that does not exist yet is made, as scaling.py does
+        os.makedirs(args.tmp, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         one, two = build(args.records, Path(tmp))
         print(f"{'case':<14} {'records':>9} {'servers':>8} {'seconds':>8} {'records/s':>10}")

@@ -337,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from tabulate import tabulate
 
+    if args.tmp:  # a folder that does not exist yet is made, as scaling.py does
+        os.makedirs(args.tmp, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmpdir:
         files = build_in_child(args.records, Path(tmpdir))
         plan = [row for row in PLAN if files.get(row[2]) is not None]

@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--tmp", default=None, help="where to write the files")
     parser.add_argument("--keep", action="store_true", help="keep the files")
     args = parser.parse_args()
+    if args.tmp:  # a folder that does not exist yet is made, as scaling.py does
+        os.makedirs(args.tmp, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="reg_memory_", dir=args.tmp))
     cases = [
         ("blobs", lambda p: write_blobs(p, args.mb * MB)),

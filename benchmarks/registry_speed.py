@@ -263,6 +263,8 @@ def main() -> int:
     if not source.exists():
         print(f"corpus file not found: {source}", file=sys.stderr)
         return 2
+    if args.tmp:  # a folder that does not exist yet is made, as scaling.py does
+        os.makedirs(args.tmp, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:
         tmp = Path(tmp_name)
         hive_path = tmp / "SYSTEM"

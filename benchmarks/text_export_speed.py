@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="reads per file in the child; the best counts")
     args = parser.parse_args()
     folder = Path(args.tmp or tempfile.mkdtemp(prefix="text-speed-"))
+    folder.mkdir(parents=True, exist_ok=True)
     stream = events(args.records)
     files = []
     for lang, ansi in (("en", "cp1252"), ("de", "cp1252"), ("ja", "cp932")):

@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from analyzer.triage import triage
 
+    if args.tmp:  # a folder that does not exist yet is made, as scaling.py does
+        os.makedirs(args.tmp, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="triage-speed-", dir=args.tmp))
     try:
         root = work / "archive"
