@@ -18,6 +18,7 @@ the throughput one core gives when the machine is not shared, the fair figure wh
 The machine is shared, so the load average before each run is printed beside the figures, and CPU
 time per case (this process + the worker processes it waited for, start-up included) is shown next
 to wall time: it measures the overhead of the process pool independently of the other users' load.
+"parent CPU ms/case" is this process's own share with the local engine (see ``own_cpu``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ sys.dont_write_bytecode = True  # no __pycache__ beside samples/make_samples.py
 
 HEADERS = [
     "run", "load", "wall s", "cases/s", "wall ms/case", "CPU ms/case", "cases/s per core", "CPU vs in-process",
-    "peak RSS/worker MiB", "cases/s vs jobs 1", "CPU/case vs local same jobs",
+    "peak RSS/worker MiB", "cases/s vs jobs 1", "CPU/case vs local same jobs", "parent CPU ms/case",
 ]  # fmt: skip
 
 
@@ -105,6 +106,13 @@ def cpu_seconds() -> float:
         return time.process_time()
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def own_cpu() -> float:
+    """CPU time of this process alone: with the local engine, the parent's share (receiving results,
+    writing the case files, the summary).  On 2 cores it bounds the jobs-2 ratio: jobs 1 gets it for
+    free on the second core, jobs 2 takes it from the workers."""
+    return time.process_time()
 
 
 def thread_cpu() -> dict[str, float]:
@@ -196,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, engine, jobs in runs:
             load = os.getloadavg()[0]
             out = work / f"out-{engine}-{jobs}"
-            started, cpu, threads_before = time.perf_counter(), cpu_seconds(), thread_cpu()
+            started, cpu, own, threads_before = time.perf_counter(), cpu_seconds(), own_cpu(), thread_cpu()
             frame = triage([root], out=out, jobs=jobs, engine=engine)
             if engine == "dask":
                 from analyzer.triage.engines import _CLIENTS, close_dask_clients
@@ -205,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                     dask_breakdown(client, threads_before)
                 close_dask_clients()  # its workers' CPU time is counted once they have exited
             wall = time.perf_counter() - started
+            own_case = (own_cpu() - own) / len(frame)
             cpu_case = (cpu_seconds() - cpu) / len(frame)
             cps = len(frame) / wall
             per_case = wall / len(frame)
@@ -218,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             versus = f"{cpu_case / local:.2f}x" if engine == "dask" and local else ""
             rows.append([label, f"{load:.1f}", f"{wall:.1f}", f"{cps:.1f}", f"{per_case * 1000:.1f}",
                          f"{cpu_case * 1000:.1f}", f"{1 / cpu_case:.1f}", f"{cpu_case / base:.2f}" if base else "",
-                         peak, speedup, versus])  # fmt: skip
+                         peak, speedup, versus, f"{own_case * 1000:.2f}" if engine == "local" else ""])  # fmt: skip
             summaries[label] = frame.drop(columns="seconds")
             print(f"{label}: {frame['status'].value_counts().to_dict()}", file=sys.stderr)
         first_label, first = next(iter(summaries.items()))
